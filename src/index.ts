@@ -1,0 +1,14 @@
+export type { EndpointSource } from './discovery/endpoint-source.js'
+export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
+export type { AttemptRecord } from './errors.js'
+export {
+  ClosedError,
+  DeadlineExceededError,
+  HeadlessLbError,
+  NoEndpointsError,
+  NoPrimaryError,
+  RequestFailedError,
+  ResolutionError,
+  RetryBudgetExhaustedError,
+} from './errors.js'
+export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'

@@ -1,0 +1,41 @@
+import type { Endpoint } from './endpoint.js'
+
+/** Which side of a primary/replica StatefulSet a request needs. */
+export type Role = 'primary' | 'replica' | 'any'
+
+/**
+ * Read preferences, with the MongoDB driver's meanings:
+ * - `primary`: only the primary (fails with NoPrimaryError when none is known);
+ * - `primaryPreferred`: the primary, else a replica;
+ * - `replica`: only replicas;
+ * - `replicaPreferred`: a replica, else the primary;
+ * - `nearest`: the lowest EWMA latency among healthy endpoints of either role.
+ */
+export type ReadPreference = 'primary' | 'primaryPreferred' | 'replica' | 'replicaPreferred' | 'nearest'
+
+/** What the caller wants from `pick` / `acquire`. Every field is optional. */
+export interface PickOptions {
+  readonly role?: Role
+  readonly readPreference?: ReadPreference
+  /** The consistent-hash key (a user id, a cache key). */
+  readonly key?: string
+  /** Endpoints not to return (already tried by this request), by object or by `id`. */
+  readonly exclude?: ReadonlyArray<Endpoint | string>
+}
+
+/**
+ * Why an attempt failed, as precisely as the caller knows. `connect-refused` is strong evidence
+ * that the pod is gone and may eject it at once; `status` is a response the caller counts as a
+ * failure (a 5xx).
+ */
+export type FailureKind = 'connect-refused' | 'connect-timeout' | 'timeout' | 'reset' | 'status' | 'other'
+
+export type LeaseOutcome =
+  | { readonly ok: true; readonly latency: number }
+  | { readonly ok: false; readonly error?: unknown; readonly kind?: FailureKind; readonly latency?: number }
+
+/** One unit of in-flight work on one endpoint. Release it exactly once, with its outcome. */
+export interface Lease {
+  readonly endpoint: Endpoint
+  release(outcome: LeaseOutcome): void
+}
