@@ -1,0 +1,116 @@
+/**
+ * The lab's contract: a small, real imitation of a cluster's DNS and pods on one machine.
+ * `startLab()` (test/lab/index.ts) returns a `Lab`. Integration tests, benchmarks and the demo
+ * use only what is declared here.
+ *
+ * Addresses: pods live on 127.0.10.x (one port for all pods, as pods share a container port);
+ * ClusterIP VIPs on 127.0.11.x; the DNS server on 127.0.0.53-ish loopback address and a non-53 port.
+ */
+
+export type ServiceKind = 'headless' | 'clusterIP' | 'externalName'
+export type Workload = 'statefulset' | 'deployment'
+
+export interface ServicePortSpec {
+  /** Named port, published as SRV `_<name>._<protocol>.<svc>.<ns>.svc.<zone>`. */
+  name: string
+  port: number
+  protocol?: 'tcp' | 'udp'
+}
+
+export interface ServiceSpec {
+  name: string
+  /** Default 'default'. */
+  namespace?: string
+  kind: ServiceKind
+  /** Default 'statefulset' for headless services, 'deployment' otherwise. */
+  workload?: Workload
+  /** Number of pods to start (names `<name>-0..n-1` for StatefulSets, `<name>-<random>` for Deployments). Default 3. */
+  replicas?: number
+  /** The pods' container port; default the lab's pod port (8080). */
+  port?: number
+  /** Named ports for SRV; default [{ name: 'http', port }]. */
+  ports?: ServicePortSpec[]
+  /** For externalName services: the CNAME target. */
+  externalName?: string
+  /** IPv6 pods (AAAA records, pods on ::1 — only one IPv6 loopback exists, so distinct ports). Default false. */
+  ipv6?: boolean
+  /** Start real HTTP servers for the pods. Default true. (false: DNS records only.) */
+  servePods?: boolean
+}
+
+export type PodFault =
+  | { kind: 'none' }
+  /** Added latency before each response. */
+  | { kind: 'slow'; latencyMs: number }
+  /** A share (0..1) of responses are 5xx (`status`, default 503). */
+  | { kind: 'errors'; ratio: number; status?: number }
+  /** Accepts connections, reads requests, never answers. */
+  | { kind: 'hang' }
+
+export interface LabPod {
+  readonly name: string
+  /** Current IP (changes on restart with a new IP). */
+  readonly ip: string
+  readonly port: number
+  /** `<name>.<svc>.<ns>.svc.<zone>` for StatefulSet pods; the dashed-IP name for Deployment pods. */
+  readonly hostname: string
+  readonly ready: boolean
+  readonly running: boolean
+  /** Requests this pod has received (counted when the request head arrives), by method. */
+  readonly requests: { readonly total: number; readonly byMethod: Readonly<Record<string, number>> }
+  /** Switch the pod's behaviour at run time. */
+  fault(fault: PodFault): void
+  /** Close the listener and destroy open sockets: connects are refused. DNS is NOT changed (as a crashed pod whose endpoint is still listed). */
+  kill(): Promise<void>
+  /** Come back. `newIp: true` moves the pod to a fresh 127.0.10.x address and updates DNS (a rescheduled pod). */
+  restart(options?: { newIp?: boolean }): Promise<void>
+  /** Mark ready/unready: an unready pod leaves DNS (its server keeps running). Resolves once the DNS server serves the change. */
+  setReady(ready: boolean): Promise<void>
+  /** Silently drop packets to this pod's address (firewall DROP rule in the private network namespace). Throws LabUnsupportedError where not possible. */
+  blackhole(on?: boolean): Promise<void>
+  resetCounters(): void
+}
+
+export interface LabService {
+  readonly name: string
+  readonly namespace: string
+  /** `<name>.<namespace>.svc.<zone>` */
+  readonly fqdn: string
+  readonly kind: ServiceKind
+  readonly port: number
+  /** For clusterIP services: the VIP. */
+  readonly clusterIP: string | undefined
+  readonly pods: ReadonlyArray<LabPod>
+  pod(name: string): LabPod
+  /** Add or remove pods (StatefulSets add/remove the highest ordinals). Resolves once DNS serves the change. */
+  scale(replicas: number): Promise<void>
+  remove(): Promise<void>
+}
+
+export interface LabOptions {
+  /** Record TTL in seconds. Default 5 (the CoreDNS kubernetes plugin's default). */
+  ttl?: number
+  /** Default 'cluster.local'. */
+  zone?: string
+  /** Pods' port. Default 8080. */
+  podPort?: number
+}
+
+export interface Lab {
+  /** `host:port` of the DNS server, for `dns: { servers: [lab.dnsServer] }`. */
+  readonly dnsServer: string
+  readonly zone: string
+  addService(spec: ServiceSpec): Promise<LabService>
+  service(name: string, namespace?: string): LabService
+  /** Change the TTL of every record (applies to later answers). */
+  setTtl(seconds: number): Promise<void>
+  /** Stop the DNS server process (queries time out / are refused): a DNS outage. */
+  stopDns(): Promise<void>
+  /** Start it again with the current records. */
+  startDns(): Promise<void>
+  /** Whether blackhole() works here, and if not, a one-line reason to print in skips. */
+  readonly blackholeSupport: { readonly supported: boolean; readonly reason: string }
+  /** Stop everything: pods, DNS server, firewall rules, temp files. Idempotent. */
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
