@@ -115,6 +115,8 @@ function withHost(headers: Headers, host: string): Headers {
 class AttemptHandler implements Handler {
   readonly request: BalancedRequest
   readonly lease: Lease
+  /** Kept apart from the lease: the pool recycles a lease object once it is released. */
+  readonly endpoint: Endpoint
   readonly start: number
   controller: Controller | null = null
   /** undici handed the request to a connection: from here on, it may have reached the server. */
@@ -128,6 +130,7 @@ class AttemptHandler implements Handler {
   constructor(request: BalancedRequest, lease: Lease) {
     this.request = request
     this.lease = lease
+    this.endpoint = lease.endpoint
     this.start = performance.now()
   }
 
@@ -388,7 +391,7 @@ export class BalancedRequest implements Controller {
       } satisfies AttemptEvent)
     }
     try {
-      d.endpointDispatchers.get(lease.endpoint).dispatch(this.#attemptOpts, attempt)
+      d.endpointDispatchers.get(attempt.endpoint).dispatch(this.#attemptOpts, attempt)
     } catch (error) {
       // A Pool that is closing, or options undici refuses: nothing was sent.
       attempt.onResponseError(attempt.controller as Controller, error as Error)
@@ -443,7 +446,7 @@ export class BalancedRequest implements Controller {
       this.#handler.onResponseError?.(this, error)
       return
     }
-    this.#record(attempt.lease.endpoint, error, undefined)
+    this.#record(attempt.endpoint, error, undefined)
     if (this.#aborted) return
     const o = this.#d.options
     // Not started: undici never wrote the request, so any method may go elsewhere.
@@ -522,7 +525,7 @@ export class BalancedRequest implements Controller {
     controller: Controller,
     trailers: Record<string, unknown> | null,
   ): void {
-    this.#record(attempt.lease.endpoint, undefined, attempt.statusCode)
+    this.#record(attempt.endpoint, undefined, attempt.statusCode)
     const kept = this.#setAside
     if (kept !== null) {
       if (trailers === null) this.#setAside = null
@@ -564,7 +567,7 @@ export class BalancedRequest implements Controller {
     if (d.listenerCount('retry') > 0) {
       const event: Record<string, unknown> = {
         service: d.service,
-        endpoint: attempt.lease.endpoint,
+        endpoint: attempt.endpoint,
         attempt: this.#attemptCount,
         kind,
         retryAfter,
@@ -734,7 +737,7 @@ export class BalancedRequest implements Controller {
 
   #endpoints(): ReadonlyArray<Endpoint> {
     const list = (this.#attempts ?? []).map((a) => a.endpoint)
-    const current = this.#current?.lease.endpoint
+    const current = this.#current?.endpoint
     if (current !== undefined && !list.includes(current)) list.push(current)
     return list
   }

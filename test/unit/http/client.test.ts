@@ -130,7 +130,7 @@ describe('HTTPS by service name', () => {
 
   it('connects to pod IPs and verifies a certificate issued to the service name (SNI and Host = the name)', async () => {
     const seen: Array<{ sni: string | undefined; host: string | undefined }> = []
-    const started = []
+    const started: import('node:https').Server[] = []
     for (const address of ['127.0.0.2', '127.0.0.3']) {
       const server = createHttpsServer({ cert, key }, (req, res) => {
         seen.push({ sni: (req.socket as { servername?: string }).servername, host: req.headers.host })

@@ -54,14 +54,17 @@ export class FakePool extends EventEmitter implements LeasePool {
     const endpoint = candidates[this.#next++ % candidates.length] as Endpoint
     this.acquired.push({ endpoint, options })
     let done = false
-    return {
+    const lease = {
       endpoint,
       release: (outcome: LeaseOutcome) => {
         if (done) throw new Error(`lease on ${endpoint.id} released twice`)
         done = true
         this.released.push({ endpoint, outcome })
+        // The real pool recycles lease objects: whoever reads a released lease gets garbage.
+        lease.endpoint = RECYCLED
       },
     }
+    return lease
   }
 
   refresh(): void {
@@ -87,6 +90,8 @@ export class FakePool extends EventEmitter implements LeasePool {
     this.closed++
   }
 }
+
+const RECYCLED: Endpoint = { id: 'recycled-lease', address: '0.0.0.0', family: 4, port: 1 }
 
 export function endpoint(name: string, address: string, port: number): Endpoint {
   const ordinal = Number(name.split('-').pop())
