@@ -24,9 +24,15 @@ type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
 /** An attempt that failed and will be retried (p-retry retries it; it is never a TypeError). */
 class RetryableAttempt extends Error {
   readonly retryAfter: number
-  constructor(cause: unknown, retryAfter: number) {
+  /**
+   * The request never left this process (a refused connect): retry on another endpoint at once,
+   * without backoff, as gRPC's transparent retries do. It still counts against `retries` and the budget.
+   */
+  readonly immediate: boolean
+  constructor(cause: unknown, retryAfter: number, immediate: boolean) {
     super('attempt failed; retrying on another endpoint', { cause })
     this.retryAfter = retryAfter
+    this.immediate = immediate
   }
 }
 
@@ -472,7 +478,7 @@ export class BalancedRequest implements Controller {
       this.#stop(denial)
       return
     }
-    this.#retry(new RetryableAttempt(error, 0))
+    this.#retry(new RetryableAttempt(error, 0, neverSent))
   }
 
   /**
@@ -537,7 +543,7 @@ export class BalancedRequest implements Controller {
     if (this.#aborted) return
     const error = new RetryableStatusError(attempt.statusCode)
     this.#allowRetry(attempt, 'status', error, attempt.statusCode, this.#pendingRetryAfter)
-    this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter))
+    this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter, false))
   }
 
   #pendingRetryAfter = 0
@@ -635,6 +641,9 @@ export class BalancedRequest implements Controller {
         signal: retryAbort.signal,
         unref: true,
         shouldRetry: ({ error }) => error instanceof RetryableAttempt,
+        // An immediate retry skips p-retry's backoff (not consuming one of its retries skips the
+        // delay); #allowRetry has already counted it against retry.retries.
+        shouldConsumeRetry: ({ error }) => !(error instanceof RetryableAttempt && error.immediate),
         onFailedAttempt: async ({ error }) => {
           if (error instanceof RetryableAttempt && error.retryAfter > 0) {
             await sleep(error.retryAfter, undefined, { signal: retryAbort.signal, ref: false })
