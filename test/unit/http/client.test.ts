@@ -72,6 +72,76 @@ describe('createClient', () => {
     expect(pool.acquired.at(-1)?.options).toEqual({ key: 'user-1' })
   })
 
+  it("works with Node's global fetch as its dispatcher", async () => {
+    const list = await pods(2)
+    const client = createClient({ origin: 'http://web.test', pool: poolOf(list) })
+    closers.push(client)
+    const names = []
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch('http://web.test/x', { dispatcher: client.dispatcher } as RequestInit)
+      names.push(await res.text())
+    }
+    expect(names.sort()).toEqual(['web-0', 'web-1'])
+  })
+
+  it('serves handlers written for the legacy undici handler API (onConnect/onHeaders/onData/onComplete)', async () => {
+    const list = await pods(1)
+    const client = createClient({ origin: 'http://web.test', pool: poolOf(list) })
+    closers.push(client)
+    const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let status = 0
+      const chunks: Buffer[] = []
+      client.dispatcher.dispatch({ origin: 'http://web.test', path: '/', method: 'GET' }, {
+        onConnect() {},
+        onHeaders(statusCode: number) {
+          status = statusCode
+          return true
+        },
+        onData(chunk: Buffer) {
+          chunks.push(chunk)
+          return true
+        },
+        onComplete() {
+          resolve({ status, body: Buffer.concat(chunks).toString() })
+        },
+        onError: reject,
+      } as never)
+    })
+    expect(result).toEqual({ status: 200, body: 'web-0' })
+  })
+
+  it('retries a streamed POST body after a refused connect, as none of it was read', async () => {
+    const [pod] = await pods(1)
+    const gone = await new TestServer('web-9', '127.0.0.9').listen()
+    const port = gone.port
+    await gone.close()
+    const pool = new FakePool('web.test', [
+      endpoint('web-9', '127.0.0.9', port),
+      endpoint('web-0', pod!.address, pod!.port),
+    ])
+    const client = createClient({ origin: 'http://web.test', pool })
+    closers.push(client)
+    const received: string[] = []
+    pod!.behaviour = (req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => {
+        body += c
+      })
+      req.on('end', () => {
+        received.push(body)
+        res.end('ok')
+      })
+    }
+    const res = await client.fetch('/orders', {
+      method: 'POST',
+      body: new Blob(['a', 'b']).stream(),
+      duplex: 'half',
+    } as never)
+    expect(res.status).toBe(200)
+    await res.text()
+    expect(received).toEqual(['ab'])
+  })
+
   it('validates its options, naming the option', () => {
     const pool = new FakePool('web.test', [])
     expect(() => createClient({ origin: 'ftp://x', pool })).toThrow(/origin must be an http/)
