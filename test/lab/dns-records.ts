@@ -76,11 +76,11 @@ export function endpointLabel(endpoint: Pick<EndpointDescription, 'ip' | 'hostna
 }
 
 /**
- * CoreDNS's SRV weight (plugin/backend_lookup.go): every target of one priority gets
- * floor(100 / n) where n is the number of targets in the answer, at least 1.
+ * CoreDNS's SRV weight (plugin/backend_lookup.go): with n targets of one priority, each gets
+ * floor(100 / (100 * n) * 100) computed in float64 (so 100 -> 1 target, 33 -> 3 targets, 0 beyond 100).
  */
 export function srvWeight(targets: number): number {
-  return Math.max(1, Math.floor(100 / Math.max(1, targets)))
+  return Math.floor((100 / (100 * targets)) * 100)
 }
 
 function addressType(ip: string): 'A' | 'AAAA' {
