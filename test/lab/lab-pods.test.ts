@@ -129,8 +129,10 @@ describe('pods are real HTTP servers that say who they are', () => {
     const health = await send(pod.ip, pod.port, { path: '/healthz' })
     expect(health.status).toBe(200)
     expect(pod.requests).toEqual({ total: 3, byMethod: { GET: 2, POST: 1 } })
+    expect(pod.healthChecks).toBe(1)
     pod.resetCounters()
     expect(pod.requests).toEqual({ total: 0, byMethod: {} })
+    expect(pod.healthChecks).toBe(0)
   })
 })
 
@@ -255,7 +257,8 @@ describe('faults do what they say', () => {
   })
 
   it('blackhole: packets are silently dropped (connects time out), and come back when lifted', async (ctx) => {
-    const pod = lab.service('crashy').pod('crashy-0')
+    const svc = await lab.addService({ name: 'dark', kind: 'headless', replicas: 2 })
+    const pod = svc.pod('dark-0')
     if (!lab.blackholeSupport.supported) {
       await expect(pod.blackhole()).rejects.toBeInstanceOf(LabUnsupportedError)
       ctx.skip(lab.blackholeSupport.reason)
@@ -263,7 +266,7 @@ describe('faults do what they say', () => {
     await pod.blackhole()
     expect(await tcpConnect(pod.ip, pod.port, 500)).toBe('timeout')
     // Other pods are untouched.
-    const other = lab.service('crashy').pod('crashy-1')
+    const other = svc.pod('dark-1')
     expect((await send(other.ip, other.port)).pod).toBe(other.name)
     await pod.blackhole(false)
     expect((await send(pod.ip, pod.port)).pod).toBe(pod.name)
