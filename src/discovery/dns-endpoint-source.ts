@@ -168,15 +168,23 @@ export class DnsEndpointSource extends EventEmitter {
     if (this.#closed || this.#inFlight) return
     this.#lastQueryAt = this.#clock.now()
     this.#inFlight = this.#resolver.resolve().then(
-      (resolution) => {
-        this.#inFlight = undefined
-        if (!this.#closed) this.#onResolution(resolution)
-      },
-      (error: unknown) => {
-        this.#inFlight = undefined
-        if (!this.#closed) this.#onError(error)
-      },
+      (resolution) => this.#settle(() => this.#onResolution(resolution)),
+      (error: unknown) => this.#settle(() => this.#onError(error)),
     )
+  }
+
+  #settle(handle: () => void): void {
+    this.#inFlight = undefined
+    if (this.#closed) return
+    try {
+      handle()
+    } catch (error) {
+      // A throwing listener is the caller's bug: surface it as an emitter driven by I/O would
+      // (an uncaught exception), not as a rejection of our internal promise, which close() awaits.
+      process.nextTick(() => {
+        throw error
+      })
+    }
   }
 
   #onResolution(resolution: Resolution): void {
