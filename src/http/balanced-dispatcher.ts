@@ -92,6 +92,8 @@ export class BalancedDispatcher extends Dispatcher {
   /** The Host header value: the logical name (and the port when not the scheme's default). */
   readonly hostHeader: string
   readonly hostname: string
+  /** TLS servername for https origins (`tls.servername`, else the host name); undefined for http. */
+  readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
   readonly #ownsPool: boolean
@@ -115,6 +117,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.service = options.pool.service
     this.options = options.http
     this.hostname = options.hostname
+    this.servername =
+      options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
     const defaultPort = options.protocol === 'https:' ? 443 : 80
     this.hostHeader = options.port === defaultPort ? options.hostname : `${options.hostname}:${options.port}`
     this.#ownsPool = options.ownsPool
@@ -122,7 +126,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
     this.endpointDispatchers = new EndpointDispatchers({
       protocol: options.protocol,
-      servername: options.hostname,
+      servername: this.servername ?? options.hostname,
       connections: options.http.connections,
       pipelining: options.http.pipelining,
       connectTimeout: options.http.connectTimeout,

@@ -297,6 +297,8 @@ export class BalancedRequest implements Controller {
       bodyTimeout: opts.bodyTimeout,
       reset: opts.reset,
       expectContinue: opts.expectContinue,
+      // undici would derive SNI from the Host header; say it outright so `tls.servername` wins.
+      servername: dispatcher.servername,
     } as Dispatcher.DispatchOptions
   }
 
