@@ -59,17 +59,13 @@ function sameMembers(a: ReadonlyArray<EndpointState>, b: ReadonlyArray<EndpointS
   return true
 }
 
-/** Smallest prime >= 100 x members (Maglev's guidance for near-even shares), at least 1_009. */
+/**
+ * Table size: a prime, fixed per tier so that a member joining or leaving does not change it (a
+ * new size would remap nearly every key). 65_537 (Envoy's default) keeps shares within ~1% up to
+ * ~650 members; larger sets use 655_373, and crossing that tier remaps keys once.
+ */
 export function maglevTableSize(members: number): number {
-  let m = Math.max(1_009, members * 100)
-  while (!isPrime(m)) m++
-  return m
-}
-
-function isPrime(n: number): boolean {
-  if (n % 2 === 0) return n === 2
-  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false
-  return true
+  return members <= 655 ? 65_537 : 655_373
 }
 
 /**
