@@ -11,7 +11,7 @@ export class RandomBalancer implements Balancer {
     this.context = context
   }
 
-  update(eligible: ReadonlyArray<EndpointState>): void {
+  update(eligible: ReadonlyArray<EndpointState>, _members?: ReadonlyArray<EndpointState>): void {
     this.eligible = eligible
   }
 

@@ -21,7 +21,7 @@ export class RoundRobinBalancer implements Balancer {
     this.context = context
   }
 
-  update(eligible: ReadonlyArray<EndpointState>): void {
+  update(eligible: ReadonlyArray<EndpointState>, _members?: ReadonlyArray<EndpointState>): void {
     const schedule = weightedSchedule(eligible)
     const n = schedule.length
     this.schedule = schedule

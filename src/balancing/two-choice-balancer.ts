@@ -16,7 +16,7 @@ export abstract class TwoChoiceBalancer implements Balancer {
     this.context = context
   }
 
-  update(eligible: ReadonlyArray<EndpointState>): void {
+  update(eligible: ReadonlyArray<EndpointState>, _members?: ReadonlyArray<EndpointState>): void {
     this.eligible = eligible
   }
 
