@@ -78,7 +78,9 @@ describe('createClient', () => {
     closers.push(client)
     const names = []
     for (let i = 0; i < 2; i++) {
-      const res = await fetch('http://web.test/x', { dispatcher: client.dispatcher } as unknown as RequestInit)
+      const res = await fetch('http://web.test/x', {
+        dispatcher: client.dispatcher,
+      } as unknown as RequestInit)
       names.push(await res.text())
     }
     expect(names.sort()).toEqual(['web-0', 'web-1'])
