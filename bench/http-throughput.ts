@@ -2,7 +2,7 @@
 // and undici's BalancedPool over the same 4 pods, with the same total connections, in one run:
 // several interleaved repetitions, median requests/s and ratios to the raw Pool.
 //
-//   npx node --import ./bench/ts-resolve.mjs bench/http-throughput.ts [--seconds 1] [--reps 5]
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-throughput.ts [--seconds 1] [--reps 5]
 //
 // Two shapes: 16 connections without pipelining, and 50 connections with pipelining 10
 // (balanced variants: 4 x 12 = 48 connections, never more than the raw Pool's).
@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createClient } from '../src/index.js'
-import { roundRobinPool } from './bench-pool.js'
-import { closedLoop, inPrivateNetwork, median, startPods } from './bench-support.js'
+import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { closedLoop, median, startPods } from './bench-support.js'
 
-if (!inPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
+if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,8 @@ function variants(connections: number, pipelining: number): Variant[] {
   )
   const client = createClient({
     origin: `http://web.default.svc.cluster.local:${pods[0]!.port}`,
-    pool: roundRobinPool('web.default.svc.cluster.local', pods),
+    addresses: pods.map((p) => `${p.ip}:${p.port}`),
+    balancer: 'round-robin',
     connections: perPod,
     pipelining,
   })
