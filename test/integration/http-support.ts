@@ -4,10 +4,11 @@ import { createClient } from '../../src/http/create-client.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { Lab, LabService } from '../lab/index.js'
 
-/** A client for a lab service: the lab's DNS server, no search list, fast refresh. */
+/** A client for a lab service: SRV (so endpoints carry pod names), the lab's DNS server, no search list, fast refresh. */
 export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOptions> = {}): HeadlessClient {
   return createClient({
     origin: `http://${svc.fqdn}:${svc.port}`,
+    portName: 'http',
     dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
     minRefresh: 500,
     maxRefresh: 2_000,
@@ -63,7 +64,10 @@ export function getLoad(
           byPod.set(pod, (byPod.get(pod) ?? 0) + 1)
         } else failures.push(new Error(`status ${res.statusCode} from ${pod}`))
       } catch (error) {
-        failures.push(error)
+        if ((error as { code?: string }).code === 'HLB_ERR_CLOSED') break
+        // Bounded, and a pause: a client failing fast must not spin this loop out of memory.
+        if (failures.length < 100) failures.push(error)
+        await new Promise((r) => setTimeout(r, 10))
       }
     }
   })
