@@ -597,14 +597,13 @@ export class BalancedRequest implements Controller {
     } catch (cause) {
       const last = this.#attempts?.[this.#attempts.length - 1]
       const why = `no other endpoint to retry on (${(cause as Error).message})`
+      const what =
+        last?.statusCode !== undefined
+          ? `status ${last.statusCode}`
+          : this.#why(classifyFailure(last?.error), last?.error, why).replace(/; .*$/, '')
       return Promise.reject(
         new FinalFailure(
-          new RequestFailedError(
-            d.service,
-            this.#attempts ?? [],
-            last?.statusCode !== undefined ? `status ${last.statusCode}; ${why}` : why,
-            last?.error ?? cause,
-          ),
+          new RequestFailedError(d.service, this.#attempts ?? [], `${what}; ${why}`, last?.error ?? cause),
         ),
       )
     }
