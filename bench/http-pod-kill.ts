@@ -6,13 +6,14 @@
 //
 // Load: 16 requests in flight over 4 pods (4 connections each). At a third of the run, web-2
 // is killed (listener closed, open sockets destroyed: a crashed container whose endpoint is
-// still in DNS). "Sent to the dead pod" counts undici requests created for its address, seen
-// through undici's diagnostics channel, so it covers both clients the same way.
+// still in DNS). "Sent to the dead pod" counts requests dispatched to its address: the client's
+// `attempt` events, and for BalancedPool the undici requests created for that origin (seen
+// through undici's diagnostics channel).
 import diagnostics from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher } from 'undici'
-import { createClient } from '../src/index.js'
+import { type AttemptEvent, createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
 import { closedLoop, type PodInfo, startPods } from './bench-support.js'
 
@@ -27,7 +28,17 @@ const VICTIM = 'web-2'
 interface Target {
   readonly dispatcher: Dispatcher
   readonly origin: string
+  /** Calls `sent(address)` for every request (attempt) dispatched to a pod. */
+  watch(sent: (address: string) => void): () => void
   close(): Promise<void>
+}
+
+/** undici requests by their origin's host: BalancedPool's requests carry the pod's address. */
+function watchRequestOrigins(sent: (address: string) => void): () => void {
+  const onCreate = (message: unknown) =>
+    sent(new URL((message as { request: { origin: string } }).request.origin).hostname)
+  diagnostics.subscribe('undici:request:create', onCreate)
+  return () => diagnostics.unsubscribe('undici:request:create', onCreate)
 }
 
 const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Target }> = [
@@ -40,7 +51,17 @@ const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Ta
         balancer: 'round-robin',
         connections: 4,
       })
-      return { dispatcher: client.dispatcher, origin: client.origin, close: () => client.close() }
+      return {
+        dispatcher: client.dispatcher,
+        origin: client.origin,
+        // The client's requests carry the service name; its attempt events name the pod.
+        watch(sent) {
+          const onAttempt = (e: AttemptEvent) => sent(e.endpoint.address)
+          client.on('attempt', onAttempt)
+          return () => client.off('attempt', onAttempt)
+        },
+        close: () => client.close(),
+      }
     },
   },
   {
@@ -48,7 +69,7 @@ const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Ta
     make: (pods) => {
       const origins = pods.map((p) => `http://${p.ip}:${p.port}`)
       const pool = new BalancedPool(origins, { connections: 4 })
-      return { dispatcher: pool, origin: origins[0]!, close: () => pool.close() }
+      return { dispatcher: pool, origin: origins[0]!, watch: watchRequestOrigins, close: () => pool.close() }
     },
   },
 ]
@@ -57,21 +78,18 @@ const results: Record<string, unknown> = {}
 for (const variant of variants) {
   const podsProcess = await startPods(4)
   const victim = podsProcess.pods.find((p) => p.name === VICTIM)!
-  const victimOrigin = `http://${victim.ip}:${victim.port}`
   const target = variant.make(podsProcess.pods)
   let killedAt = Number.POSITIVE_INFINITY
   let lastToVictim = 0
   let afterKill = 0
-  const onCreate = (message: unknown) => {
-    const origin = String((message as { request: { origin: string } }).request.origin)
-    if (origin !== victimOrigin) return
+  const unwatch = target.watch((address) => {
+    if (address !== victim.ip) return
     const now = performance.now()
     if (now >= killedAt) {
       afterKill++
       lastToVictim = now
     }
-  }
-  diagnostics.subscribe('undici:request:create', onCreate)
+  })
   const killer = (async () => {
     await new Promise((r) => setTimeout(r, runMs / 3))
     // The clock starts when the kill is sent: the client may see the resets and refused connects
@@ -84,7 +102,7 @@ for (const variant of variants) {
     await res.body.dump()
   })
   await killer
-  diagnostics.unsubscribe('undici:request:create', onCreate)
+  unwatch()
   await target.close()
   await podsProcess.stop()
   const row = {

@@ -58,9 +58,10 @@ export interface BalancedDispatcherOptions {
   /** Closes what the dispatcher owns besides its connections (a pool it was made with); none for a pool given by the caller. */
   readonly closePool?: () => Promise<void>
   readonly protocol: 'http:' | 'https:'
-  /** Logical host name: the Host header's name and the TLS servername. */
+  /** The logical origin, `protocol//host[:port]`: the Host header is its host. */
+  readonly origin: string
+  /** Logical host name: the TLS servername (unless `tls.servername`). */
   readonly hostname: string
-  readonly port: number
   readonly http: ResolvedHttpOptions
   /** Clock for the retry budget (tests). */
   readonly now?: () => number
@@ -89,8 +90,6 @@ export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
   readonly service: string
   readonly options: ResolvedHttpOptions
-  /** The Host header value: the logical name (and the port when not the scheme's default). */
-  readonly hostHeader: string
   readonly hostname: string
   /** TLS servername for https origins (`tls.servername`, else the host name); undefined for http. */
   readonly servername: string | undefined
@@ -119,13 +118,11 @@ export class BalancedDispatcher extends Dispatcher {
     this.hostname = options.hostname
     this.servername =
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
-    const defaultPort = options.protocol === 'https:' ? 443 : 80
-    this.hostHeader = options.port === defaultPort ? options.hostname : `${options.hostname}:${options.port}`
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
     this.endpointDispatchers = new EndpointDispatchers({
-      protocol: options.protocol,
+      origin: options.origin,
       servername: this.servername ?? options.hostname,
       connections: options.http.connections,
       pipelining: options.http.pipelining,

@@ -18,7 +18,6 @@ import { parseRetryAfter } from './retry-after.js'
 
 type Handler = Dispatcher.DispatchHandler
 type Controller = Dispatcher.DispatchController
-type Headers = Dispatcher.DispatchOptions['headers']
 type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
 
 /** An attempt that failed and will be retried (p-retry retries it; it is never a TypeError). */
@@ -77,40 +76,6 @@ function isReplayable(body: unknown): boolean {
   if (body instanceof ArrayBuffer) return true
   // Blob and FormData are read afresh on every dispatch.
   return typeof Blob !== 'undefined' && body instanceof Blob
-}
-
-function hasHostHeader(headers: Headers): boolean {
-  if (headers === undefined || headers === null) return false
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      if (String(headers[i]).toLowerCase() === 'host') return true
-    }
-    return false
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name] of headers as Iterable<[string, unknown]>)
-      if (name.toLowerCase() === 'host') return true
-    return false
-  }
-  for (const name in headers as Record<string, unknown>) if (name.toLowerCase() === 'host') return true
-  return false
-}
-
-/**
- * Adds `host: <logical name>` unless the caller set one: the pod is reached by IP, but virtual
- * hosts (and the TLS servername undici derives from this header) need the name.
- */
-function withHost(headers: Headers, host: string): Headers {
-  if (headers === undefined || headers === null) return { host }
-  if (hasHostHeader(headers)) return headers
-  if (Array.isArray(headers)) return [...headers, 'host', host] as Headers
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const flat: string[] = []
-    for (const [name, value] of headers as Iterable<[string, string]>) flat.push(name, value)
-    flat.push('host', host)
-    return flat as Headers
-  }
-  return { ...(headers as Record<string, string>), host }
 }
 
 /**
@@ -287,7 +252,7 @@ export class BalancedRequest implements Controller {
     this.#attemptOpts = {
       path: opts.path,
       method: opts.method,
-      headers: withHost(opts.headers, dispatcher.hostHeader),
+      headers: opts.headers,
       body: body as Dispatcher.DispatchOptions['body'],
       query: opts.query,
       idempotent: opts.idempotent,
@@ -297,8 +262,6 @@ export class BalancedRequest implements Controller {
       bodyTimeout: opts.bodyTimeout,
       reset: opts.reset,
       expectContinue: opts.expectContinue,
-      // undici would derive SNI from the Host header; say it outright so `tls.servername` wins.
-      servername: dispatcher.servername,
     } as Dispatcher.DispatchOptions
   }
 

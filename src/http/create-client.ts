@@ -60,7 +60,7 @@ export function createClient(
     ...(closePool === undefined ? {} : { closePool }),
     protocol: origin.protocol,
     hostname: origin.hostname,
-    port: origin.port,
+    origin: origin.origin,
     http,
   })
   return new HeadlessClient(origin.origin, dispatcher)

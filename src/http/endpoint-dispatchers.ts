@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls'
-import { Pool } from 'undici'
+import { buildConnector, Pool } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 
 interface Entry {
@@ -9,8 +9,9 @@ interface Entry {
 }
 
 export interface EndpointDispatchersOptions {
-  readonly protocol: 'http:' | 'https:'
-  /** The logical host name: TLS servername (certificates are issued to names, not pod IPs). */
+  /** The logical origin (`http://web.default.svc.cluster.local:8080`): every Pool's origin, so the Host header. */
+  readonly origin: string
+  /** TLS servername (certificates are issued to names, not pod IPs). */
   readonly servername: string
   readonly connections: number
   readonly pipelining: number
@@ -103,10 +104,19 @@ export class EndpointDispatchers {
 
   #create(endpoint: Endpoint): Pool {
     const o = this.#options
-    const host = endpoint.family === 6 ? `[${endpoint.address}]` : endpoint.address
-    const connect: Record<string, unknown> = { timeout: o.connectTimeout }
-    if (o.protocol === 'https:') Object.assign(connect, { servername: o.servername }, o.tls)
-    return new Pool(`${o.protocol}//${host}:${endpoint.port}`, {
+    // The Pool's origin is the logical one, so undici writes the service name as the Host header
+    // and uses it for SNI and the certificate check; only the connector knows the pod's address.
+    const connector = buildConnector({
+      timeout: o.connectTimeout,
+      servername: o.servername,
+      ...(o.tls as Record<string, unknown> | undefined),
+    } as buildConnector.BuildOptions)
+    const address = endpoint.address
+    const port = String(endpoint.port)
+    const host = endpoint.family === 6 ? `[${address}]:${port}` : `${address}:${port}`
+    const connect: buildConnector.connector = (options, callback) =>
+      connector({ ...options, hostname: address, host, port }, callback)
+    return new Pool(o.origin, {
       connections: o.connections,
       pipelining: o.pipelining,
       headersTimeout: o.headersTimeout,

@@ -108,7 +108,7 @@ export class HeadlessAgent extends Dispatcher {
       ...(made === undefined ? {} : { closePool: () => made.close() }),
       protocol: parsed.protocol,
       hostname: parsed.hostname,
-      port: parsed.port,
+      origin: parsed.origin,
       http,
     })
     this.#balanced.add(dispatcher)
