@@ -10,23 +10,29 @@ export interface PodInfo {
 }
 
 export interface PodsProcess {
+  /** `host:port` of the lab's DNS server. */
+  readonly dnsServer: string
+  /** FQDN of the headless service over the pods. */
+  readonly service: string
   readonly pods: ReadonlyArray<PodInfo>
+  /** A ClusterIP service over as many pods of its own: the per-connection proxy baseline. */
+  readonly vip: { readonly fqdn: string; readonly ip: string; readonly port: number }
   kill(name: string): Promise<void>
   stop(): Promise<void>
 }
 
-export async function startPods(count: number, port = 8080): Promise<PodsProcess> {
+export async function startPods(count: number): Promise<PodsProcess> {
   const child: ChildProcess = fork(
     fileURLToPath(new URL('./http-pods.ts', import.meta.url)),
-    [String(count), String(port)],
+    [String(count)],
     {
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   )
-  const [ready] = (await once(child, 'message')) as [{ ready: PodInfo[] }]
+  const [message] = (await once(child, 'message')) as [{ ready: Omit<PodsProcess, 'kill' | 'stop'> }]
   return {
-    pods: ready.ready,
+    ...message.ready,
     async kill(name) {
       const acked = new Promise<void>((resolve) => {
         const onMessage = (m: { killed?: string }) => {

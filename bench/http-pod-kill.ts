@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher } from 'undici'
 import { type AttemptEvent, createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
-import { closedLoop, type PodInfo, startPods } from './bench-support.js'
+import { closedLoop, type PodsProcess, startPods } from './bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
@@ -41,13 +41,14 @@ function watchRequestOrigins(sent: (address: string) => void): () => void {
   return () => diagnostics.unsubscribe('undici:request:create', onCreate)
 }
 
-const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Target }> = [
+const variants: Array<{ name: string; make: (lab: PodsProcess) => Target }> = [
   {
     name: 'headless-lb client',
-    make: (pods) => {
+    make: (lab) => {
       const client = createClient({
-        origin: `http://web.default.svc.cluster.local:${pods[0]!.port}`,
-        addresses: pods.map((p) => `${p.ip}:${p.port}`),
+        origin: `http://${lab.service}:${lab.pods[0]!.port}`,
+        portName: 'http',
+        dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
         balancer: 'round-robin',
         connections: 4,
       })
@@ -66,7 +67,7 @@ const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Ta
   },
   {
     name: 'undici BalancedPool',
-    make: (pods) => {
+    make: ({ pods }) => {
       const origins = pods.map((p) => `http://${p.ip}:${p.port}`)
       const pool = new BalancedPool(origins, { connections: 4 })
       return { dispatcher: pool, origin: origins[0]!, watch: watchRequestOrigins, close: () => pool.close() }
@@ -78,7 +79,11 @@ const results: Record<string, unknown> = {}
 for (const variant of variants) {
   const podsProcess = await startPods(4)
   const victim = podsProcess.pods.find((p) => p.name === VICTIM)!
-  const target = variant.make(podsProcess.pods)
+  const target = variant.make(podsProcess)
+  // Warm-up: the client resolves the service and opens its connections before the clock starts.
+  await closedLoop(16, 300, async () => {
+    await (await target.dispatcher.request({ origin: target.origin, path: '/', method: 'GET' })).body.dump()
+  })
   let killedAt = Number.POSITIVE_INFINITY
   let lastToVictim = 0
   let afterKill = 0

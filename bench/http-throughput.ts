@@ -1,12 +1,14 @@
-// Throughput of client.request (round-robin over 4 pods) against a raw undici Pool to one pod
-// and undici's BalancedPool over the same 4 pods, with the same total connections, in one run:
+// Throughput of client.request (round-robin over 4 pods) against a raw undici Pool to one pod,
+// undici's BalancedPool over the same 4 pods and a Pool through the lab's ClusterIP proxy (4 pods
+// of their own, a backend chosen per connection), with the same total connections, in one run:
 // several interleaved repetitions, median requests/s and ratios to the raw Pool.
 //
 //   npx node --import ./scripts/ts-resolve.mjs bench/http-throughput.ts [--seconds 1] [--reps 5]
 //
 // Two shapes: 16 connections without pipelining, and 50 connections with pipelining 10
 // (balanced variants: 4 x 12 = 48 connections, never more than the raw Pool's).
-// The pods run in a child process (bench/http-pods.ts); the client side runs here.
+// The lab (DNS, pods, proxy) runs in a child process (bench/http-pods.ts); the clients run here.
+// The client resolves the service through the lab's DNS (SRV), as in a cluster.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
@@ -45,9 +47,11 @@ function variants(connections: number, pipelining: number): Variant[] {
     pods.map((p) => origin(p.ip, p.port)),
     { connections: perPod, pipelining },
   )
+  const vip = new Pool(origin(podsProcess.vip.ip, podsProcess.vip.port), { connections, pipelining })
   const client = createClient({
-    origin: `http://web.default.svc.cluster.local:${pods[0]!.port}`,
-    addresses: pods.map((p) => `${p.ip}:${p.port}`),
+    origin: `http://${podsProcess.service}:${pods[0]!.port}`,
+    portName: 'http',
+    dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
     balancer: 'round-robin',
     connections: perPod,
     pipelining,
@@ -56,7 +60,7 @@ function variants(connections: number, pipelining: number): Variant[] {
     {
       name: 'undici Pool, 1 pod',
       dispatcher: raw,
-      origin: raw[Symbol.for('undici.url') as never] ?? origin(pods[0]!.ip, pods[0]!.port),
+      origin: origin(pods[0]!.ip, pods[0]!.port),
       close: () => raw.close(),
     },
     {
@@ -64,6 +68,12 @@ function variants(connections: number, pipelining: number): Variant[] {
       dispatcher: balanced,
       origin: origin(pods[0]!.ip, pods[0]!.port),
       close: () => balanced.close(),
+    },
+    {
+      name: 'undici Pool, ClusterIP proxy',
+      dispatcher: vip,
+      origin: origin(podsProcess.vip.ip, podsProcess.vip.port),
+      close: () => vip.close(),
     },
     {
       name: 'headless-lb client, 4 pods',
