@@ -5,11 +5,15 @@
  * (examples/postgres-primary-replica/failover-demo.ts) and checks every write and read, and
  * where the rows really are.
  */
+import { once } from 'node:events'
+import { createServer, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type FailoverReport,
   runFailoverDemo,
 } from '../../examples/postgres-primary-replica/failover-demo.js'
+import { pgRoleProbe } from '../../examples/postgres-primary-replica/pg-role-probe.js'
+import type { Endpoint } from '../../src/index.js'
 import type { Lab } from '../lab/api.js'
 import { startLab } from '../lab/index.js'
 import { type PostgresPair, postgresSupport, startPostgresPair } from '../lab/postgres.js'
@@ -20,6 +24,58 @@ if (!support.supported) console.log(`skipping the PostgreSQL primary/replica pro
 const PRIMARY = '127.0.20.1'
 const STANDBY = '127.0.20.2'
 const PROBE_INTERVAL = 250
+
+function endpointAt(address: string, port: number): Endpoint {
+  return { id: `${address}:${port}`, address, family: 4, port }
+}
+
+describe.skipIf(!support.supported)('the pg_is_in_recovery() probe', () => {
+  let pair: PostgresPair | undefined
+  const probe = pgRoleProbe({ user: 'postgres' })
+
+  beforeAll(async () => {
+    pair = await startPostgresPair({ primaryAddress: PRIMARY, standbyAddress: STANDBY })
+  })
+  afterAll(async () => {
+    await pair?.close()
+  })
+
+  it('says primary for the primary and replica for the streaming standby', async () => {
+    const signal = new AbortController().signal
+    expect(await probe(endpointAt(PRIMARY, pair!.primary.port), signal)).toBe('primary')
+    expect(await probe(endpointAt(STANDBY, pair!.standby.port), signal)).toBe('replica')
+  })
+
+  it('rejects when nothing listens (so the pool knows no role for it)', async () => {
+    await expect(probe(endpointAt('127.0.20.3', 5432), new AbortController().signal)).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    })
+  })
+
+  it('gives up on abort and closes its connection to a server that never answers', async () => {
+    const sockets: Socket[] = []
+    // Reads (so it sees the client's FIN) but never answers the startup message.
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      socket.resume()
+    })
+    server.listen(5432, '127.0.20.3')
+    await once(server, 'listening')
+    try {
+      const controller = new AbortController()
+      const probing = probe(endpointAt('127.0.20.3', 5432), controller.signal)
+      // Abort once the probe's connection is open (it waits for the server's answer forever).
+      while (sockets.length === 0) await once(server, 'connection')
+      const closed = once(sockets[0]!, 'close')
+      const reason = new Error('probe timeout')
+      controller.abort(reason)
+      await expect(probing).rejects.toBe(reason)
+      await closed
+    } finally {
+      server.close()
+    }
+  })
+})
 
 describe.skipIf(!support.supported)('writes follow a PostgreSQL primary through a failover', () => {
   let lab: Lab | undefined
