@@ -71,8 +71,14 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
       : srvAnswer.kind === 'records'
         ? canonicalName(srvAnswer.candidate!)
         : undefined
-  const addresses = addressAnswer.kind === 'records' ? addressAnswer.records : []
-  const srv = srvAnswer.kind === 'records' ? srvAnswer.records : []
+  const addresses =
+    addressAnswer.kind === 'records'
+      ? [...addressAnswer.records].sort((x, y) => x.address.localeCompare(y.address, 'en', { numeric: true }))
+      : []
+  const srv =
+    srvAnswer.kind === 'records'
+      ? [...srvAnswer.records].sort((x, y) => x.target.localeCompare(y.target, 'en', { numeric: true }))
+      : []
   const cname = fqdn ? await client.cname(fqdn).catch(() => undefined) : undefined
 
   const endpoints: DiagnosedEndpoint[] = []
@@ -105,7 +111,7 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
       (x, y) =>
         (x.ordinal ?? Number.MAX_SAFE_INTEGER) - (y.ordinal ?? Number.MAX_SAFE_INTEGER) ||
         (x.target ?? '').localeCompare(y.target ?? '') ||
-        x.address.localeCompare(y.address),
+        x.address.localeCompare(y.address, 'en', { numeric: true }),
     )
   } else {
     for (const a of addresses) endpoints.push({ ...a, ...(options.port ? { port: options.port } : {}) })

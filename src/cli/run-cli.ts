@@ -237,7 +237,7 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
         for (const e of change.added) io.stdout.write(`${at} + ${endpointLine(e)}\n`)
         for (const e of change.removed) io.stdout.write(`${at} - ${endpointLine(e)}\n`)
         for (const u of change.updated) {
-          io.stdout.write(`${at} ~ ${endpointLine(u.previous)} -> ${describeEndpoint(u.current)}\n`)
+          io.stdout.write(`${at} ~ ${describeEndpoint(u.previous)} -> ${endpointLine(u.current)}\n`)
         }
         io.stdout.write(`${at}   ${change.endpoints.length} endpoint(s)\n`)
       }
