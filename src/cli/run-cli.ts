@@ -14,7 +14,7 @@ import { diagnose, renderDiagnosis } from './doctor.js'
 export const EXIT = Object.freeze({
   /** doctor: a headless service with ready pods; resolve: at least one endpoint. */
   ok: 0,
-  /** doctor: a problem (ClusterIP service, no ready pods); resolve: no endpoints. */
+  /** doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints. */
   problem: 1,
   usage: 2,
   /** DNS gave no answer (timeout, SERVFAIL, refused). */
@@ -42,7 +42,7 @@ Options:
 
 Exit codes:
   0  doctor: headless service with ready pods; resolve: at least one endpoint
-  1  doctor: a problem (ClusterIP service, no ready pods); resolve: no endpoints
+  1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
   2  usage error (unknown option, invalid service name...)
   3  DNS failure (timeout, SERVFAIL, refused)
 `

@@ -62,6 +62,15 @@ describe('headless-lb doctor names the case', () => {
     expect(stdout).toContain('ENOTFOUND')
   })
 
+  it('an ExternalName service is named as such (exit 1)', async () => {
+    await lab.addService({ name: 'ext', kind: 'externalName', externalName: 'db.example.org' })
+    const { code, stdout } = await doctor('ext.default.svc.cluster.local')
+    expect(code).toBe(1)
+    expect(stdout).toContain(
+      'Case:    ExternalName service: ext.default.svc.cluster.local is a CNAME to db.example.org',
+    )
+  })
+
   it('--json gives the diagnosis as data; short names go through --search/--ndots', async () => {
     const { code, stdout } = await doctor(
       'web',
