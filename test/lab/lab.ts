@@ -236,7 +236,10 @@ export class LabImpl implements Lab {
     const run = this.#dnsQueue.then(async () => {
       if (this.#closing) return
       const ms = await this.#bind.apply(this.#records())
-      if (ms > 0) this.dnsChangeTimes.push(ms)
+      if (ms > 0) {
+        this.dnsChangeTimes.push(ms)
+        if (this.dnsChangeTimes.length > 1000) this.dnsChangeTimes.splice(0, 500)
+      }
     })
     this.#dnsQueue = run.catch(() => {})
     return run
