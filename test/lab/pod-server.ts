@@ -116,6 +116,10 @@ export class PodServer {
     await closed
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const isHealth = req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`) === true
     if (isHealth) this.#healthChecks++
