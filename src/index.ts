@@ -41,6 +41,23 @@ export type {
   OutlierDetectionOptions,
   SlowStartOptions,
 } from './health/health-options.js'
+// http
+export type { AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export { BalancedDispatcher } from './http/balanced-dispatcher.js'
+export type {
+  HttpOptions,
+  RetryBudgetOptions,
+  RetryOptions,
+  RouteOptions,
+  TimeoutOptions,
+} from './http/client-options.js'
+export type { ClientOptions } from './http/create-client.js'
+export { createClient } from './http/create-client.js'
+export type { AgentServiceOptions, HeadlessAgentOptions } from './http/headless-agent.js'
+export { HeadlessAgent } from './http/headless-agent.js'
+export type { ClientRequestInit, ClientRequestOptions } from './http/headless-client.js'
+export { HeadlessClient } from './http/headless-client.js'
+export type { LeasePool } from './http/lease-pool.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 export type {
   EjectEvent,
