@@ -1,5 +1,4 @@
 import type { AddressRecord, Answer, DnsClient, SrvRecord } from '../discovery/dns-client.js'
-import { DnsQueryError } from '../discovery/dns-client.js'
 import { canonicalName, firstLabel, isDashedIpLabel } from '../discovery/dns-name.js'
 import { ordinalOf } from '../endpoint.js'
 
@@ -246,5 +245,3 @@ export function renderDiagnosis(d: Diagnosis, servers: string): string {
   }
   return `${lines.join('\n')}\n`
 }
-
-export { DnsQueryError }
