@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
-import type { Balancer, Exclusions, PickContext } from './balancing/balancer.js'
-import { isExcluded } from './balancing/balancer.js'
+import type { Balancer, Exclusions } from './balancing/balancer.js'
+import { isExcluded, PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
@@ -66,7 +66,7 @@ export interface PoolInternals {
   /** Used instead of `createEndpointSource(options)`. The pool does not close a source it was given. */
   source?: EndpointSource
   clock?: Clock
-  /** Uniform in [0, 1). Default Math.random. */
+  /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
   random?: () => number
 }
 
@@ -248,8 +248,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source = source
     this.ownsSource = ownsSource
     this.clock = internals.clock ?? systemClock
-    this.random = internals.random ?? Math.random
-    this.context = { now: this.clock.now(), random: this.random, ewmaDecay: options.ewmaDecay }
+    this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
+    this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
@@ -311,6 +311,11 @@ export class Pool extends EventEmitter<PoolEvents> {
    * and none is fit, ClosedError after close.
    */
   pick(options?: PickOptions): Endpoint {
+    // The common call (no options, nothing ramping) stays small enough to inline into the caller.
+    if (options === undefined && this.rampingCount === 0 && !this.closed) {
+      const state = this.anyBalancer.pick(undefined, undefined)
+      if (state !== undefined) return state.endpoint
+    }
     return this.select(options).endpoint
   }
 
@@ -353,13 +358,30 @@ export class Pool extends EventEmitter<PoolEvents> {
    * down with weight exp(-elapsed / decay), so the average forgets over ~`ewma.decay` ms.
    */
   private observe(state: EndpointState, latency: number, now: number): void {
-    if (state.ewmaStamp === 0) state.ewma = latency
-    else if (latency > state.ewma) state.ewma = latency
+    let ewma: number
+    if (state.ewmaStamp === 0 || latency > state.ewma) ewma = latency
     else {
       const w = Math.exp(-(now - state.ewmaStamp) / this.options.ewmaDecay)
-      state.ewma = state.ewma * w + latency * (1 - w)
+      ewma = state.ewma * w + latency * (1 - w)
     }
+    this.setEwma(state, ewma, now)
+  }
+
+  /**
+   * Stores the average and its epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what
+   * peak-EWMA picks compare: decaying both candidates to the present multiplies both by the same
+   * factor, so the pick needs no clock and no exp. The epoch moves forward before the factor
+   * could overflow (e^709), rescaling every endpoint once.
+   */
+  private setEwma(state: EndpointState, ewma: number, now: number): void {
+    const context = this.context
+    const decay = this.options.ewmaDecay
+    state.ewma = ewma
     state.ewmaStamp = now
+    if (now - context.ewmaEpoch > 600 * decay) {
+      context.ewmaEpoch = now
+      for (const s of this.states.values()) s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - now) / decay)
+    } else state.ewmaScaled = ewma * Math.exp((now - context.ewmaEpoch) / decay)
   }
 
   /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
@@ -566,10 +588,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         n++
       }
     }
-    if (n > 0) {
-      state.ewma = sum / n
-      state.ewmaStamp = now
-    }
+    if (n > 0) this.setEwma(state, sum / n, now)
     const slowStart = this.options.slowStart
     if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
     this.checker?.add(state)

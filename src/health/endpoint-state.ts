@@ -63,6 +63,8 @@ export class EndpointState {
   /** Peak-EWMA latency in ms, as of `ewmaStamp`. */
   ewma = 0
   ewmaStamp = 0
+  /** `ewma` scaled to the pool's EWMA epoch, for clock-free peak-EWMA comparisons. */
+  ewmaScaled = 0
 
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint
