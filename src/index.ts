@@ -7,6 +7,19 @@ export type {
   PrimaryProbe,
 } from './balancing/balancing-options.js'
 export type { EndpointSource } from './discovery/endpoint-source.js'
+// discovery
+export {
+  createEndpointSource,
+  DISCOVERY_DEFAULTS,
+  DISCOVERY_OPTION_KEYS,
+  type DiscoveryInternals,
+  type DiscoveryOptions,
+  type NormalizedDiscoveryOptions,
+  type ReadyOptions,
+  type ResolverFactory,
+  type ResolverLike,
+  validateDiscoveryOptions,
+} from './discovery/index.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
 export type { AttemptRecord } from './errors.js'
 export {
@@ -27,6 +40,23 @@ export type {
   OutlierDetectionOptions,
   SlowStartOptions,
 } from './health/health-options.js'
+// http
+export type { AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export { BalancedDispatcher } from './http/balanced-dispatcher.js'
+export type {
+  HttpOptions,
+  RetryBudgetOptions,
+  RetryOptions,
+  RouteOptions,
+  TimeoutOptions,
+} from './http/client-options.js'
+export type { ClientOptions } from './http/create-client.js'
+export { createClient } from './http/create-client.js'
+export type { AgentServiceOptions, HeadlessAgentOptions } from './http/headless-agent.js'
+export { HeadlessAgent } from './http/headless-agent.js'
+export type { ClientRequestInit, ClientRequestOptions } from './http/headless-client.js'
+export { HeadlessClient } from './http/headless-client.js'
+export type { LeasePool } from './http/lease-pool.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 export type {
   EjectEvent,

@@ -48,6 +48,10 @@ export class FakeSource extends EventEmitter implements EndpointSource {
   async close(): Promise<void> {
     this.closed = true
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
 }
 
 /** Timers fire only when the test advances time. */

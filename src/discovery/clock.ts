@@ -1,0 +1,21 @@
+/**
+ * Time as discovery sees it: injectable so unit tests drive refresh timing with a fake clock.
+ * Timers made by the system clock are unref()'d, so an idle process can exit.
+ */
+export interface Clock {
+  now(): number
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms)
+    handle.unref()
+    return handle
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as ReturnType<typeof setTimeout>)
+  },
+}
