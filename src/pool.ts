@@ -25,9 +25,11 @@ import {
 } from './balancing/roles.js'
 import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
+import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
-import type { EndpointSource } from './discovery/endpoint-source.js'
+import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
+import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
@@ -45,22 +47,6 @@ const debug = debuglog('headless-lb')
 /** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
 export type PoolOptions = DiscoveryOptions & BalancingOptions
 
-/**
- * The keys of DiscoveryOptions (src/discovery/discovery-options.ts). Kept here until discovery
- * exports its own list, so a misspelt option is rejected whichever half it belongs to.
- */
-const DISCOVERY_KEYS: ReadonlyArray<string> = [
-  'service',
-  'port',
-  'portName',
-  'family',
-  'pods',
-  'addresses',
-  'dns',
-  'minRefresh',
-  'maxRefresh',
-]
-
 /** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
 export interface PoolInternals {
   /** Used instead of `createEndpointSource(options)`. The pool does not close a source it was given. */
@@ -68,6 +54,8 @@ export interface PoolInternals {
   clock?: Clock
   /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
   random?: () => number
+  /** Passed to `createEndpointSource` when no `source` is given. */
+  discovery?: DiscoveryInternals
 }
 
 /** `health` event: an endpoint's health changed. */
@@ -148,12 +136,17 @@ interface PoolEvents {
 /** Builds a pool: discovery + health + balancing. Validates every option now. */
 export function createPool(options: PoolOptions, internals: PoolInternals = {}): Pool {
   const record = requireObject('options', options)
-  rejectUnknownKeys('', record, [...DISCOVERY_KEYS, ...BALANCING_OPTION_KEYS])
+  rejectUnknownKeys('', record, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
   if (typeof record.service !== 'string' || record.service === '') {
     throw invalidType('service', 'a service name (web.default.svc.cluster.local or web)', record.service)
   }
+  // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
-  const source = internals.source ?? createEndpointSource(options)
+  const discoveryOptions: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
+  const source =
+    internals.source ??
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, internals.discovery)
   return new Pool(options.service, resolved, source, internals.source === undefined, internals)
 }
 
@@ -275,7 +268,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
-  ready(options?: { signal?: AbortSignal }): Promise<void> {
+  ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)
   }
