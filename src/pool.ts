@@ -188,6 +188,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly source: EndpointSource
   private readonly ownsSource: boolean
   private readonly clock: Clock
+  private readonly systemTime: boolean
   private readonly random: () => number
   private readonly context: PickContext
   private readonly detector: OutlierDetector
@@ -241,6 +242,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source = source
     this.ownsSource = ownsSource
     this.clock = internals.clock ?? systemClock
+    this.systemTime = this.clock === systemClock
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
@@ -328,17 +330,18 @@ export class Pool extends EventEmitter<PoolEvents> {
   settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
-    const now = this.clock.now()
-    this.context.now = now
+    // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
+    // injected clock's now() is such a call: read performance.now() directly when it is the clock.
+    this.context.now = this.systemTime ? performance.now() : this.clock.now()
     const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
     if (outcome.ok) {
       state.consecutiveFailures = 0
-      this.observe(state, latency, now)
+      this.observe(state, latency)
       return
     }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.observe(state, Math.max(latency, this.options.failurePenalty), now)
+    this.observe(state, latency > this.options.failurePenalty ? latency : this.options.failurePenalty)
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.source.refresh()
@@ -347,34 +350,35 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Peak EWMA (Finagle): a slower observation replaces the average at once; a faster one pulls it
-   * down with weight exp(-elapsed / decay), so the average forgets over ~`ewma.decay` ms.
+   * Records a latency observed at `context.now`. Peak EWMA (Finagle): a slower observation
+   * replaces the average at once; a faster one pulls it down with weight exp(-elapsed / decay),
+   * so the average forgets over ~`ewma.decay` ms.
+   *
+   * Also stores the epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what peak-EWMA
+   * picks compare: decaying both candidates to the present multiplies both by the same factor, so
+   * the pick needs no clock and no exp. The epoch moves forward before the factor could overflow
+   * (e^709), rescaling every endpoint once.
    */
-  private observe(state: EndpointState, latency: number, now: number): void {
-    let ewma: number
-    if (state.ewmaStamp === 0 || latency > state.ewma) ewma = latency
+  private observe(state: EndpointState, latency: number): void {
+    const context = this.context
+    const now = context.now
+    const decay = context.ewmaDecay
+    if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
     else {
-      const w = Math.exp(-(now - state.ewmaStamp) / this.options.ewmaDecay)
-      ewma = state.ewma * w + latency * (1 - w)
+      const w = Math.exp((state.ewmaStamp - now) / decay)
+      state.ewma = state.ewma * w + latency * (1 - w)
     }
-    this.setEwma(state, ewma, now)
+    state.ewmaStamp = now
+    if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
+    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
   }
 
-  /**
-   * Stores the average and its epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what
-   * peak-EWMA picks compare: decaying both candidates to the present multiplies both by the same
-   * factor, so the pick needs no clock and no exp. The epoch moves forward before the factor
-   * could overflow (e^709), rescaling every endpoint once.
-   */
-  private setEwma(state: EndpointState, ewma: number, now: number): void {
+  private rebaseEwma(): void {
     const context = this.context
-    const decay = this.options.ewmaDecay
-    state.ewma = ewma
-    state.ewmaStamp = now
-    if (now - context.ewmaEpoch > 600 * decay) {
-      context.ewmaEpoch = now
-      for (const s of this.states.values()) s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - now) / decay)
-    } else state.ewmaScaled = ewma * Math.exp((now - context.ewmaEpoch) / decay)
+    context.ewmaEpoch = context.now
+    for (const s of this.states.values()) {
+      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
+    }
   }
 
   /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
@@ -581,7 +585,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         n++
       }
     }
-    if (n > 0) this.setEwma(state, sum / n, now)
+    if (n > 0) this.observe(state, sum / n)
     const slowStart = this.options.slowStart
     if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
     this.checker?.add(state)

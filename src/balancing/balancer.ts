@@ -12,11 +12,13 @@ import { rampShare } from '../health/endpoint-state.js'
  * (tests) becomes an own property that shadows the method. Seeded per pool: no shared state.
  */
 export class PickContext {
-  now: number
+  // Numeric initializers matter: a field declared without one starts as `undefined`, and V8 then
+  // stores every new double in it as a fresh heap number (16 bytes per write).
+  now = 0
   /** EWMA decay time constant, ms. */
-  readonly ewmaDecay: number
-  /** Time origin of EndpointState.ewmaScaled (see Pool's setEwma). */
-  ewmaEpoch: number
+  readonly ewmaDecay: number = 0
+  /** Time origin of EndpointState.ewmaScaled (see Pool's observe). */
+  ewmaEpoch = 0
   private readonly seed = new Int32Array(1)
 
   constructor(now: number, ewmaDecay: number, random?: () => number) {
