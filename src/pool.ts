@@ -25,6 +25,8 @@ import {
 } from './balancing/roles.js'
 import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
+import type { Clock } from './discovery/clock.js'
+import { systemClock } from './discovery/clock.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
@@ -34,8 +36,6 @@ import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
-import type { Clock } from './health/clock.js'
-import { systemClock } from './health/clock.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
@@ -54,7 +54,7 @@ export interface PoolInternals {
   clock?: Clock
   /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
   random?: () => number
-  /** Passed to `createEndpointSource` when no `source` is given. */
+  /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
   discovery?: DiscoveryInternals
 }
 
@@ -146,7 +146,10 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =
     internals.source ??
-    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, internals.discovery)
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
+      ...(internals.clock ? { clock: internals.clock } : {}),
+      ...internals.discovery,
+    })
   return new Pool(options.service, resolved, source, internals.source === undefined, internals)
 }
 
@@ -341,7 +344,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.observe(state, latency > this.options.failurePenalty ? latency : this.options.failurePenalty)
+    this.observe(state, Math.max(latency, this.options.failurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.source.refresh()
