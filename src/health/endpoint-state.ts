@@ -1,5 +1,4 @@
 import type { Endpoint } from '../endpoint.js'
-import type { ClockTimer } from './clock.js'
 
 /**
  * Health as reported in `health` events and `stats()`:
@@ -54,7 +53,7 @@ export class EndpointState {
   rampEnd = 0
   rampFrom = 1
   /** The one pending timer of this endpoint (ejection end, probation end or ramp end). */
-  timer: ClockTimer | undefined = undefined
+  timer: unknown | undefined = undefined
 
   // Load and latency.
   inFlight = 0
@@ -63,6 +62,8 @@ export class EndpointState {
   /** Peak-EWMA latency in ms, as of `ewmaStamp`. */
   ewma = 0
   ewmaStamp = 0
+  /** `ewma` scaled to the pool's EWMA epoch, for clock-free peak-EWMA comparisons. */
+  ewmaScaled = 0
 
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint
