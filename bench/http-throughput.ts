@@ -96,7 +96,9 @@ for (const [connections, pipelining] of [
   [16, 1],
   [50, 10],
 ] as const) {
-  const list = variants(connections, pipelining).filter((v, i) => i === 0 || values.only === undefined || v.name.includes(values.only))
+  const list = variants(connections, pipelining).filter(
+    (v, i) => i === 0 || values.only === undefined || v.name.includes(values.only),
+  )
   const concurrency = connections * pipelining
   // Warm-up: connections open, JIT warm.
   for (const v of list) await measure(v, concurrency, 300)
