@@ -1,4 +1,26 @@
+// pool and balancing
+export type {
+  BalancerName,
+  BalancingOptions,
+  EwmaOptions,
+  PrimaryOptions,
+  PrimaryProbe,
+} from './balancing/balancing-options.js'
 export type { EndpointSource } from './discovery/endpoint-source.js'
+// discovery
+export {
+  createEndpointSource,
+  DISCOVERY_DEFAULTS,
+  DISCOVERY_OPTION_KEYS,
+  type DiscoveryInternals,
+  type DiscoveryOptions,
+  type NormalizedDiscoveryOptions,
+  pickDiscoveryOptions,
+  type ReadyOptions,
+  type ResolverFactory,
+  type ResolverLike,
+  validateDiscoveryOptions,
+} from './discovery/index.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
 export type { AttemptRecord } from './errors.js'
 export {
@@ -11,4 +33,39 @@ export {
   ResolutionError,
   RetryBudgetExhaustedError,
 } from './errors.js'
+export type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
+export type {
+  HealthCheckFunction,
+  HealthCheckOptions,
+  HttpHealthCheckOptions,
+  OutlierDetectionOptions,
+  SlowStartOptions,
+} from './health/health-options.js'
+// http
+export type { AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export { BalancedDispatcher } from './http/balanced-dispatcher.js'
+export type {
+  HttpOptions,
+  RetryBudgetOptions,
+  RetryOptions,
+  RouteOptions,
+  TimeoutOptions,
+} from './http/client-options.js'
+export type { ClientOptions } from './http/create-client.js'
+export { createClient } from './http/create-client.js'
+export type { AgentServiceOptions, HeadlessAgentOptions } from './http/headless-agent.js'
+export { HeadlessAgent } from './http/headless-agent.js'
+export type { ClientRequestInit, ClientRequestOptions } from './http/headless-client.js'
+export { HeadlessClient } from './http/headless-client.js'
+export type { LeasePool } from './http/lease-pool.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
+export type {
+  EjectEvent,
+  EndpointStats,
+  HealthEvent,
+  PanicEvent,
+  PoolOptions,
+  PoolStats,
+  PrimaryEvent,
+} from './pool.js'
+export { createPool, Pool } from './pool.js'

@@ -1,21 +1,34 @@
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 
+/** Options of {@link EndpointSource.ready}. */
+export interface ReadyOptions {
+  /** Gives up (rejecting with ResolutionError) when aborted. */
+  signal?: AbortSignal
+  /** Gives up after this many ms. Default: the `readyTimeout` discovery option (10 s). */
+  timeout?: number
+}
+
 /**
  * What the pool needs from discovery: a live endpoint set with change events. DNS discovery
  * and the static list both implement it; tests may pass their own.
  */
 export interface EndpointSource {
-  /** The current set, a consistent snapshot (never mutated in place). */
+  /** The current set, a consistent snapshot (never mutated in place). Still readable after close(). */
   readonly endpoints: ReadonlyArray<Endpoint>
   /** True while the set is the last good answer kept after DNS errors (stale-if-error). */
   readonly stale: boolean
-  /** Resolves after the first successful resolution; rejects with ResolutionError on timeout or abort. */
-  ready(options?: { signal?: AbortSignal }): Promise<void>
-  /** Asks for a re-resolution soon (rate-limited), e.g. after a connect to a known pod was refused. */
+  /**
+   * Resolves after the first successful resolution (an answer, possibly "no ready pods");
+   * rejects with ResolutionError on timeout or abort, and with ClosedError after close().
+   */
+  ready(options?: ReadyOptions): Promise<void>
+  /** Asks for a re-resolution soon (rate-limited to one per `minRefresh`), e.g. after a connect to a known pod was refused. Throws ClosedError after close(). */
   refresh(): void
   on(event: 'change', listener: (change: EndpointChange) => void): this
   on(event: 'error', listener: (error: Error) => void): this
   off(event: 'change', listener: (change: EndpointChange) => void): this
   off(event: 'error', listener: (error: Error) => void): this
+  /** Cancels queries in flight and stops every timer. Idempotent. */
   close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
 }

@@ -4,7 +4,8 @@
  * use only what is declared here.
  *
  * Addresses: pods live on 127.0.10.x (one port for all pods, as pods share a container port);
- * ClusterIP VIPs on 127.0.11.x; the DNS server on 127.0.0.53-ish loopback address and a non-53 port.
+ * ClusterIP VIPs on 127.0.11.x; the DNS server (BIND 9) on 127.0.0.1 and a free non-53 port
+ * (named only listens on interface addresses, and lo has only 127.0.0.1). See docs/lab.md.
  */
 
 export type ServiceKind = 'headless' | 'clusterIP' | 'externalName'
@@ -28,7 +29,11 @@ export interface ServiceSpec {
   replicas?: number
   /** The pods' container port; default the lab's pod port (8080). */
   port?: number
-  /** Named ports for SRV; default [{ name: 'http', port }]. */
+  /**
+   * Named ports for SRV; default [{ name: 'http', port }]. For headless services these are the
+   * endpoint ports; for clusterIP services the service ports: the VIP listens on the first one
+   * and forwards to the pods' `port`, as a Service's port -> targetPort.
+   */
   ports?: ServicePortSpec[]
   /** For externalName services: the CNAME target. */
   externalName?: string
@@ -56,8 +61,10 @@ export interface LabPod {
   readonly hostname: string
   readonly ready: boolean
   readonly running: boolean
-  /** Requests this pod has received (counted when the request head arrives), by method. */
+  /** Requests this pod has received (counted when the request head arrives), by method. GET /healthz is not counted here (see healthChecks). */
   readonly requests: { readonly total: number; readonly byMethod: Readonly<Record<string, number>> }
+  /** Requests to /healthz (answered 200 unless faulted; faults apply to them too). */
+  readonly healthChecks: number
   /** Switch the pod's behaviour at run time. */
   fault(fault: PodFault): void
   /** Close the listener and destroy open sockets: connects are refused. DNS is NOT changed (as a crashed pod whose endpoint is still listed). */

@@ -1,0 +1,152 @@
+import type { Endpoint } from '../endpoint.js'
+import type {
+  HealthCheckFunction,
+  HealthCheckOptions,
+  OutlierDetectionOptions,
+  ResolvedHealthCheck,
+  ResolvedOutlierDetection,
+  ResolvedSlowStart,
+  SlowStartOptions,
+} from '../health/health-options.js'
+import { resolveHealthCheck, resolveOutlierDetection, resolveSlowStart } from '../health/health-options.js'
+import { durationMs, invalidType, numberIn, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
+
+export type BalancerName = 'round-robin' | 'random' | 'least-request' | 'peak-ewma' | 'consistent-hash'
+export const BALANCER_NAMES: ReadonlyArray<BalancerName> = [
+  'round-robin',
+  'random',
+  'least-request',
+  'peak-ewma',
+  'consistent-hash',
+]
+
+/** Asks one endpoint which role it has now (e.g. `SELECT pg_is_in_recovery()`). */
+export type PrimaryProbe = (endpoint: Endpoint, signal: AbortSignal) => Promise<'primary' | 'replica'>
+
+/**
+ * How the pool tells the primary from the replicas:
+ * - `{ ordinal: 0 }`: the StatefulSet pod with that ordinal (`db-0`) is the primary;
+ * - `{ name: 'db-0' }`: the pod with that name is;
+ * - `{ probe, interval, timeout }`: ask every endpoint, every `interval` ms and right after a failed
+ *   lease on the primary (for clusters whose primary moves on failover).
+ */
+export type PrimaryOptions =
+  | { ordinal: number }
+  | { name: string }
+  | {
+      probe: PrimaryProbe
+      /** Milliseconds between probe rounds. Default 5_000. */
+      interval?: number
+      /** Milliseconds before one probe counts as failed (role unknown). Default 2_000. */
+      timeout?: number
+    }
+
+export interface EwmaOptions {
+  /** Time constant of the latency average's decay, ms. Default 10_000 (Finagle, Linkerd). */
+  decay?: number
+  /** Latency a failed lease counts as, at least, so fast failures do not look fast. Default 1_000 ms. */
+  failurePenalty?: number
+}
+
+/** The pool's own options: everything but discovery. */
+export interface BalancingOptions {
+  /** Default `round-robin`. */
+  balancer?: BalancerName
+  /** Active health checks. Default none. */
+  healthCheck?: HealthCheckOptions | HealthCheckFunction
+  /** Passive ejection of failing endpoints. On by default; `false` turns it off. */
+  outlierDetection?: OutlierDetectionOptions | false
+  /** Primary/replica roles. Default none: every endpoint has role `unknown` and serves only `role: 'any'`. */
+  primary?: PrimaryOptions
+  /**
+   * When the share of healthy endpoints falls below this (0..1), route across all endpoints, as
+   * Envoy does, and emit `panic`. 0 turns panic mode off. Default 0.5 (Envoy's 50%).
+   */
+  panicThreshold?: number
+  /** Ramp for endpoints added after the first resolution: a window in ms or `{ window, minShare }`. Default off. */
+  slowStart?: SlowStartOptions | number
+  /** Latency tracking for peak-EWMA and `nearest`. */
+  ewma?: EwmaOptions
+}
+
+export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
+  'balancer',
+  'healthCheck',
+  'outlierDetection',
+  'primary',
+  'panicThreshold',
+  'slowStart',
+  'ewma',
+]
+
+export type ResolvedPrimary =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'ordinal'; readonly ordinal: number }
+  | { readonly kind: 'name'; readonly name: string }
+  | {
+      readonly kind: 'probe'
+      readonly probe: PrimaryProbe
+      readonly interval: number
+      readonly timeout: number
+    }
+
+export interface ResolvedBalancingOptions {
+  readonly balancer: BalancerName
+  readonly healthCheck: ResolvedHealthCheck | undefined
+  readonly outlierDetection: ResolvedOutlierDetection
+  readonly primary: ResolvedPrimary
+  readonly panicThreshold: number
+  readonly slowStart: ResolvedSlowStart
+  readonly ewmaDecay: number
+  readonly failurePenalty: number
+}
+
+/** Validates the balancing half of the pool's options (unknown keys are checked by the caller). */
+export function resolveBalancingOptions(options: Record<string, unknown>): ResolvedBalancingOptions {
+  const ewma = options.ewma === undefined ? {} : requireObject('ewma', options.ewma)
+  rejectUnknownKeys('ewma', ewma, ['decay', 'failurePenalty'])
+  return {
+    balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'round-robin'),
+    healthCheck: resolveHealthCheck(options.healthCheck),
+    outlierDetection: resolveOutlierDetection(options.outlierDetection),
+    primary: resolvePrimary(options.primary),
+    panicThreshold: numberIn('panicThreshold', options.panicThreshold, 0.5, 0, 1),
+    slowStart: resolveSlowStart(options.slowStart),
+    ewmaDecay: durationMs('ewma.decay', ewma.decay, 10_000, 1),
+    failurePenalty: durationMs('ewma.failurePenalty', ewma.failurePenalty, 1_000),
+  }
+}
+
+function resolvePrimary(value: unknown): ResolvedPrimary {
+  if (value === undefined) return { kind: 'none' }
+  const path = 'primary'
+  const options = requireObject(path, value)
+  const kinds = ['ordinal', 'name', 'probe'].filter((k) => options[k] !== undefined)
+  if (kinds.length !== 1) {
+    throw invalidType(path, 'one of { ordinal }, { name } or { probe, interval, timeout }', value)
+  }
+  if (kinds[0] === 'ordinal') {
+    rejectUnknownKeys(path, options, ['ordinal'])
+    const ordinal = options.ordinal
+    if (typeof ordinal !== 'number' || !Number.isSafeInteger(ordinal) || ordinal < 0) {
+      throw invalidType(`${path}.ordinal`, 'a StatefulSet ordinal (an integer >= 0)', ordinal)
+    }
+    return { kind: 'ordinal', ordinal }
+  }
+  if (kinds[0] === 'name') {
+    rejectUnknownKeys(path, options, ['name'])
+    if (typeof options.name !== 'string' || options.name === '') {
+      throw invalidType(`${path}.name`, 'a pod name', options.name)
+    }
+    return { kind: 'name', name: options.name }
+  }
+  rejectUnknownKeys(path, options, ['probe', 'interval', 'timeout'])
+  if (typeof options.probe !== 'function') throw invalidType(`${path}.probe`, 'a function', options.probe)
+  const interval = durationMs(`${path}.interval`, options.interval, 5_000, 1)
+  return {
+    kind: 'probe',
+    probe: options.probe as PrimaryProbe,
+    interval,
+    timeout: durationMs(`${path}.timeout`, options.timeout, Math.min(2_000, interval), 1),
+  }
+}

@@ -1,0 +1,78 @@
+import type { EndpointState } from '../health/endpoint-state.js'
+import type { Balancer, Exclusions, PickContext } from './balancer.js'
+import { admits, isExcluded } from './balancer.js'
+import { scanFrom } from './random-balancer.js'
+
+/**
+ * Power of two choices (Mitzenmacher): draw two distinct eligible endpoints at random and take
+ * the one with the lower cost. Near the load spread of "least loaded of all" at O(1), and without
+ * the herding a strict minimum causes when many clients see the same numbers.
+ */
+export abstract class TwoChoiceBalancer implements Balancer {
+  private eligible: ReadonlyArray<EndpointState> = []
+  protected readonly context: PickContext
+
+  constructor(context: PickContext) {
+    this.context = context
+  }
+
+  update(eligible: ReadonlyArray<EndpointState>, _members?: ReadonlyArray<EndpointState>): void {
+    this.eligible = eligible
+  }
+
+  /** Whether `a` costs less than `b`. */
+  protected abstract better(a: EndpointState, b: EndpointState): boolean
+
+  pick(_key: string | undefined, exclude: Exclusions): EndpointState | undefined {
+    const eligible = this.eligible
+    const n = eligible.length
+    if (n === 0) return undefined
+    if (n === 1) {
+      const only = eligible[0]!
+      return exclude === undefined || !isExcluded(only, exclude) ? only : undefined
+    }
+    // Both draws from one 32-bit random number: the first index takes its high part, the
+    // fraction left over is still uniform and picks the second (distinct) index.
+    // Branch-free "skip i" (j += j >= i): the branch mispredicted half the time, ~5 ns a pick.
+    const x = this.context.random() * n
+    const i = x | 0
+    const k = ((x - i) * (n - 1)) | 0
+    const j = k + (((k - i) >>> 31) ^ 1)
+    let a: EndpointState | undefined = eligible[i]!
+    let b: EndpointState | undefined = eligible[j]!
+    if (exclude === undefined && a.rampEnd === 0 && b.rampEnd === 0) return this.better(b, a) ? b : a
+    if (exclude !== undefined) {
+      if (isExcluded(a, exclude)) a = undefined
+      if (isExcluded(b, exclude)) b = undefined
+    }
+    if (a !== undefined && a.rampEnd !== 0 && !admits(a, this.context)) a = b === undefined ? a : undefined
+    if (b !== undefined && b.rampEnd !== 0 && !admits(b, this.context)) b = a === undefined ? b : undefined
+    if (a === undefined) return b ?? scanFrom(eligible, i, exclude)
+    if (b === undefined) return a
+    return this.better(b, a) ? b : a
+  }
+}
+
+/** Least request: P2C on the number of in-flight leases (Envoy's LEAST_REQUEST). */
+export class LeastRequestBalancer extends TwoChoiceBalancer {
+  protected better(a: EndpointState, b: EndpointState): boolean {
+    return a.inFlight < b.inFlight
+  }
+}
+
+/**
+ * Peak EWMA (Finagle, Linkerd): P2C on latency x (in-flight + 1). The latency average jumps to a
+ * slower observation at once and decays toward 0 with time constant `ewma.decay` (10 s), so an
+ * endpoint that was slow gets traffic again after a while.
+ *
+ * Decaying two averages to the present multiplies both by e^(-now/decay), which cancels out of
+ * the comparison; so the pick compares `ewmaScaled` (the average scaled to a fixed epoch, kept by
+ * the pool) with no clock read and no exp. An endpoint with no latency yet competes on in-flight
+ * count alone.
+ */
+export class PeakEwmaBalancer extends TwoChoiceBalancer {
+  protected better(a: EndpointState, b: EndpointState): boolean {
+    if (a.ewma === 0 || b.ewma === 0) return a.inFlight < b.inFlight
+    return a.ewmaScaled * (a.inFlight + 1) < b.ewmaScaled * (b.inFlight + 1)
+  }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The `headless-lb` command. Kept free of import.meta and top-level await so it compiles for
+// the CommonJS build too.
+import { runCli } from './run-cli.js'
+
+const controller = new AbortController()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort())
+
+runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal,
+}).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`headless-lb: ${(error as Error)?.stack ?? String(error)}\n`)
+    process.exitCode = 70
+  },
+)

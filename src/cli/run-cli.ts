@@ -1,0 +1,254 @@
+import { parseArgs } from 'node:util'
+import { createEndpointSource, type DiscoveryInternals } from '../discovery/create-endpoint-source.js'
+import type { DiscoveryOptions } from '../discovery/discovery-options.js'
+import { type NormalizedDiscoveryOptions, validateDiscoveryOptions } from '../discovery/discovery-options.js'
+import { createSystemResolver, DnsClient, DnsQueryError } from '../discovery/dns-client.js'
+import { readResolvConf } from '../discovery/resolv-conf.js'
+import type { Endpoint, EndpointChange } from '../endpoint.js'
+import { describeEndpoint } from '../endpoint.js'
+import { ResolutionError } from '../errors.js'
+import { portNumber } from '../options.js'
+import { diagnose, renderDiagnosis } from './doctor.js'
+
+/** Documented in `--help` and docs/discovery.md; scripts depend on them. */
+export const EXIT = Object.freeze({
+  /** doctor: a headless service with ready pods; resolve: at least one endpoint. */
+  ok: 0,
+  /** doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints. */
+  problem: 1,
+  usage: 2,
+  /** DNS gave no answer (timeout, SERVFAIL, refused). */
+  dnsFailure: 3,
+})
+
+export const USAGE = `Usage:
+  headless-lb doctor <service> [options]    Say how the service looks in DNS, and whether client-side balancing can work
+  headless-lb resolve <service> [options]   Print the endpoint set (--watch: and each change, until Ctrl-C)
+
+<service> is a DNS name (web.default.svc.cluster.local) or a short name (web, web.default),
+expanded with the search list of /etc/resolv.conf as inside a pod.
+
+Options:
+  --dns-server <ip[:port]>  DNS server to ask (repeatable); default: the system's (resolv.conf)
+  --port <n>                The pods' port (A/AAAA records)
+  --port-name <name>        Named port: SRV _<name>._tcp.<service> (doctor default: http)
+  --family <4|6|dual>       Address families (default 4)
+  --search <domain>         Search domain for short names (repeatable); default: resolv.conf
+  --ndots <n>               ndots for short names; default: resolv.conf
+  --timeout <ms>            How long resolve waits for a first answer (default 10000)
+  --watch                   resolve: keep running and print each change
+  --json                    Machine-readable output (resolve --watch: one JSON object per line)
+  -h, --help                This help
+
+Exit codes:
+  0  doctor: headless service with ready pods; resolve: at least one endpoint
+  1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
+  2  usage error (unknown option, invalid service name...)
+  3  DNS failure (timeout, SERVFAIL, refused)
+`
+
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown }
+  readonly stderr: { write(text: string): unknown }
+  /** Ends `resolve --watch` (main wires SIGINT/SIGTERM to it). */
+  readonly signal?: AbortSignal
+  readonly internals?: DiscoveryInternals
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'dns-server': { type: 'string', multiple: true },
+        port: { type: 'string' },
+        'port-name': { type: 'string' },
+        family: { type: 'string' },
+        search: { type: 'string', multiple: true },
+        ndots: { type: 'string' },
+        timeout: { type: 'string' },
+        watch: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+function integer(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`)
+  return Number(text)
+}
+
+function family(text: string | undefined): 4 | 6 | 'dual' | undefined {
+  if (text === undefined) return undefined
+  if (text === '4' || text === '6') return Number(text) as 4 | 6
+  if (text === 'dual') return 'dual'
+  throw new UsageError(`--family must be 4, 6 or dual, got ${JSON.stringify(text)}`)
+}
+
+function endpointLine(e: Endpoint): string {
+  const extra = [
+    e.hostname ? `hostname=${e.hostname}` : undefined,
+    e.priority === undefined ? undefined : `priority=${e.priority}`,
+    e.weight === undefined ? undefined : `weight=${e.weight}`,
+  ].filter(Boolean)
+  return `${describeEndpoint(e)}${extra.length ? `  ${extra.join(' ')}` : ''}`
+}
+
+/** Runs the CLI; returns the exit code. Never calls process.exit, so tests can drive it. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(argv, io)
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof TypeError || error instanceof RangeError) {
+      io.stderr.write(`headless-lb: ${error.message}\n\n${USAGE}`)
+      return EXIT.usage
+    }
+    if (error instanceof DnsQueryError || error instanceof ResolutionError) {
+      io.stderr.write(`headless-lb: DNS failure: ${error.message}\n`)
+      return EXIT.dnsFailure
+    }
+    throw error
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv)
+  if (values.help) {
+    io.stdout.write(USAGE)
+    return EXIT.ok
+  }
+  const [command, service, ...rest] = positionals
+  if (command !== 'doctor' && command !== 'resolve') {
+    throw new UsageError(
+      command === undefined ? 'a command is needed' : `unknown command ${JSON.stringify(command)}`,
+    )
+  }
+  if (service === undefined) throw new UsageError(`${command} needs a <service>`)
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`)
+  if (values.watch && command !== 'resolve') throw new UsageError('--watch applies to resolve only')
+
+  const dns: NonNullable<DiscoveryOptions['dns']> = {
+    ...(values['dns-server'] ? { servers: values['dns-server'] } : {}),
+    ...(values.search ? { search: values.search } : {}),
+    ...(values.ndots === undefined ? {} : { ndots: integer('ndots', values.ndots)! }),
+  }
+  const port = integer('port', values.port)
+  const options: DiscoveryOptions = {
+    service,
+    ...(port === undefined ? {} : { port }),
+    ...(values['port-name'] === undefined ? {} : { portName: values['port-name'] }),
+    ...(values.family === undefined ? {} : { family: family(values.family)! }),
+    dns,
+    ...(values.timeout === undefined ? {} : { readyTimeout: integer('timeout', values.timeout)! }),
+  }
+  if (command === 'doctor') {
+    // doctor asks SRV (default port name http) even when --port is given.
+    if (port !== undefined) portNumber('port', port)
+    const checked = validateDiscoveryOptions({
+      ...options,
+      port: undefined,
+      portName: options.portName ?? 'http',
+    })
+    return doctor(checked, port, values.json, io)
+  }
+  return resolve(options, values.watch, values.json, io)
+}
+
+async function doctor(
+  options: NormalizedDiscoveryOptions,
+  port: number | undefined,
+  json: boolean,
+  io: CliIo,
+): Promise<number> {
+  const { service, family: fam, dns } = options
+  const portName = options.portName ?? 'http'
+  const internals = io.internals ?? {}
+  const conf = internals.resolvConf ?? readResolvConf()
+  const resolver = (internals.createResolver ?? createSystemResolver)({
+    timeout: dns.timeout,
+    tries: dns.tries,
+  })
+  if (dns.servers) resolver.setServers(dns.servers)
+  const client = new DnsClient(resolver, dns.search ?? conf.search, dns.ndots ?? conf.ndots)
+  try {
+    const diagnosis = await diagnose(client, { service, family: fam, portName, port })
+    const servers = dns.servers?.join(', ') ?? (conf.nameservers.join(', ') || 'system default')
+    io.stdout.write(
+      json
+        ? `${JSON.stringify({ ...diagnosis, dnsServers: servers }, null, 2)}\n`
+        : renderDiagnosis(diagnosis, servers),
+    )
+    return diagnosis.exitCode
+  } finally {
+    resolver.cancel()
+  }
+}
+
+async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean, io: CliIo): Promise<number> {
+  const source = createEndpointSource(options, io.internals)
+  try {
+    await source.ready()
+    const endpoints = source.endpoints
+    if (json) {
+      io.stdout.write(
+        `${JSON.stringify({ service: options.service, stale: source.stale, endpoints }, null, watch ? 0 : 2).replace(/\n?$/, '\n')}`,
+      )
+    } else {
+      io.stdout.write(`${options.service}: ${endpoints.length} endpoint(s)\n`)
+      for (const e of endpoints) io.stdout.write(`  ${endpointLine(e)}\n`)
+    }
+    if (!watch) return endpoints.length > 0 ? EXIT.ok : EXIT.problem
+    const signal = io.signal ?? new AbortController().signal
+    await new Promise<void>((done) => {
+      const onChange = (change: EndpointChange): void => {
+        if (json) {
+          io.stdout.write(`${JSON.stringify({ type: 'change', at: new Date().toISOString(), ...change })}\n`)
+          return
+        }
+        const at = new Date().toISOString()
+        for (const e of change.added) io.stdout.write(`${at} + ${endpointLine(e)}\n`)
+        for (const e of change.removed) io.stdout.write(`${at} - ${endpointLine(e)}\n`)
+        for (const u of change.updated) {
+          io.stdout.write(`${at} ~ ${describeEndpoint(u.previous)} -> ${endpointLine(u.current)}\n`)
+        }
+        io.stdout.write(`${at}   ${change.endpoints.length} endpoint(s)\n`)
+      }
+      const onError = (error: Error): void => {
+        const line = json
+          ? `${JSON.stringify({ type: 'error', at: new Date().toISOString(), message: error.message, dnsCode: (error as ResolutionError).dnsCode })}\n`
+          : `${new Date().toISOString()} ! ${error.message} (keeping the last good set)\n`
+        io.stderr.write(line)
+      }
+      source.on('change', onChange)
+      source.on('error', onError)
+      if (signal.aborted) {
+        done()
+        return
+      }
+      // The source's timers are unref'd (a library must not keep a process alive); watching is
+      // this command's whole job, so it holds the event loop open itself until the signal.
+      const keepAlive = setInterval(() => {}, 1 << 30)
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearInterval(keepAlive)
+          done()
+        },
+        { once: true },
+      )
+    })
+    return source.endpoints.length > 0 ? EXIT.ok : EXIT.problem
+  } finally {
+    await source.close()
+  }
+}

@@ -1,0 +1,126 @@
+import { debuglog } from 'node:util'
+import type { Clock } from '../discovery/clock.js'
+import type { EndpointState } from './endpoint-state.js'
+import type { ResolvedHealthCheck } from './health-options.js'
+import { httpCheck } from './http-check.js'
+import { tcpCheck } from './tcp-check.js'
+
+const debug = debuglog('headless-lb')
+
+/** Result of one check of one endpoint; `error` says why it failed, when it did not just return false. */
+export type CheckResultListener = (state: EndpointState, passed: boolean, error: unknown) => void
+
+interface Schedule {
+  timer: unknown | undefined
+  controller: AbortController | undefined
+}
+
+/**
+ * Runs the configured active check against every endpoint it is given: the first check at once
+ * (so `initialState: 'unhealthy'` endpoints join quickly), then every `interval` +- `jitter`.
+ * One check per endpoint at a time; a check that outlives `timeout` is aborted and fails.
+ * Results for endpoints removed meanwhile, or after close, are dropped.
+ */
+export class ActiveHealthChecker {
+  private readonly options: ResolvedHealthCheck
+  private readonly clock: Clock
+  private readonly random: () => number
+  private readonly onResult: CheckResultListener
+  private readonly schedules = new Map<EndpointState, Schedule>()
+  private closed = false
+
+  constructor(
+    options: ResolvedHealthCheck,
+    clock: Clock,
+    random: () => number,
+    onResult: CheckResultListener,
+  ) {
+    this.options = options
+    this.clock = clock
+    this.random = random
+    this.onResult = onResult
+  }
+
+  add(state: EndpointState): void {
+    if (this.closed || this.schedules.has(state)) return
+    const schedule: Schedule = { timer: undefined, controller: undefined }
+    this.schedules.set(state, schedule)
+    this.run(state, schedule)
+  }
+
+  remove(state: EndpointState): void {
+    const schedule = this.schedules.get(state)
+    if (schedule === undefined) return
+    this.schedules.delete(state)
+    this.stop(schedule)
+  }
+
+  close(): void {
+    this.closed = true
+    for (const schedule of this.schedules.values()) this.stop(schedule)
+    this.schedules.clear()
+  }
+
+  private stop(schedule: Schedule): void {
+    if (schedule.timer !== undefined) this.clock.clearTimeout(schedule.timer)
+    schedule.timer = undefined
+    schedule.controller?.abort()
+    schedule.controller = undefined
+  }
+
+  private run(state: EndpointState, schedule: Schedule): void {
+    schedule.timer = undefined
+    const controller = new AbortController()
+    schedule.controller = controller
+    const timeout = this.clock.setTimeout(
+      () => controller.abort(new Error('health check timed out')),
+      this.options.timeout,
+    )
+    let check: Promise<boolean>
+    try {
+      check = this.check(state, controller.signal)
+    } catch (error) {
+      check = Promise.reject(error)
+    }
+    // A check that ignores its signal still fails at the timeout.
+    const aborted = new Promise<boolean>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+    })
+    Promise.race([check, aborted]).then(
+      (passed) => this.settle(state, schedule, controller, timeout, passed === true, undefined),
+      (error: unknown) => this.settle(state, schedule, controller, timeout, false, error),
+    )
+  }
+
+  private settle(
+    state: EndpointState,
+    schedule: Schedule,
+    controller: AbortController,
+    timeout: unknown,
+    passed: boolean,
+    error: unknown,
+  ): void {
+    this.clock.clearTimeout(timeout)
+    if (schedule.controller !== controller) return
+    schedule.controller = undefined
+    if (this.closed || this.schedules.get(state) !== schedule) return
+    if (!passed) debug('health check of %s failed: %s', state.id, error ?? 'check returned false')
+    this.onResult(state, passed, error)
+    if (this.closed || this.schedules.get(state) !== schedule) return
+    const { interval, jitter } = this.options
+    const delay = Math.max(0, interval * (1 + jitter * (2 * this.random() - 1)))
+    schedule.timer = this.clock.setTimeout(() => this.run(state, schedule), delay)
+  }
+
+  private check(state: EndpointState, signal: AbortSignal): Promise<boolean> {
+    const endpoint = state.endpoint
+    switch (this.options.kind) {
+      case 'http':
+        return httpCheck(endpoint, this.options, signal)
+      case 'tcp':
+        return tcpCheck(endpoint, signal)
+      default:
+        return this.options.check!(endpoint, signal)
+    }
+  }
+}

@@ -1,0 +1,254 @@
+import { debuglog } from 'node:util'
+import { Dispatcher, Dispatcher1Wrapper } from 'undici'
+import type { Endpoint, EndpointChange } from '../endpoint.js'
+import { ClosedError } from '../errors.js'
+import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { BalancedRequest } from './balanced-request.js'
+import { READ_METHODS, type ResolvedHttpOptions, type RouteOptions } from './client-options.js'
+import { EndpointDispatchers } from './endpoint-dispatchers.js'
+import type { LeasePool } from './lease-pool.js'
+import { RetryBudget } from './retry-budget.js'
+
+const debug = debuglog('headless-lb')
+
+/** Payload of the `attempt` event: one try of a request, on one endpoint. */
+export interface AttemptEvent {
+  readonly service: string
+  readonly endpoint: Endpoint
+  /** 1 for the first try, 2 for the first retry... */
+  readonly attempt: number
+  readonly method: string
+  readonly path: string
+}
+
+/** Payload of the `retry` event: an attempt failed and the request goes on to another endpoint. */
+export interface RetryEvent {
+  readonly service: string
+  /** Where the failed attempt went. */
+  readonly endpoint: Endpoint
+  readonly attempt: number
+  readonly kind: FailureKind
+  readonly error?: unknown
+  readonly statusCode?: number
+  /** Where the retry goes. */
+  readonly next: Endpoint
+  /** `Retry-After` asked for, ms (0 when absent). The backoff comes on top. */
+  readonly retryAfter: number
+}
+
+/** Counters of the HTTP layer for one service, since creation. */
+export interface HttpStats {
+  readonly service: string
+  /** Requests dispatched (first attempts). */
+  readonly requests: number
+  /** Attempts sent to an endpoint (first attempts and retries). */
+  readonly attempts: number
+  readonly retries: number
+  /** Retries not made because the retry budget was spent. */
+  readonly retriesDenied: number
+  /** Requests that ended with an error (not counting responses with an error status). */
+  readonly failures: number
+  /** Endpoint ids with a live connection pool, and pools still draining after their endpoint left. */
+  readonly pools: ReadonlyArray<string>
+  readonly draining: number
+}
+
+export interface BalancedDispatcherOptions {
+  readonly pool: LeasePool
+  /** Closes what the dispatcher owns besides its connections (a pool it was made with); none for a pool given by the caller. */
+  readonly closePool?: () => Promise<void>
+  readonly protocol: 'http:' | 'https:'
+  /** Logical host name: the Host header's name and the TLS servername. */
+  readonly hostname: string
+  readonly port: number
+  readonly http: ResolvedHttpOptions
+  /** Clock for the retry budget (tests). */
+  readonly now?: () => number
+}
+
+const PICK_ANY: PickOptions = Object.freeze({})
+const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
+const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
+const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object.freeze({
+  primary: PICK_PRIMARY,
+  replica: PICK_REPLICA,
+  primaryPreferred: Object.freeze({ readPreference: 'primaryPreferred' }),
+  replicaPreferred: Object.freeze({ readPreference: 'replicaPreferred' }),
+  nearest: Object.freeze({ readPreference: 'nearest' }),
+})
+
+/**
+ * An undici Dispatcher that sends each request of one service to an endpoint the pool picks
+ * (one lease per attempt), over one keep-alive undici Pool per endpoint, and retries safely on
+ * another endpoint. Because it is a Dispatcher, `undici.request`, `undici.fetch`,
+ * `setGlobalDispatcher` and `Dispatcher#compose` work with it unchanged.
+ *
+ * Events: `attempt` (AttemptEvent), `retry` (RetryEvent).
+ */
+export class BalancedDispatcher extends Dispatcher {
+  readonly pool: LeasePool
+  readonly service: string
+  readonly options: ResolvedHttpOptions
+  /** The Host header value: the logical name (and the port when not the scheme's default). */
+  readonly hostHeader: string
+  readonly hostname: string
+  /** TLS servername for https origins (`tls.servername`, else the host name); undefined for http. */
+  readonly servername: string | undefined
+  readonly endpointDispatchers: EndpointDispatchers
+  readonly budget: RetryBudget | null
+  readonly #closePool: (() => Promise<void>) | undefined
+  readonly #readPick: PickOptions
+  readonly #onChange: (change: EndpointChange) => void
+  #ready = false
+  #readyPromise: Promise<void> | null = null
+  #closed = false
+  #closing: Promise<void> | null = null
+
+  // Counters (plain numbers: the hot path only increments them).
+  requests = 0
+  attempts = 0
+  retries = 0
+  retriesDenied = 0
+  failures = 0
+
+  constructor(options: BalancedDispatcherOptions) {
+    super()
+    this.pool = options.pool
+    this.service = options.pool.service
+    this.options = options.http
+    this.hostname = options.hostname
+    this.servername =
+      options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
+    const defaultPort = options.protocol === 'https:' ? 443 : 80
+    this.hostHeader = options.port === defaultPort ? options.hostname : `${options.hostname}:${options.port}`
+    this.#closePool = options.closePool
+    this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
+    this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
+    this.endpointDispatchers = new EndpointDispatchers({
+      protocol: options.protocol,
+      servername: this.servername ?? options.hostname,
+      connections: options.http.connections,
+      pipelining: options.http.pipelining,
+      connectTimeout: options.http.connectTimeout,
+      headersTimeout: options.http.headersTimeout,
+      bodyTimeout: options.http.bodyTimeout,
+      keepAliveTimeout: options.http.keepAliveTimeout,
+      tls: options.http.tls,
+    })
+    this.#onChange = (change) => {
+      debug(
+        '%s: endpoints +%d -%d ~%d',
+        this.service,
+        change.added.length,
+        change.removed.length,
+        change.updated.length,
+      )
+      this.endpointDispatchers.apply(change)
+    }
+    this.pool.on('change', this.#onChange)
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // Handlers written for undici 6 and Node's bundled undici (onConnect/onHeaders...) get wrapped.
+    const h =
+      typeof handler.onRequestStart === 'function'
+        ? handler
+        : (
+            Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
+          ).wrapHandler(handler)
+    new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h).start()
+    return true
+  }
+
+  /** Null when the pool is ready; otherwise a promise that settles when it is (or fails). */
+  whenReady(signal: AbortSignal | undefined): Promise<void> | null {
+    if (this.#ready) return null
+    if (signal === undefined) {
+      this.#readyPromise ??= this.pool.ready().then(
+        () => {
+          this.#ready = true
+        },
+        (error: unknown) => {
+          this.#readyPromise = null
+          throw error
+        },
+      )
+      return this.#readyPromise
+    }
+    return this.pool.ready({ signal }).then(() => {
+      this.#ready = true
+    })
+  }
+
+  /** The pick options for a request: `route` wins, then the method when routing by method. */
+  pickFor(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
+    let pick: PickOptions
+    if (route !== undefined) {
+      pick = route === 'any' ? PICK_ANY : PICK_BY_PREFERENCE[route]
+    } else if (this.options.routeByMethod) {
+      pick = READ_METHODS.includes(method) ? this.#readPick : PICK_PRIMARY
+    } else {
+      pick = PICK_ANY
+    }
+    return key === undefined ? pick : { ...pick, key }
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  stats(): HttpStats {
+    const { pools, draining } = this.endpointDispatchers.stats()
+    return {
+      service: this.service,
+      requests: this.requests,
+      attempts: this.attempts,
+      retries: this.retries,
+      retriesDenied: this.retriesDenied,
+      failures: this.failures,
+      pools,
+      draining,
+    }
+  }
+
+  /** Takes no new request; in-flight requests finish; then every connection (and an owned pool) is closed. */
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | undefined {
+    this.#closing ??= this.#shutdown(() => this.endpointDispatchers.close())
+    if (callback === undefined) return this.#closing
+    this.#closing.then(callback, callback)
+    return undefined
+  }
+
+  /** Like close, but in-flight requests fail at once. */
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(
+    errorOrCallback?: Error | null | (() => void),
+    callback?: () => void,
+  ): Promise<void> | undefined {
+    const error = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
+    const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
+    const destroyed = this.#shutdown(() =>
+      this.endpointDispatchers.destroy(error ?? new ClosedError('HTTP client', this.service)),
+    )
+    this.#closing ??= destroyed
+    if (cb === undefined) return destroyed
+    destroyed.then(cb, cb)
+    return undefined
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
+    this.#closed = true
+    this.pool.off('change', this.#onChange)
+    await closeEndpoints()
+    await this.#closePool?.()
+  }
+}

@@ -1,0 +1,771 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pRetry from 'p-retry'
+import type { Dispatcher } from 'undici'
+import type { Endpoint } from '../endpoint.js'
+import {
+  type AttemptRecord,
+  ClosedError,
+  DeadlineExceededError,
+  RequestFailedError,
+  RetryBudgetExhaustedError,
+} from '../errors.js'
+import type { FailureKind, Lease, PickOptions } from '../lease.js'
+import type { AttemptEvent, BalancedDispatcher, RetryEvent } from './balanced-dispatcher.js'
+import { classifyFailure } from './classify-failure.js'
+import type { RouteOptions } from './client-options.js'
+import { parseRetryAfter } from './retry-after.js'
+
+type Handler = Dispatcher.DispatchHandler
+type Controller = Dispatcher.DispatchController
+type Headers = Dispatcher.DispatchOptions['headers']
+type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
+
+/** An attempt that failed and will be retried (p-retry retries it; it is never a TypeError). */
+class RetryableAttempt extends Error {
+  readonly retryAfter: number
+  /**
+   * The request never left this process (a refused connect): retry on another endpoint at once,
+   * without backoff, as gRPC's transparent retries do. It still counts against `retries` and the budget.
+   */
+  readonly immediate: boolean
+  constructor(cause: unknown, retryAfter: number, immediate: boolean) {
+    super('attempt failed; retrying on another endpoint', { cause })
+    this.retryAfter = retryAfter
+    this.immediate = immediate
+  }
+}
+
+/** The request is over with this error: p-retry must stop. */
+class FinalFailure extends Error {
+  readonly error: Error
+  constructor(error: Error) {
+    super(error.message)
+    this.error = error
+  }
+}
+
+/** A response status the retry policy retries (502/503/504 by default), as an attempt's error. */
+class RetryableStatusError extends Error {
+  readonly code = 'HLB_ERR_RETRYABLE_STATUS'
+  readonly statusCode: number
+  constructor(statusCode: number) {
+    super(`response status ${statusCode}`)
+    this.statusCode = statusCode
+  }
+}
+
+/**
+ * A request body undici may read at most once (a stream or an async iterable, as `fetch` always
+ * sends): it is wrapped so that we know whether any of it was read. Untouched, it can still go to
+ * another endpoint after a failed connect; touched, it cannot be sent again.
+ */
+class OnceBody implements AsyncIterable<unknown> {
+  touched = false
+  readonly #source: AsyncIterable<unknown>
+  constructor(source: AsyncIterable<unknown>) {
+    this.#source = source
+  }
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    this.touched = true
+    return this.#source[Symbol.asyncIterator]()
+  }
+}
+
+function isReplayable(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string' || ArrayBuffer.isView(body)) return true
+  if (body instanceof ArrayBuffer) return true
+  // Blob and FormData are read afresh on every dispatch.
+  return typeof Blob !== 'undefined' && body instanceof Blob
+}
+
+function hasHostHeader(headers: Headers): boolean {
+  if (headers === undefined || headers === null) return false
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === 'host') return true
+    }
+    return false
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name] of headers as Iterable<[string, unknown]>)
+      if (name.toLowerCase() === 'host') return true
+    return false
+  }
+  for (const name in headers as Record<string, unknown>) if (name.toLowerCase() === 'host') return true
+  return false
+}
+
+/**
+ * Adds `host: <logical name>` unless the caller set one: the pod is reached by IP, but virtual
+ * hosts (and the TLS servername undici derives from this header) need the name.
+ */
+function withHost(headers: Headers, host: string): Headers {
+  if (headers === undefined || headers === null) return { host }
+  if (hasHostHeader(headers)) return headers
+  if (Array.isArray(headers)) return [...headers, 'host', host] as Headers
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const flat: string[] = []
+    for (const [name, value] of headers as Iterable<[string, string]>) flat.push(name, value)
+    flat.push('host', host)
+    return flat as Headers
+  }
+  return { ...(headers as Record<string, string>), host }
+}
+
+/**
+ * One attempt on one endpoint: the handler undici's per-endpoint Pool calls. It owns the lease
+ * and releases it exactly once with the outcome. Once detached (the request was aborted, or
+ * moved on), its callbacks no longer reach the caller.
+ */
+class AttemptHandler implements Handler {
+  readonly request: BalancedRequest
+  readonly lease: Lease
+  /** Kept apart from the lease: the pool recycles a lease object once it is released. */
+  readonly endpoint: Endpoint
+  readonly start: number
+  controller: Controller | null = null
+  /** undici handed the request to a connection: from here on, it may have reached the server. */
+  started = false
+  detached = false
+  swallow = false
+  statusCode = 0
+  latency = -1
+  #released = false
+
+  constructor(request: BalancedRequest, lease: Lease) {
+    this.request = request
+    this.lease = lease
+    this.endpoint = lease.endpoint
+    this.start = performance.now()
+  }
+
+  release(ok: boolean, kind: FailureKind | undefined, error: unknown): void {
+    if (this.#released) return
+    this.#released = true
+    const latency = this.latency >= 0 ? this.latency : performance.now() - this.start
+    if (ok) this.lease.release({ ok: true, latency })
+    else if (kind === undefined) this.lease.release({ ok: false, error, latency })
+    else this.lease.release({ ok: false, error, kind, latency })
+  }
+
+  /** Stops this attempt: it never reaches the caller again; an unstarted request is never sent. */
+  detach(reason: Error): void {
+    if (this.detached) return
+    this.detached = true
+    if (this.controller !== null) this.controller.abort(reason)
+    else this.release(false, 'other', reason)
+  }
+
+  onRequestStart(controller: Controller, _context: unknown): void {
+    this.controller = controller
+    if (this.detached) {
+      controller.abort(this.request.reason ?? new Error('attempt abandoned'))
+      return
+    }
+    this.started = true
+    if (this.request.paused) controller.pause()
+  }
+
+  onRequestUpgrade(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    socket: unknown,
+  ): void {
+    this.release(true, undefined, undefined)
+    if (this.detached) return
+    this.request.upgrade(controller, statusCode, headers, socket)
+  }
+
+  onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    text?: string,
+  ): void {
+    if (this.detached) return
+    if (statusCode < 200) {
+      this.request.info(controller, statusCode, headers, text)
+      return
+    }
+    this.latency = performance.now() - this.start
+    this.statusCode = statusCode
+    if (this.request.retryOnStatus(this, controller, statusCode, headers, text)) {
+      this.swallow = true
+      return
+    }
+    this.request.commit(controller, statusCode, headers, text)
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.detached) return
+    if (this.swallow) this.request.buffer(chunk)
+    else this.request.data(controller, chunk)
+  }
+
+  onResponseEnd(controller: Controller, trailers: Record<string, unknown>): void {
+    const failed = this.statusCode >= 500
+    this.release(!failed, failed ? 'status' : undefined, undefined)
+    if (this.detached) return
+    if (this.swallow) this.request.retryAfterStatus(this, controller, trailers)
+    else this.request.end(controller, trailers)
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    const kind = classifyFailure(error)
+    this.release(false, kind, error)
+    if (this.detached) return
+    if (this.swallow) {
+      // The body of a response we were setting aside broke: the retry is already decided.
+      this.request.retryAfterStatus(this, controller, null)
+      return
+    }
+    this.request.attemptError(this, controller, error, kind)
+  }
+}
+
+/** A retryable response (a 503...) set aside while its request is retried elsewhere. */
+interface SetAside {
+  readonly statusCode: number
+  readonly headers: Record<string, unknown>
+  readonly text: string | undefined
+  readonly rawHeaders: RawHeaders
+  readonly chunks: Buffer[]
+  size: number
+  trailers: Record<string, unknown> | null
+  rawTrailers: RawHeaders
+}
+
+/** Bodies of retryable responses are kept (to return the last one if no retry can happen) up to this size. */
+const SET_ASIDE_LIMIT = 64 * 1024
+
+/**
+ * One request through a BalancedDispatcher: the controller the caller's handler sees, across
+ * every attempt. The first attempt is dispatched synchronously (no promise on the hot path);
+ * after a retryable failure, p-retry runs the remaining attempts with backoff and jitter, each
+ * on an endpoint not tried yet.
+ */
+export class BalancedRequest implements Controller {
+  readonly #d: BalancedDispatcher
+  readonly #opts: Dispatcher.DispatchOptions & RouteOptions & { signal?: unknown }
+  readonly #handler: Handler
+  readonly #method: string
+  readonly #attemptOpts: Dispatcher.DispatchOptions
+  readonly #onceBody: OnceBody | null
+  readonly #pick: PickOptions
+  #attempts: AttemptRecord[] | null = null
+  #current: AttemptHandler | null = null
+  #attemptCount = 0
+  #committed = false
+  #done = false
+  #aborted = false
+  #reason: Error | null = null
+  #paused = false
+  #retryAbort: AbortController | null = null
+  #settle: { resolve: () => void; reject: (error: Error) => void } | null = null
+  #setAside: SetAside | null = null
+  rawHeaders: RawHeaders = null
+  rawTrailers: RawHeaders = null
+
+  constructor(
+    dispatcher: BalancedDispatcher,
+    opts: Dispatcher.DispatchOptions & RouteOptions,
+    handler: Handler,
+  ) {
+    this.#d = dispatcher
+    this.#opts = opts
+    this.#handler = handler
+    this.#method = opts.method === undefined ? 'GET' : String(opts.method).toUpperCase()
+    this.#pick = dispatcher.pickFor(this.#method, opts.route, opts.key)
+    let body: unknown = opts.body
+    this.#onceBody = null
+    if (!isReplayable(body) && isAsyncIterable(body)) {
+      this.#onceBody = new OnceBody(body)
+      body = this.#onceBody
+    }
+    this.#attemptOpts = {
+      path: opts.path,
+      method: opts.method,
+      headers: withHost(opts.headers, dispatcher.hostHeader),
+      body: body as Dispatcher.DispatchOptions['body'],
+      query: opts.query,
+      idempotent: opts.idempotent,
+      blocking: opts.blocking,
+      upgrade: opts.upgrade,
+      headersTimeout: opts.headersTimeout,
+      bodyTimeout: opts.bodyTimeout,
+      reset: opts.reset,
+      expectContinue: opts.expectContinue,
+      // undici would derive SNI from the Host header; say it outright so `tls.servername` wins.
+      servername: dispatcher.servername,
+    } as Dispatcher.DispatchOptions
+  }
+
+  // ---- the controller the caller's handler sees ----
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+  get paused(): boolean {
+    return this.#paused
+  }
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted || this.#done) return
+    this.#aborted = true
+    this.#reason = reason ?? new Error('aborted')
+    this.#retryAbort?.abort(this.#reason)
+    const current = this.#current
+    if (this.#committed) {
+      // The response is the caller's: abort it, and undici reports the error through it.
+      current?.controller?.abort(this.#reason)
+      return
+    }
+    current?.detach(this.#reason)
+    const error = new DeadlineExceededError(this.#d.service, this.#endpoints(), this.#reason)
+    this.#fail(error)
+    this.#rejectSettle(error)
+  }
+
+  pause(): void {
+    this.#paused = true
+    this.#current?.controller?.pause()
+  }
+
+  resume(): void {
+    this.#paused = false
+    this.#current?.controller?.resume()
+  }
+
+  // ---- lifecycle ----
+
+  start(): void {
+    const d = this.#d
+    d.requests++
+    d.budget?.recordRequest()
+    try {
+      this.#handler.onRequestStart?.(this, {})
+    } catch (error) {
+      this.#fail(error as Error)
+      return
+    }
+    if (this.#done) return
+    if (d.closed) {
+      this.#fail(new ClosedError('HTTP client', d.service))
+      return
+    }
+    const signal = this.#opts.signal instanceof AbortSignal ? this.#opts.signal : undefined
+    const ready = d.whenReady(signal)
+    if (ready === null) {
+      this.#first()
+      return
+    }
+    ready.then(
+      () => {
+        if (!this.#done) this.#first()
+      },
+      (error: unknown) => this.#fail(error as Error),
+    )
+  }
+
+  #first(): void {
+    let lease: Lease
+    try {
+      lease = this.#d.pool.acquire(this.#pick)
+    } catch (error) {
+      this.#fail(error as Error)
+      return
+    }
+    this.#send(lease)
+  }
+
+  #send(lease: Lease): void {
+    const d = this.#d
+    const attempt = new AttemptHandler(this, lease)
+    this.#current = attempt
+    this.#attemptCount++
+    d.attempts++
+    if (d.listenerCount('attempt') > 0) {
+      ;(d as NodeJS.EventEmitter).emit('attempt', {
+        service: d.service,
+        endpoint: lease.endpoint,
+        attempt: this.#attemptCount,
+        method: this.#method,
+        path: this.#opts.path,
+      } satisfies AttemptEvent)
+    }
+    try {
+      d.endpointDispatchers.get(attempt.endpoint).dispatch(this.#attemptOpts, attempt)
+    } catch (error) {
+      // A Pool that is closing, or options undici refuses: nothing was sent.
+      attempt.onResponseError(attempt.controller as Controller, error as Error)
+    }
+  }
+
+  // ---- callbacks from the current attempt ----
+
+  info(controller: Controller, statusCode: number, headers: Record<string, unknown>, text?: string): void {
+    this.rawHeaders = controller.rawHeaders ?? null
+    this.#handler.onResponseStart?.(this, statusCode, headers as never, text)
+  }
+
+  commit(controller: Controller, statusCode: number, headers: Record<string, unknown>, text?: string): void {
+    this.#committed = true
+    this.#setAside = null
+    this.#resolveSettle()
+    this.rawHeaders = controller.rawHeaders ?? null
+    this.#handler.onResponseStart?.(this, statusCode, headers as never, text)
+  }
+
+  upgrade(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    socket: unknown,
+  ): void {
+    this.#committed = true
+    this.#done = true
+    this.#resolveSettle()
+    this.rawHeaders = controller.rawHeaders ?? null
+    this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
+  }
+
+  data(_controller: Controller, chunk: Buffer): void {
+    this.#handler.onResponseData?.(this, chunk)
+  }
+
+  end(controller: Controller, trailers: Record<string, unknown>): void {
+    if (this.#done) return
+    this.#done = true
+    this.rawTrailers = controller.rawTrailers ?? null
+    this.#handler.onResponseEnd?.(this, trailers as never)
+  }
+
+  attemptError(attempt: AttemptHandler, _controller: Controller, error: Error, kind: FailureKind): void {
+    if (this.#committed) {
+      // After the response started, an error (body timeout, reset) belongs to that response.
+      if (this.#done) return
+      this.#done = true
+      this.#d.failures++
+      this.#handler.onResponseError?.(this, error)
+      return
+    }
+    this.#record(attempt.endpoint, error, undefined)
+    if (this.#aborted) return
+    const o = this.#d.options
+    // Not started: undici never wrote the request, so any method may go elsewhere.
+    const neverSent = !attempt.started && (this.#onceBody === null || !this.#onceBody.touched)
+    const retryable =
+      neverSent ||
+      (this.#idempotentReplayable() &&
+        ((kind === 'reset' && o.retryOnReset) ||
+          (kind === 'timeout' && o.retryOnTimeout) ||
+          kind === 'connect-refused' ||
+          kind === 'connect-timeout'))
+    if (!retryable) {
+      const why = this.#idempotentReplayable()
+        ? 'not a retryable failure'
+        : 'not retried: the request may have reached the server and is not idempotent (or its body cannot be replayed)'
+      this.#stop(
+        new RequestFailedError(this.#d.service, this.#attempts ?? [], this.#why(kind, error, why), error),
+      )
+      return
+    }
+    const denial = this.#allowRetry(attempt, kind, error, undefined, 0)
+    if (denial !== null) {
+      this.#stop(denial)
+      return
+    }
+    this.#retry(new RetryableAttempt(error, 0, neverSent))
+  }
+
+  /**
+   * At a response's headers: true when its status is retried (the response is then set aside,
+   * and returned as it is if no retry can be made after all).
+   */
+  retryOnStatus(
+    attempt: AttemptHandler,
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    text: string | undefined,
+  ): boolean {
+    const o = this.#d.options
+    if (!o.retryStatusCodes.has(statusCode) || this.#aborted || !this.#idempotentReplayable()) return false
+    const retryAfter = parseRetryAfter(headers['retry-after'], Date.now())
+    if (retryAfter > o.maxRetryAfter) return false
+    if (this.#attemptCount > o.retries) return false
+    const budget = this.#d.budget
+    if (budget !== null && budget.available < 1) {
+      this.#d.retriesDenied++
+      return false
+    }
+    this.#pendingRetryAfter = retryAfter
+    this.#setAside = {
+      statusCode,
+      headers,
+      text,
+      rawHeaders: controller.rawHeaders ?? null,
+      chunks: [],
+      size: 0,
+      trailers: null,
+      rawTrailers: null,
+    }
+    void attempt
+    return true
+  }
+
+  buffer(chunk: Buffer): void {
+    const kept = this.#setAside
+    if (kept === null) return
+    kept.size += chunk.length
+    if (kept.size > SET_ASIDE_LIMIT) this.#setAside = null
+    else kept.chunks.push(chunk)
+  }
+
+  /** The set-aside response ended (trailers) or broke (null): retry. */
+  retryAfterStatus(
+    attempt: AttemptHandler,
+    controller: Controller,
+    trailers: Record<string, unknown> | null,
+  ): void {
+    this.#record(attempt.endpoint, undefined, attempt.statusCode)
+    const kept = this.#setAside
+    if (kept !== null) {
+      if (trailers === null) this.#setAside = null
+      else {
+        kept.trailers = trailers
+        kept.rawTrailers = controller.rawTrailers ?? null
+      }
+    }
+    if (this.#aborted) return
+    const error = new RetryableStatusError(attempt.statusCode)
+    this.#allowRetry(attempt, 'status', error, attempt.statusCode, this.#pendingRetryAfter)
+    this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter, false))
+  }
+
+  #pendingRetryAfter = 0
+
+  /** Checks the retry count and takes one retry from the budget; null when the retry goes ahead. */
+  #allowRetry(
+    attempt: AttemptHandler,
+    kind: FailureKind,
+    error: unknown,
+    statusCode: number | undefined,
+    retryAfter: number,
+  ): Error | null {
+    const d = this.#d
+    if (this.#attemptCount > d.options.retries) {
+      return new RequestFailedError(
+        d.service,
+        this.#attempts ?? [],
+        this.#why(kind, error, `no retries left (retry.retries ${d.options.retries})`, statusCode),
+        error,
+      )
+    }
+    if (d.budget !== null && !d.budget.tryRetry()) {
+      d.retriesDenied++
+      return new RetryBudgetExhaustedError(d.service, this.#endpoints(), error)
+    }
+    d.retries++
+    if (d.listenerCount('retry') > 0) {
+      const event: Record<string, unknown> = {
+        service: d.service,
+        endpoint: attempt.endpoint,
+        attempt: this.#attemptCount,
+        kind,
+        retryAfter,
+      }
+      if (error !== undefined) event.error = error
+      if (statusCode !== undefined) event.statusCode = statusCode
+      ;(d as NodeJS.EventEmitter).emit('retry', event as unknown as RetryEvent)
+    }
+    return null
+  }
+
+  /** The next attempt, on an endpoint not tried yet; throws FinalFailure when there is none. */
+  #next(): Promise<void> {
+    const d = this.#d
+    let lease: Lease
+    try {
+      const tried = (this.#attempts ?? []).map((a) => a.endpoint.id)
+      lease = d.pool.acquire({ ...this.#pick, exclude: tried })
+    } catch (cause) {
+      const last = this.#attempts?.[this.#attempts.length - 1]
+      const why = `no other endpoint to retry on (${(cause as Error).message})`
+      return Promise.reject(
+        new FinalFailure(
+          new RequestFailedError(
+            d.service,
+            this.#attempts ?? [],
+            last?.statusCode !== undefined ? `status ${last.statusCode}; ${why}` : why,
+            last?.error ?? cause,
+          ),
+        ),
+      )
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject }
+      this.#send(lease)
+    })
+  }
+
+  #retry(failure: RetryableAttempt): void {
+    if (this.#settle !== null) {
+      const { reject } = this.#settle
+      this.#settle = null
+      reject(failure)
+      return
+    }
+    // First failure: from here p-retry runs the attempts. Its first call replays this failure,
+    // so that backoff, jitter and counting are all p-retry's.
+    let replay: RetryableAttempt | null = failure
+    const o = this.#d.options
+    const retryAbort = new AbortController()
+    this.#retryAbort = retryAbort
+    pRetry(
+      () => {
+        if (replay === null) return this.#next()
+        const first = replay
+        replay = null
+        return Promise.reject(first)
+      },
+      {
+        retries: o.retries,
+        minTimeout: o.minTimeout,
+        maxTimeout: o.maxTimeout,
+        factor: o.factor,
+        randomize: o.randomize,
+        signal: retryAbort.signal,
+        unref: true,
+        shouldRetry: ({ error }) => error instanceof RetryableAttempt,
+        // An immediate retry skips p-retry's backoff (not consuming one of its retries skips the
+        // delay); #allowRetry has already counted it against retry.retries.
+        shouldConsumeRetry: ({ error }) => !(error instanceof RetryableAttempt && error.immediate),
+        onFailedAttempt: async ({ error }) => {
+          if (error instanceof RetryableAttempt && error.retryAfter > 0) {
+            await sleep(error.retryAfter, undefined, { signal: retryAbort.signal, ref: false })
+          }
+        },
+      },
+    ).then(
+      () => {
+        this.#settle = null
+      },
+      (error: unknown) => {
+        this.#settle = null
+        if (this.#done) return
+        if (this.#aborted) {
+          this.#fail(new DeadlineExceededError(this.#d.service, this.#endpoints(), this.#reason))
+        } else if (error instanceof FinalFailure) {
+          this.#stop(error.error)
+        } else if (error instanceof RetryableAttempt) {
+          // p-retry ran out of retries (a retry was allowed but none is left): shouldn't happen,
+          // as #allowRetry counts first; end with the attempt's cause.
+          this.#stop(
+            new RequestFailedError(this.#d.service, this.#attempts ?? [], 'retries exhausted', error.cause),
+          )
+        } else {
+          this.#stop(error instanceof Error ? error : new Error(String(error)))
+        }
+      },
+    )
+  }
+
+  #resolveSettle(): void {
+    const settle = this.#settle
+    if (settle === null) return
+    this.#settle = null
+    settle.resolve()
+  }
+
+  #rejectSettle(error: Error): void {
+    const settle = this.#settle
+    if (settle === null) return
+    this.#settle = null
+    settle.reject(new FinalFailure(error))
+  }
+
+  /**
+   * Ends the request with an error: inside p-retry, by making it stop; outside, at once. A
+   * retryable response set aside is returned instead, as the last answer a server gave.
+   */
+  #stop(error: Error): void {
+    if (this.#settle !== null) {
+      this.#rejectSettle(error)
+      return
+    }
+    const kept = this.#setAside
+    if (kept !== null && kept.trailers !== null && !this.#aborted) {
+      this.#replay(kept)
+      return
+    }
+    this.#fail(error)
+  }
+
+  #replay(kept: SetAside): void {
+    this.#setAside = null
+    this.#committed = true
+    this.rawHeaders = kept.rawHeaders
+    const h = this.#handler
+    h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
+    for (const chunk of kept.chunks) {
+      if (this.#done || this.#aborted) return
+      h.onResponseData?.(this, chunk)
+    }
+    if (this.#done || this.#aborted) return
+    this.#done = true
+    this.rawTrailers = kept.rawTrailers
+    h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
+  }
+
+  #fail(error: Error): void {
+    if (this.#done) return
+    this.#done = true
+    this.#d.failures++
+    this.#retryAbort?.abort(error)
+    this.#handler.onResponseError?.(this, error)
+  }
+
+  #idempotentReplayable(): boolean {
+    return this.#d.options.retryMethods.has(this.#method) && this.#onceBody === null
+  }
+
+  #record(endpoint: Endpoint, error: unknown, statusCode: number | undefined): void {
+    const record: AttemptRecord =
+      statusCode !== undefined
+        ? { endpoint, statusCode }
+        : error !== undefined
+          ? { endpoint, error }
+          : { endpoint }
+    if (this.#attempts === null) this.#attempts = [record]
+    else this.#attempts.push(record)
+  }
+
+  #endpoints(): ReadonlyArray<Endpoint> {
+    const list = (this.#attempts ?? []).map((a) => a.endpoint)
+    const current = this.#current?.endpoint
+    if (current !== undefined && !list.includes(current)) list.push(current)
+    return list
+  }
+
+  #why(kind: FailureKind, error: unknown, suffix: string, statusCode?: number): string {
+    const what =
+      statusCode !== undefined
+        ? `status ${statusCode}`
+        : `${kind} (${(error as { code?: string })?.code ?? (error as Error)?.message ?? 'unknown'})`
+    return `${what}; ${suffix}`
+  }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  )
+}

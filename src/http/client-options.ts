@@ -1,0 +1,256 @@
+import type { ConnectionOptions } from 'node:tls'
+import type { ReadPreference } from '../lease.js'
+import {
+  booleanOption,
+  durationMs,
+  integerIn,
+  invalidType,
+  numberIn,
+  oneOf,
+  rejectUnknownKeys,
+  requireObject,
+} from '../options.js'
+import type { LeasePool } from './lease-pool.js'
+
+/** RFC 9110 section 9.2.2: methods whose intended effect is the same however often they are sent. */
+export const IDEMPOTENT_METHODS: ReadonlyArray<string> = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']
+
+/** Methods that only read (RFC 9110 section 9.2.1 "safe"): routed by `readPreference` when routing by method. */
+export const READ_METHODS: ReadonlyArray<string> = ['GET', 'HEAD', 'OPTIONS', 'TRACE']
+
+export interface RetryBudgetOptions {
+  /** Share of recent requests that may be retries (Finagle's `percentCanRetry`, Envoy's `budget_percent`). Default 0.2. */
+  ratio?: number
+  /** Retries always allowed per second, so that a quiet client can still retry. Default 10 (Finagle's default). */
+  minPerSecond?: number
+  /** How far back "recent" goes, ms. Default 10_000 (Finagle's TTL). */
+  window?: number
+}
+
+export interface RetryOptions {
+  /** Retries after the first attempt (p-retry `retries`). Default 2. 0 disables retries. */
+  retries?: number
+  /** Methods retried after the request may have reached a server (reset, timeout, retryable status). Default RFC 9110's idempotent methods. */
+  methods?: ReadonlyArray<string>
+  /** Response statuses retried for those methods. Default [502, 503, 504]. */
+  statusCodes?: ReadonlyArray<number>
+  /** Also retry idempotent requests after a reset connection. Default true. */
+  onReset?: boolean
+  /** Also retry idempotent requests after a headers timeout. Default true. */
+  onTimeout?: boolean
+  /** Backoff before the first retry, ms (p-retry `minTimeout`). Default 25 (Envoy's base interval): the retry goes to another pod. */
+  minTimeout?: number
+  /** Upper bound of a backoff, ms. Default 250 (10 x the base, as Envoy). */
+  maxTimeout?: number
+  /** Backoff growth per retry. Default 2. */
+  factor?: number
+  /** Jitter: multiply each backoff by a random factor in [1, 2) (p-retry `randomize`). Default true. */
+  randomize?: boolean
+  /** Longest `Retry-After` honoured, ms; a response asking for longer is returned to the caller instead of retried. Default 1_000. */
+  maxRetryAfter?: number
+  /** The retry budget, or `false` for none. */
+  budget?: RetryBudgetOptions | false
+}
+
+export interface TimeoutOptions {
+  /** TCP (and TLS) connect timeout, ms. Default 1_000: a vanished pod's IP usually black-holes, and undici's 10 s would stall every request queued behind it. */
+  connect?: number
+  /** Time to receive the response headers, ms (undici `headersTimeout`). Default 10_000. */
+  headers?: number
+  /** Longest pause between two body chunks, ms (undici `bodyTimeout`). Default 30_000. */
+  body?: number
+}
+
+/** Options of the HTTP layer, shared by `createClient` and `HeadlessAgent`. */
+export interface HttpOptions {
+  retry?: RetryOptions
+  timeouts?: TimeoutOptions
+  /** Connections per endpoint (undici Pool `connections`). Default 16. */
+  connections?: number
+  /** Requests pipelined per connection (undici `pipelining`). Default 1 (no pipelining). */
+  pipelining?: number
+  /** Idle keep-alive time of a connection, ms (undici `keepAliveTimeout`). Default 4_000. */
+  keepAliveTimeout?: number
+  /** TLS options for `https:` origins (`ca`, `cert`, `key`, `rejectUnauthorized`...). `servername` defaults to the logical host name. */
+  tls?: ConnectionOptions
+  /**
+   * Route requests by method: reads (GET, HEAD, OPTIONS, TRACE) follow `readPreference`, everything else goes to
+   * the primary. Default: true when the pool options configure a `primary`, else false (every request: any endpoint).
+   */
+  routeByMethod?: boolean
+  /** Where reads go when routing by method. Default `'replicaPreferred'`. */
+  readPreference?: ReadPreference
+}
+
+export interface ResolvedHttpOptions {
+  readonly retries: number
+  readonly retryMethods: ReadonlySet<string>
+  readonly retryStatusCodes: ReadonlySet<number>
+  readonly retryOnReset: boolean
+  readonly retryOnTimeout: boolean
+  readonly minTimeout: number
+  readonly maxTimeout: number
+  readonly factor: number
+  readonly randomize: boolean
+  readonly maxRetryAfter: number
+  readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly window: number } | false
+  readonly connectTimeout: number
+  readonly headersTimeout: number
+  readonly bodyTimeout: number
+  readonly connections: number
+  readonly pipelining: number
+  readonly keepAliveTimeout: number
+  readonly tls: ConnectionOptions | undefined
+  readonly routeByMethod: boolean
+  readonly readPreference: ReadPreference
+}
+
+export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
+  'retry',
+  'timeouts',
+  'connections',
+  'pipelining',
+  'keepAliveTimeout',
+  'tls',
+  'routeByMethod',
+  'readPreference',
+]
+
+const RETRY_KEYS = [
+  'retries',
+  'methods',
+  'statusCodes',
+  'onReset',
+  'onTimeout',
+  'minTimeout',
+  'maxTimeout',
+  'factor',
+  'randomize',
+  'maxRetryAfter',
+  'budget',
+]
+const BUDGET_KEYS = ['ratio', 'minPerSecond', 'window']
+const TIMEOUT_KEYS = ['connect', 'headers', 'body']
+const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
+  'primary',
+  'primaryPreferred',
+  'replica',
+  'replicaPreferred',
+  'nearest',
+]
+
+/**
+ * Validates and fills in the HTTP options. `path` prefixes option names in messages
+ * (`''` for createClient, `services["web..."].` for the agent); `primaryConfigured` gives the
+ * default of `routeByMethod`.
+ */
+export function resolveHttpOptions(
+  options: HttpOptions,
+  path: string,
+  primaryConfigured: boolean,
+): ResolvedHttpOptions {
+  const retry = options.retry === undefined ? {} : requireObject(`${path}retry`, options.retry)
+  rejectUnknownKeys(`${path}retry`, retry, RETRY_KEYS)
+  const timeouts = options.timeouts === undefined ? {} : requireObject(`${path}timeouts`, options.timeouts)
+  rejectUnknownKeys(`${path}timeouts`, timeouts, TIMEOUT_KEYS)
+
+  const methods = stringList(`${path}retry.methods`, retry.methods, IDEMPOTENT_METHODS).map((m) =>
+    m.toUpperCase(),
+  )
+  const statusCodes = numberList(`${path}retry.statusCodes`, retry.statusCodes, [502, 503, 504])
+  const minTimeout = durationMs(`${path}retry.minTimeout`, retry.minTimeout, 25)
+  const maxTimeout = durationMs(`${path}retry.maxTimeout`, retry.maxTimeout, Math.max(250, minTimeout))
+  if (maxTimeout < minTimeout) {
+    throw new RangeError(
+      `${path}retry.maxTimeout must be >= retry.minTimeout (${minTimeout}), got ${maxTimeout}`,
+    )
+  }
+
+  let budget: ResolvedHttpOptions['budget']
+  if (retry.budget === false) {
+    budget = false
+  } else {
+    const b = retry.budget === undefined ? {} : requireObject(`${path}retry.budget`, retry.budget)
+    rejectUnknownKeys(`${path}retry.budget`, b, BUDGET_KEYS)
+    budget = {
+      ratio: numberIn(`${path}retry.budget.ratio`, b.ratio, 0.2, 0, 1),
+      minPerSecond: numberIn(`${path}retry.budget.minPerSecond`, b.minPerSecond, 10, 0, 1_000_000),
+      window: durationMs(`${path}retry.budget.window`, b.window, 10_000, 1_000),
+    }
+  }
+
+  if (options.tls !== undefined) requireObject(`${path}tls`, options.tls)
+
+  return {
+    retries: integerIn(`${path}retry.retries`, retry.retries, 2, 0, 100),
+    retryMethods: new Set(methods),
+    retryStatusCodes: new Set(statusCodes),
+    retryOnReset: booleanOption(`${path}retry.onReset`, retry.onReset, true),
+    retryOnTimeout: booleanOption(`${path}retry.onTimeout`, retry.onTimeout, true),
+    minTimeout,
+    maxTimeout,
+    factor: numberIn(`${path}retry.factor`, retry.factor, 2, 1, 100),
+    randomize: booleanOption(`${path}retry.randomize`, retry.randomize, true),
+    maxRetryAfter: durationMs(`${path}retry.maxRetryAfter`, retry.maxRetryAfter, 1_000),
+    budget,
+    connectTimeout: durationMs(`${path}timeouts.connect`, timeouts.connect, 1_000, 1),
+    headersTimeout: durationMs(`${path}timeouts.headers`, timeouts.headers, 10_000, 0),
+    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 30_000, 0),
+    connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
+    pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
+    keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
+    tls: options.tls,
+    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured),
+    readPreference: oneOf(
+      `${path}readPreference`,
+      options.readPreference,
+      READ_PREFERENCES,
+      'replicaPreferred',
+    ),
+  }
+}
+
+function stringList(path: string, value: unknown, fallback: ReadonlyArray<string>): string[] {
+  if (value === undefined) return [...fallback]
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !/^[A-Za-z]+$/.test(v))) {
+    throw invalidType(path, 'an array of HTTP method names', value)
+  }
+  return value as string[]
+}
+
+function numberList(path: string, value: unknown, fallback: ReadonlyArray<number>): number[] {
+  if (value === undefined) return [...fallback]
+  if (!Array.isArray(value) || value.some((v) => !Number.isInteger(v) || v < 100 || v > 599)) {
+    throw invalidType(path, 'an array of HTTP status codes (100-599)', value)
+  }
+  return value as number[]
+}
+
+/** Options of a request beyond undici's: where it should go. */
+export interface RouteOptions {
+  /** `'primary' | 'replica' | 'any'`, or a read preference. Overrides the method-based default. */
+  route?: 'primary' | 'replica' | 'any' | ReadPreference
+  /** Consistent-hash key (with `balancer: 'consistent-hash'`). */
+  key?: string
+}
+
+export const ROUTES: ReadonlyArray<string> = [
+  'primary',
+  'replica',
+  'any',
+  'primaryPreferred',
+  'replicaPreferred',
+  'nearest',
+]
+
+/** createClient's options that are not the pool's: everything else is handed to `createPool`. */
+export interface ClientOwnOptions extends HttpOptions {
+  /** `http://host[:port]` or `https://host[:port]`: the service name (or a pod's stable name) and port. */
+  origin: string | URL
+  /** Use this pool instead of creating one (the client then does not close it). */
+  pool?: LeasePool
+}
+
+export function isPrimaryConfigured(poolOptions: Record<string, unknown>): boolean {
+  return poolOptions.primary !== undefined
+}

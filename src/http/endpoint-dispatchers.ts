@@ -1,0 +1,118 @@
+import type { ConnectionOptions } from 'node:tls'
+import { Pool } from 'undici'
+import type { Endpoint, EndpointChange } from '../endpoint.js'
+
+interface Entry {
+  readonly address: string
+  readonly port: number
+  readonly pool: Pool
+}
+
+export interface EndpointDispatchersOptions {
+  readonly protocol: 'http:' | 'https:'
+  /** The logical host name: TLS servername (certificates are issued to names, not pod IPs). */
+  readonly servername: string
+  readonly connections: number
+  readonly pipelining: number
+  readonly connectTimeout: number
+  readonly headersTimeout: number
+  readonly bodyTimeout: number
+  readonly keepAliveTimeout: number
+  readonly tls: ConnectionOptions | undefined
+}
+
+/**
+ * One undici Pool per endpoint, keyed by endpoint id, created on first use. When discovery
+ * removes an endpoint (or moves it to a new address), its Pool is drained: undici's
+ * `Pool.close()` takes no new request, lets queued and in-flight ones finish, then closes every
+ * socket, so no idle keep-alive connection to a gone pod stays open until its keep-alive timeout.
+ */
+export class EndpointDispatchers {
+  readonly #options: EndpointDispatchersOptions
+  readonly #entries = new Map<string, Entry>()
+  readonly #draining = new Set<Promise<void>>()
+  #closed = false
+
+  constructor(options: EndpointDispatchersOptions) {
+    this.#options = options
+  }
+
+  /** The Pool for this endpoint (a new one if its address changed since the last call). */
+  get(endpoint: Endpoint): Pool {
+    const entry = this.#entries.get(endpoint.id)
+    if (entry !== undefined && entry.address === endpoint.address && entry.port === endpoint.port) {
+      return entry.pool
+    }
+    if (entry !== undefined) this.#drain(endpoint.id, entry)
+    const pool = this.#create(endpoint)
+    this.#entries.set(endpoint.id, { address: endpoint.address, port: endpoint.port, pool })
+    return pool
+  }
+
+  /** Applies a change of the endpoint set: drains the Pools of removed and moved endpoints. */
+  apply(change: EndpointChange): void {
+    for (const endpoint of change.removed) {
+      const entry = this.#entries.get(endpoint.id)
+      if (entry !== undefined) this.#drain(endpoint.id, entry)
+    }
+    for (const { current } of change.updated) {
+      const entry = this.#entries.get(current.id)
+      if (entry !== undefined && (entry.address !== current.address || entry.port !== current.port)) {
+        this.#drain(current.id, entry)
+      }
+    }
+  }
+
+  /** Endpoint ids with a live Pool, and how many Pools are still draining. */
+  stats(): { readonly pools: ReadonlyArray<string>; readonly draining: number } {
+    return { pools: [...this.#entries.keys()], draining: this.#draining.size }
+  }
+
+  /** Closes every Pool gracefully (in-flight requests finish) and waits for the draining ones. */
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const [id, entry] of this.#entries) this.#drain(id, entry)
+    while (this.#draining.size > 0) await Promise.all(this.#draining)
+  }
+
+  /** Destroys every Pool at once: in-flight requests fail with `error`. */
+  async destroy(error?: Error): Promise<void> {
+    this.#closed = true
+    const pools = [...this.#entries.values()].map((e) => e.pool)
+    this.#entries.clear()
+    await Promise.all(pools.map((p) => p.destroy(error ?? null)))
+    while (this.#draining.size > 0) await Promise.all(this.#draining)
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  #drain(id: string, entry: Entry): void {
+    if (this.#entries.get(id) === entry) this.#entries.delete(id)
+    const done: Promise<void> = entry.pool.close().then(
+      () => {
+        this.#draining.delete(done)
+      },
+      () => {
+        this.#draining.delete(done)
+      },
+    )
+    this.#draining.add(done)
+  }
+
+  #create(endpoint: Endpoint): Pool {
+    const o = this.#options
+    const host = endpoint.family === 6 ? `[${endpoint.address}]` : endpoint.address
+    const connect: Record<string, unknown> = { timeout: o.connectTimeout }
+    if (o.protocol === 'https:') Object.assign(connect, { servername: o.servername }, o.tls)
+    return new Pool(`${o.protocol}//${host}:${endpoint.port}`, {
+      connections: o.connections,
+      pipelining: o.pipelining,
+      headersTimeout: o.headersTimeout,
+      bodyTimeout: o.bodyTimeout,
+      keepAliveTimeout: o.keepAliveTimeout,
+      connect,
+    })
+  }
+}

@@ -1,0 +1,171 @@
+import { Agent, Dispatcher } from 'undici'
+import { ClosedError } from '../errors.js'
+import { rejectUnknownKeys, requireObject } from '../options.js'
+import type { PoolOptions } from '../pool.js'
+import { BalancedDispatcher } from './balanced-dispatcher.js'
+import {
+  HTTP_OPTION_KEYS,
+  type HttpOptions,
+  isPrimaryConfigured,
+  resolveHttpOptions,
+} from './client-options.js'
+import type { LeasePool } from './lease-pool.js'
+import { parseOrigin } from './parse-origin.js'
+import { type ClientPoolOptions, createServicePool, type ServicePool } from './pool-factory.js'
+
+/** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
+export type AgentServiceOptions =
+  | (ClientPoolOptions & HttpOptions & { pool?: undefined })
+  | (HttpOptions & { pool: LeasePool })
+
+export interface HeadlessAgentOptions extends HttpOptions {
+  /** Services to balance, by host name (FQDN as requests name it). Their HTTP options override the agent's. */
+  services: Readonly<Record<string, AgentServiceOptions>>
+  /** Options of the undici Agent that serves every other host. */
+  passThrough?: Agent.Options
+}
+
+const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
+
+/**
+ * An undici Dispatcher for a whole process: requests to the listed services are balanced per
+ * request across their endpoints (one pool and one BalancedDispatcher per service origin, made
+ * on first use); requests to any other host go through a plain undici Agent.
+ */
+export class HeadlessAgent extends Dispatcher {
+  readonly #services = new Map<string, AgentServiceOptions>()
+  readonly #defaults: Record<string, unknown>
+  readonly #byOrigin = new Map<string, Dispatcher>()
+  readonly #balanced = new Set<BalancedDispatcher>()
+  readonly #passThrough: Agent
+  #closed = false
+
+  constructor(options: HeadlessAgentOptions) {
+    super()
+    const o = requireObject('options', options)
+    rejectUnknownKeys('options', o, AGENT_KEYS)
+    const services = requireObject('options.services', o.services)
+    this.#defaults = {}
+    for (const key of HTTP_OPTION_KEYS) if (o[key] !== undefined) this.#defaults[key] = o[key]
+    // Validate the agent-wide HTTP options now, not at the first request.
+    resolveHttpOptions(this.#defaults, 'options.', false)
+    for (const [name, serviceOptions] of Object.entries(services)) {
+      const host = normalizeHost(name)
+      const entry = requireObject(
+        `options.services[${JSON.stringify(name)}]`,
+        serviceOptions,
+      ) as AgentServiceOptions
+      this.#resolveHttp(name, entry)
+      this.#services.set(host, entry)
+    }
+    this.#passThrough = new Agent(o.passThrough as Agent.Options | undefined)
+  }
+
+  /** The balanced dispatchers made so far (one per service origin): stats, pools, events. */
+  get services(): ReadonlyArray<BalancedDispatcher> {
+    return [...this.#balanced]
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#closed) {
+      handler.onResponseError?.(null as never, new ClosedError('HeadlessAgent'))
+      return true
+    }
+    const origin = options.origin
+    const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
+    let target = this.#byOrigin.get(key)
+    if (target === undefined) {
+      target = this.#targetFor(origin)
+      this.#byOrigin.set(key, target)
+    }
+    return target.dispatch(options, handler)
+  }
+
+  #targetFor(origin: string | URL | undefined): Dispatcher {
+    if (origin === undefined) return this.#passThrough
+    let parsed: ReturnType<typeof parseOrigin>
+    try {
+      parsed = parseOrigin('origin', typeof origin === 'string' ? new URL(origin).origin : origin.origin)
+    } catch {
+      return this.#passThrough
+    }
+    const entry = this.#services.get(parsed.hostname)
+    if (entry === undefined) return this.#passThrough
+    const name = parsed.hostname
+    const { pool: givenPool, ...rest } = entry
+    const poolOptions: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(rest)) if (!HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
+    const http = this.#resolveHttp(name, entry)
+    const port =
+      poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
+    const made =
+      givenPool === undefined
+        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
+        : undefined
+    const pool = givenPool ?? (made as ServicePool).pool
+    const dispatcher = new BalancedDispatcher({
+      pool,
+      ...(made === undefined ? {} : { closePool: () => made.close() }),
+      protocol: parsed.protocol,
+      hostname: parsed.hostname,
+      port: parsed.port,
+      http,
+    })
+    this.#balanced.add(dispatcher)
+    return dispatcher
+  }
+
+  #resolveHttp(name: string, entry: AgentServiceOptions) {
+    const merged: Record<string, unknown> = { ...this.#defaults }
+    for (const key of HTTP_OPTION_KEYS) {
+      const value = (entry as Record<string, unknown>)[key]
+      if (value !== undefined) merged[key] = value
+    }
+    return resolveHttpOptions(
+      merged,
+      `options.services[${JSON.stringify(name)}].`,
+      isPrimaryConfigured(entry as Record<string, unknown>),
+    )
+  }
+
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | undefined {
+    this.#closed = true
+    const done = Promise.all([...[...this.#balanced].map((d) => d.close()), this.#passThrough.close()]).then(
+      () => undefined,
+    )
+    if (callback === undefined) return done
+    done.then(callback, callback)
+    return undefined
+  }
+
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(
+    errorOrCallback?: Error | null | (() => void),
+    callback?: () => void,
+  ): Promise<void> | undefined {
+    this.#closed = true
+    const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
+    const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
+    const done = Promise.all([
+      ...[...this.#balanced].map((d) => d.destroy(error)),
+      this.#passThrough.destroy(error),
+    ]).then(() => undefined)
+    if (cb === undefined) return done
+    done.then(cb, cb)
+    return undefined
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+function normalizeHost(name: string): string {
+  const host = name.toLowerCase()
+  return host.endsWith('.') ? host.slice(0, -1) : host
+}

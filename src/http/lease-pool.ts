@@ -1,0 +1,20 @@
+import type { Endpoint, EndpointChange } from '../endpoint.js'
+import type { Lease, PickOptions } from '../lease.js'
+
+/**
+ * What the HTTP layer needs from the pool (src/pool.ts): the service name, the endpoint set
+ * with its change events, readiness, and leases. Kept this small so that the transport
+ * depends on the pool's contract, not its implementation, and unit tests can pass a fake.
+ */
+export interface LeasePool {
+  /** The service name the pool resolves (as given, or expanded). */
+  readonly service: string
+  readonly endpoints: ReadonlyArray<Endpoint>
+  ready(options?: { signal?: AbortSignal }): Promise<void>
+  /** Picks an endpoint and counts in-flight work on it; throws NoEndpointsError / NoPrimaryError. */
+  acquire(options?: PickOptions): Lease
+  refresh(): void
+  on(event: 'change', listener: (change: EndpointChange) => void): unknown
+  off(event: 'change', listener: (change: EndpointChange) => void): unknown
+  close(): Promise<void>
+}

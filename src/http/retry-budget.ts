@@ -1,0 +1,69 @@
+/**
+ * Caps retries at a share of recent requests, plus a small floor, as Finagle's RetryBudget and
+ * Envoy's retry budgets do: when a whole service fails, every request failing once must not turn
+ * into every request being sent `1 + retries` times (retry amplification).
+ *
+ * Recent means the last `window` ms, kept as ten time slots of counts (a sliding window with
+ * one-tenth resolution): O(1) per call, no allocation after construction.
+ */
+export class RetryBudget {
+  readonly #ratio: number
+  readonly #minPerWindow: number
+  readonly #slotMs: number
+  readonly #now: () => number
+  readonly #requests = new Float64Array(10)
+  readonly #retries = new Float64Array(10)
+  #slotStart = 0
+  #slot = 0
+  #requestSum = 0
+  #retrySum = 0
+
+  constructor(
+    options: { ratio: number; minPerSecond: number; window: number },
+    now: () => number = Date.now,
+  ) {
+    this.#ratio = options.ratio
+    this.#minPerWindow = (options.minPerSecond * options.window) / 1_000
+    this.#slotMs = options.window / 10
+    this.#now = now
+    this.#slotStart = now()
+  }
+
+  /** Counts one request (a first attempt). */
+  recordRequest(): void {
+    this.#advance()
+    this.#requests[this.#slot]! += 1
+    this.#requestSum += 1
+  }
+
+  /** Takes one retry from the budget; false when the budget is spent (the retry must not happen). */
+  tryRetry(): boolean {
+    this.#advance()
+    if (this.#retrySum + 1 > this.#ratio * this.#requestSum + this.#minPerWindow) return false
+    this.#retries[this.#slot]! += 1
+    this.#retrySum += 1
+    return true
+  }
+
+  /** Retries still allowed right now. */
+  get available(): number {
+    this.#advance()
+    return Math.max(0, Math.floor(this.#ratio * this.#requestSum + this.#minPerWindow - this.#retrySum))
+  }
+
+  #advance(): void {
+    const now = this.#now()
+    const elapsed = now - this.#slotStart
+    if (elapsed < this.#slotMs) return
+    // Expire the slots that have left the window (all ten when idle for a whole window).
+    let steps = Math.min(10, Math.floor(elapsed / this.#slotMs))
+    this.#slotStart += Math.floor(elapsed / this.#slotMs) * this.#slotMs
+    while (steps-- > 0) {
+      this.#slot = (this.#slot + 1) % 10
+      this.#requestSum -= this.#requests[this.#slot]!
+      this.#retrySum -= this.#retries[this.#slot]!
+      this.#requests[this.#slot] = 0
+      this.#retries[this.#slot] = 0
+    }
+  }
+}

@@ -1,0 +1,804 @@
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import type { Balancer, Exclusions } from './balancing/balancer.js'
+import { isExcluded, PickContext } from './balancing/balancer.js'
+import type {
+  BalancerName,
+  BalancingOptions,
+  ResolvedBalancingOptions,
+} from './balancing/balancing-options.js'
+import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
+import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
+import { PrimaryProber } from './balancing/primary-prober.js'
+import { RandomBalancer } from './balancing/random-balancer.js'
+import type { ProbedRole } from './balancing/roles.js'
+import {
+  choosePrimary,
+  SELECT_ANY,
+  SELECT_NEAREST,
+  SELECT_PRIMARY,
+  SELECT_PRIMARY_PREFERRED,
+  SELECT_REPLICA,
+  SELECT_REPLICA_PREFERRED,
+  selectionPlan,
+  staticRole,
+} from './balancing/roles.js'
+import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
+import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
+import type { Clock } from './discovery/clock.js'
+import { systemClock } from './discovery/clock.js'
+import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
+import { createEndpointSource } from './discovery/create-endpoint-source.js'
+import type { DiscoveryOptions } from './discovery/discovery-options.js'
+import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
+import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
+import type { Endpoint, EndpointChange } from './endpoint.js'
+import { describeEndpoint } from './endpoint.js'
+import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
+import { ActiveHealthChecker } from './health/active-health-checker.js'
+import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
+import { decayedEwma, EndpointState } from './health/endpoint-state.js'
+import { OutlierDetector } from './health/outlier-detector.js'
+import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
+import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
+
+const debug = debuglog('headless-lb')
+
+/** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
+export type PoolOptions = DiscoveryOptions & BalancingOptions
+
+/** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
+export interface PoolInternals {
+  /** Used instead of `createEndpointSource(options)`. The pool does not close a source it was given. */
+  source?: EndpointSource
+  clock?: Clock
+  /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
+  random?: () => number
+  /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
+  discovery?: DiscoveryInternals
+}
+
+/** `health` event: an endpoint's health changed. */
+export interface HealthEvent {
+  readonly endpoint: Endpoint
+  readonly state: EndpointHealth
+  readonly previous: EndpointHealth
+  /** What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`. */
+  readonly reason: string
+}
+
+/** `eject` event: outlier detection ejected an endpoint. */
+export interface EjectEvent {
+  readonly endpoint: Endpoint
+  /** Milliseconds this ejection lasts. */
+  readonly duration: number
+  /** How many times this endpoint has been ejected, this one included. */
+  readonly ejections: number
+  /** `connect-refused` (ejected on the first refusal), `probation` (failed during probation) or `consecutive-failures`. */
+  readonly reason: 'connect-refused' | 'probation' | 'consecutive-failures'
+  /** The failure that crossed the line, as the caller gave it. */
+  readonly error: unknown
+}
+
+/** `panic` event: panic mode began (`panic: true`) or ended. */
+export interface PanicEvent {
+  readonly panic: boolean
+  /** Endpoints fit for traffic (healthy or on probation). */
+  readonly healthy: number
+  readonly total: number
+}
+
+/** `primary` event: the endpoint taking `role: 'primary'` changed (undefined: none known). */
+export interface PrimaryEvent {
+  readonly primary: Endpoint | undefined
+  readonly previous: Endpoint | undefined
+}
+
+export interface EndpointStats {
+  readonly endpoint: Endpoint
+  readonly state: EndpointHealth
+  readonly role: EndpointRole
+  readonly inFlight: number
+  readonly requests: number
+  readonly failures: number
+  readonly consecutiveFailures: number
+  /** Peak-EWMA latency now, ms (decayed since the last observation). */
+  readonly ewma: number
+  readonly ejections: number
+  /** Milliseconds left of the current ejection (0 when not ejected). */
+  readonly ejectedFor: number
+  /** Failed active checks, in total. */
+  readonly checksFailed: number
+}
+
+export interface PoolStats {
+  readonly service: string
+  readonly balancer: BalancerName
+  readonly panic: boolean
+  readonly stale: boolean
+  readonly primary: Endpoint | undefined
+  readonly endpoints: ReadonlyArray<EndpointStats>
+  /** Ejections outlier detection wanted but maxEjectionPercent prevented. */
+  readonly ejectionsPrevented: number
+  /** Discovery errors seen while no `error` listener was attached. */
+  readonly unhandledErrors: number
+}
+
+interface PoolEvents {
+  change: [EndpointChange]
+  error: [Error]
+  health: [HealthEvent]
+  eject: [EjectEvent]
+  panic: [PanicEvent]
+  primary: [PrimaryEvent]
+}
+
+/** Builds a pool: discovery + health + balancing. Validates every option now. */
+export function createPool(options: PoolOptions, internals: PoolInternals = {}): Pool {
+  const record = requireObject('options', options)
+  rejectUnknownKeys('', record, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
+  if (typeof record.service !== 'string' || record.service === '') {
+    throw invalidType('service', 'a service name (web.default.svc.cluster.local or web)', record.service)
+  }
+  // Balancing options first: a mistake there must not leave DNS queries running.
+  const resolved = resolveBalancingOptions(record)
+  const discoveryOptions: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
+  const source =
+    internals.source ??
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
+      ...(internals.clock ? { clock: internals.clock } : {}),
+      ...internals.discovery,
+    })
+  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
+}
+
+/**
+ * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
+ * touch a lease after releasing it.
+ */
+class PooledLease implements Lease {
+  endpoint: Endpoint
+  state: EndpointState | undefined
+  private readonly pool: Pool
+
+  constructor(pool: Pool, state: EndpointState) {
+    this.pool = pool
+    this.state = state
+    this.endpoint = state.endpoint
+  }
+
+  release(outcome: LeaseOutcome): void {
+    const state = this.state
+    if (state === undefined) {
+      debug('lease on %s released twice', describeEndpoint(this.endpoint))
+      return
+    }
+    this.state = undefined
+    this.pool.settle(state, outcome, this)
+  }
+}
+
+/**
+ * The live, health-checked endpoint set of one service, and the balancers that pick from it.
+ * `pick` and `acquire` are synchronous and allocation-free: pickers are rebuilt when the set or
+ * health changes, never per request.
+ */
+export class Pool extends EventEmitter<PoolEvents> {
+  /** The service as given in the options. */
+  readonly service: string
+  private readonly options: ResolvedBalancingOptions
+  private readonly source: EndpointSource
+  private readonly ownsSource: boolean
+  private readonly clock: Clock
+  private readonly systemTime: boolean
+  private readonly random: () => number
+  private readonly context: PickContext
+  private readonly detector: OutlierDetector
+  private readonly checker: ActiveHealthChecker | undefined
+  private readonly prober: PrimaryProber | undefined
+
+  private readonly states = new Map<string, EndpointState>()
+  private members: EndpointState[] = []
+  private readonly anyBalancer: Balancer
+  private readonly replicaBalancer: Balancer
+  private primaryState: EndpointState | undefined
+  private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
+  private readonly freeLeases: PooledLease[] = []
+
+  private ejectedCount = 0
+  private rampingCount = 0
+  private ejectionsPrevented = 0
+  private unhandledErrors = 0
+  private inPanic = false
+  private seeded = false
+  private closed = false
+  private closing: Promise<void> | undefined
+
+  private readonly onSourceChange = (change: EndpointChange): void => {
+    if (this.closed) return
+    this.sync(change.endpoints)
+    this.emit('change', change)
+  }
+
+  private readonly onSourceError = (error: Error): void => {
+    if (this.closed) return
+    // An unheard 'error' would throw and take the process down over a transient DNS failure.
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else {
+      this.unhandledErrors++
+      debug('discovery error for %s (no error listener): %s', this.service, error)
+    }
+  }
+
+  /** Use `createPool`. */
+  constructor(
+    service: string,
+    options: ResolvedBalancingOptions,
+    source: EndpointSource,
+    ownsSource: boolean,
+    internals: PoolInternals,
+  ) {
+    super()
+    this.service = service
+    this.options = options
+    this.source = source
+    this.ownsSource = ownsSource
+    this.clock = internals.clock ?? systemClock
+    this.systemTime = this.clock === systemClock
+    this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
+    this.random = internals.random ?? (() => this.context.random())
+    this.detector = new OutlierDetector(options.outlierDetection, this.random)
+    this.anyBalancer = createBalancer(options.balancer, this.context)
+    this.replicaBalancer = createBalancer(options.balancer, this.context)
+    this.checker =
+      options.healthCheck === undefined
+        ? undefined
+        : new ActiveHealthChecker(options.healthCheck, this.clock, this.random, (state, passed, error) =>
+            this.onCheckResult(state, passed, error),
+          )
+    const primary = options.primary
+    this.prober =
+      primary.kind === 'probe'
+        ? new PrimaryProber(
+            primary,
+            this.clock,
+            () => this.members,
+            (state, role) => this.onProbeResult(state, role),
+          )
+        : undefined
+    source.on('change', this.onSourceChange)
+    source.on('error', this.onSourceError)
+    this.sync(source.endpoints)
+  }
+
+  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  ready(options?: ReadyOptions): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
+    return this.source.ready(options)
+  }
+
+  /** The endpoints discovery lists now (fit or not). */
+  get endpoints(): ReadonlyArray<Endpoint> {
+    return this.source.endpoints
+  }
+
+  /** True while discovery serves its last good answer after DNS errors. */
+  get stale(): boolean {
+    return this.source.stale
+  }
+
+  /** True while in panic mode (routing across all endpoints, fit or not). */
+  get panic(): boolean {
+    return this.inPanic
+  }
+
+  /** The endpoint taking `role: 'primary'`, if one is known. */
+  get primary(): Endpoint | undefined {
+    return this.primaryState?.endpoint
+  }
+
+  /** Asks discovery for a re-resolution soon (rate-limited by discovery). */
+  refresh(): void {
+    if (!this.closed) this.source.refresh()
+  }
+
+  /**
+   * One endpoint for one request, without counting it as in flight (use `acquire` for that).
+   * Throws NoEndpointsError when nothing is eligible, NoPrimaryError when the primary is needed
+   * and none is fit, ClosedError after close.
+   */
+  pick(options?: PickOptions): Endpoint {
+    // The common call (no options, nothing ramping) stays small enough to inline into the caller.
+    if (options === undefined && this.rampingCount === 0 && !this.closed) {
+      const state = this.anyBalancer.pick(undefined, undefined)
+      if (state !== undefined) return state.endpoint
+    }
+    return this.select(options).endpoint
+  }
+
+  /** Like `pick`, and counts the request in flight until `lease.release(outcome)`. */
+  acquire(options?: PickOptions): Lease {
+    const state = this.select(options)
+    state.inFlight++
+    state.requests++
+    const lease = this.freeLeases.pop()
+    if (lease === undefined) return new PooledLease(this, state)
+    lease.state = state
+    lease.endpoint = state.endpoint
+    return lease
+  }
+
+  /** @internal Called by a lease's release: feeds load, latency and outlier detection. */
+  settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
+    if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
+    if (state.inFlight > 0) state.inFlight--
+    // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
+    // injected clock's now() is such a call: read performance.now() directly when it is the clock.
+    this.context.now = this.systemTime ? performance.now() : this.clock.now()
+    const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
+    if (outcome.ok) {
+      state.consecutiveFailures = 0
+      this.observe(state, latency)
+      return
+    }
+    state.failures++
+    // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
+    this.observe(state, Math.max(latency, this.options.failurePenalty))
+    if (this.closed || state.removed) return
+    const kind = outcome.kind
+    if (kind === 'connect-refused') this.source.refresh()
+    if (state === this.primaryState) this.prober?.requestSoon()
+    if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
+  }
+
+  /**
+   * Records a latency observed at `context.now`. Peak EWMA (Finagle): a slower observation
+   * replaces the average at once; a faster one pulls it down with weight exp(-elapsed / decay),
+   * so the average forgets over ~`ewma.decay` ms.
+   *
+   * Also stores the epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what peak-EWMA
+   * picks compare: decaying both candidates to the present multiplies both by the same factor, so
+   * the pick needs no clock and no exp. The epoch moves forward before the factor could overflow
+   * (e^709), rescaling every endpoint once.
+   */
+  private observe(state: EndpointState, latency: number): void {
+    const context = this.context
+    const now = context.now
+    const decay = context.ewmaDecay
+    if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
+    else {
+      const w = Math.exp((state.ewmaStamp - now) / decay)
+      state.ewma = state.ewma * w + latency * (1 - w)
+    }
+    state.ewmaStamp = now
+    if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
+    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
+  }
+
+  private rebaseEwma(): void {
+    const context = this.context
+    context.ewmaEpoch = context.now
+    for (const s of this.states.values()) {
+      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
+    }
+  }
+
+  /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
+  stats(): PoolStats {
+    const now = this.clock.now()
+    return {
+      service: this.service,
+      balancer: this.options.balancer,
+      panic: this.inPanic,
+      stale: this.closed ? false : this.source.stale,
+      primary: this.primaryState?.endpoint,
+      ejectionsPrevented: this.ejectionsPrevented,
+      unhandledErrors: this.unhandledErrors,
+      endpoints: this.members.map((s) => ({
+        endpoint: s.endpoint,
+        state: s.health,
+        role: s.role,
+        inFlight: s.inFlight,
+        requests: s.requests,
+        failures: s.failures,
+        consecutiveFailures: s.consecutiveFailures,
+        ewma: decayedEwma(s, now, this.options.ewmaDecay),
+        ejections: s.ejections,
+        ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
+        checksFailed: s.checksFailed,
+      })),
+    }
+  }
+
+  /** Stops checks, probes, timers and (if the pool created it) discovery. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    this.closed = true
+    this.source.off('change', this.onSourceChange)
+    this.source.off('error', this.onSourceError)
+    this.checker?.close()
+    this.prober?.close()
+    for (const state of this.members) this.clearTimer(state)
+    this.anyBalancer.update([], [])
+    this.replicaBalancer.update([], [])
+    this.primaryState = undefined
+    this.closing = this.ownsSource ? this.source.close() : Promise.resolve()
+    return this.closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  // ---- selection (per request) ----
+
+  private select(options: PickOptions | undefined): EndpointState {
+    if (this.closed) throw new ClosedError('pool', this.service)
+    // Ramping shares depend on time; read the clock only while some endpoint ramps.
+    if (this.rampingCount > 0) this.context.now = this.clock.now()
+    if (options === undefined) {
+      return this.anyBalancer.pick(undefined, undefined) ?? this.throwNoEndpoints('any', undefined)
+    }
+    const key = options.key
+    const exclude = options.exclude
+    let state: EndpointState | undefined
+    switch (selectionPlan(options.role, options.readPreference)) {
+      case SELECT_ANY:
+        state = this.anyBalancer.pick(key, exclude)
+        if (state === undefined) this.throwNoEndpoints('any', exclude)
+        return state
+      case SELECT_PRIMARY:
+        state = this.pickPrimary(exclude)
+        if (state === undefined) this.throwNoPrimary(exclude)
+        return state
+      case SELECT_REPLICA:
+        state = this.replicaBalancer.pick(key, exclude)
+        if (state === undefined) this.throwNoEndpoints('replica', exclude)
+        return state
+      case SELECT_PRIMARY_PREFERRED:
+        state = this.pickPrimary(exclude) ?? this.replicaBalancer.pick(key, exclude)
+        if (state === undefined) this.throwNoEndpoints('primaryPreferred', exclude)
+        return state
+      case SELECT_REPLICA_PREFERRED:
+        state = this.replicaBalancer.pick(key, exclude) ?? this.pickPrimary(exclude)
+        if (state === undefined) this.throwNoEndpoints('replicaPreferred', exclude)
+        return state
+      case SELECT_NEAREST:
+        state = this.pickNearest(exclude)
+        if (state === undefined) this.throwNoEndpoints('nearest', exclude)
+        return state
+    }
+  }
+
+  private pickPrimary(exclude: Exclusions): EndpointState | undefined {
+    const primary = this.primaryState
+    if (primary === undefined || !primary.eligible) return undefined
+    if (exclude !== undefined && isExcluded(primary, exclude)) return undefined
+    return primary
+  }
+
+  /** Lowest EWMA latency among eligible primary and replicas (MongoDB's `nearest`, without its window). */
+  private pickNearest(exclude: Exclusions): EndpointState | undefined {
+    const members = this.members
+    const now = this.context.now
+    let best: EndpointState | undefined
+    let bestLatency = Number.POSITIVE_INFINITY
+    for (let i = 0; i < members.length; i++) {
+      const state = members[i]!
+      if (!state.eligible || state.role === 'unknown') continue
+      if (exclude !== undefined && isExcluded(state, exclude)) continue
+      const latency = decayedEwma(state, now, this.options.ewmaDecay)
+      if (latency < bestLatency) {
+        best = state
+        bestLatency = latency
+      }
+    }
+    return best
+  }
+
+  private throwNoEndpoints(wanted: string, exclude: Exclusions): never {
+    const total = this.members.length
+    let reason: string
+    if (total === 0) reason = 'discovery lists no endpoint'
+    else if (wanted === 'replica' || wanted === 'replicaPreferred' || wanted === 'primaryPreferred') {
+      const replicas = this.members.filter((s) => s.role === 'replica').length
+      reason =
+        this.options.primary.kind === 'none'
+          ? 'roles are unknown (no primary option), so no endpoint is known to be a replica'
+          : replicas === 0
+            ? `none of ${total} endpoints is known to be a replica${this.primaryState ? '' : ' and no primary is known'}`
+            : `no replica${wanted === 'replica' ? '' : ' or primary'} is fit${exclude?.length ? ' and not excluded' : ''}`
+    } else if (wanted === 'nearest' && this.options.primary.kind === 'none') {
+      reason = 'roles are unknown (no primary option); nearest chooses among primary and replicas'
+    } else {
+      reason = `none of ${total} endpoints is fit${exclude?.length ? ' and not excluded' : ''} (${this.describeHealth()})`
+    }
+    throw new NoEndpointsError(this.service, reason, { endpoints: this.members.map((s) => s.endpoint) })
+  }
+
+  private throwNoPrimary(exclude: Exclusions): never {
+    const primary = this.primaryState
+    let reason: string
+    if (this.options.primary.kind === 'none') reason = 'no primary option is configured'
+    else if (primary === undefined) {
+      reason =
+        this.options.primary.kind === 'probe'
+          ? 'no endpoint answered the primary probe with "primary"'
+          : `no endpoint matches ${this.options.primary.kind === 'ordinal' ? `ordinal ${this.options.primary.ordinal}` : `name ${this.options.primary.name}`}`
+    } else if (exclude !== undefined && isExcluded(primary, exclude)) {
+      reason = `the primary ${describeEndpoint(primary.endpoint)} is excluded`
+    } else reason = `the primary ${describeEndpoint(primary.endpoint)} is ${primary.health}`
+    throw new NoPrimaryError(this.service, reason, { endpoints: primary ? [primary.endpoint] : [] })
+  }
+
+  private describeHealth(): string {
+    const counts = new Map<string, number>()
+    for (const s of this.members) counts.set(s.health, (counts.get(s.health) ?? 0) + 1)
+    return [...counts].map(([health, n]) => `${n} ${health}`).join(', ')
+  }
+
+  // ---- membership ----
+
+  private sync(endpoints: ReadonlyArray<Endpoint>): void {
+    const now = this.clock.now()
+    this.context.now = now
+    const seen = new Set<string>()
+    const members: EndpointState[] = []
+    let added = false
+    for (const endpoint of endpoints) {
+      if (seen.has(endpoint.id)) continue
+      seen.add(endpoint.id)
+      let state = this.states.get(endpoint.id)
+      if (state === undefined) {
+        state = this.addState(endpoint, now)
+        added = true
+      } else if (state.endpoint !== endpoint) {
+        // Same pod, new address or weight: health, load and latency carry over.
+        state.endpoint = endpoint
+        state.weight = endpoint.weight ?? 1
+        if (this.options.primary.kind !== 'probe') state.role = staticRole(endpoint, this.options.primary)
+      }
+      state.index = members.length
+      members.push(state)
+    }
+    for (const [id, state] of this.states) {
+      if (!seen.has(id)) this.removeState(state)
+    }
+    this.members = members
+    if (members.length > 0) this.seeded = true
+    this.rebuild()
+    if (added) this.prober?.requestSoon()
+  }
+
+  private addState(endpoint: Endpoint, now: number): EndpointState {
+    const state = new EndpointState(endpoint)
+    this.states.set(state.id, state)
+    state.role = staticRole(endpoint, this.options.primary)
+    if (this.options.healthCheck?.initialState === 'unhealthy') {
+      state.checkHealthy = false
+      state.health = 'pending'
+    }
+    // Start a newcomer at the members' mean latency, so peak-EWMA does not flood it before it has one.
+    let sum = 0
+    let n = 0
+    for (const s of this.states.values()) {
+      if (s !== state && s.ewmaStamp > 0) {
+        sum += decayedEwma(s, now, this.options.ewmaDecay)
+        n++
+      }
+    }
+    if (n > 0) this.observe(state, sum / n)
+    const slowStart = this.options.slowStart
+    if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
+    this.checker?.add(state)
+    return state
+  }
+
+  private removeState(state: EndpointState): void {
+    this.states.delete(state.id)
+    state.removed = true
+    state.eligible = false
+    this.clearTimer(state)
+    this.endRamp(state)
+    if (state.ejected) {
+      state.ejected = false
+      this.ejectedCount--
+    }
+    this.checker?.remove(state)
+    this.probed.delete(state)
+  }
+
+  // ---- health ----
+
+  private onCheckResult(state: EndpointState, passed: boolean, _error: unknown): void {
+    if (this.closed || state.removed) return
+    const { healthyThreshold, unhealthyThreshold } = this.options.healthCheck!
+    if (passed) {
+      state.checkFailures = 0
+      state.checkPasses++
+      if (!state.checkHealthy && state.checkPasses >= healthyThreshold) {
+        state.checkHealthy = true
+        this.updateHealth(state, 'check-passed')
+      }
+    } else {
+      state.checkPasses = 0
+      state.checkFailures++
+      state.checksFailed++
+      if (state.health === 'pending') this.updateHealth(state, 'check-failed', 'unhealthy')
+      else if (state.checkHealthy && state.checkFailures >= unhealthyThreshold) {
+        state.checkHealthy = false
+        this.updateHealth(state, 'check-failed')
+      }
+    }
+  }
+
+  private eject(state: EndpointState, kind: FailureKind | undefined, error: unknown): void {
+    if (!this.detector.mayEject(this.ejectedCount, this.members.length)) {
+      this.ejectionsPrevented++
+      debug('not ejecting %s: maxEjectionPercent reached', state.id)
+      return
+    }
+    const now = this.clock.now()
+    const reason: EjectEvent['reason'] = state.inProbation
+      ? 'probation'
+      : kind === 'connect-refused' && this.options.outlierDetection.ejectOnConnectRefused
+        ? 'connect-refused'
+        : 'consecutive-failures'
+    const duration = this.detector.ejectionTime(state, now)
+    this.clearTimer(state)
+    this.endRamp(state)
+    state.inProbation = false
+    state.ejected = true
+    state.ejectedUntil = now + duration
+    state.ejections++
+    this.ejectedCount++
+    state.timer = this.clock.setTimeout(() => this.returnFromEjection(state), duration)
+    this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
+    this.updateHealth(state, 'ejected')
+  }
+
+  private returnFromEjection(state: EndpointState): void {
+    state.timer = undefined
+    if (this.closed || state.removed || !state.ejected) return
+    const now = this.clock.now()
+    state.ejected = false
+    this.ejectedCount--
+    state.returnedAt = now
+    state.consecutiveFailures = 0
+    const probation = this.options.outlierDetection.probation
+    if (probation > 0) {
+      state.inProbation = true
+      this.startRamp(state, now, probation, 0.1)
+    }
+    this.updateHealth(state, 'returned')
+  }
+
+  private startRamp(state: EndpointState, now: number, window: number, from: number): void {
+    this.clearTimer(state)
+    if (state.rampEnd === 0) this.rampingCount++
+    state.rampStart = now
+    state.rampEnd = now + window
+    state.rampFrom = from
+    state.timer = this.clock.setTimeout(() => {
+      state.timer = undefined
+      this.endRamp(state)
+      if (state.inProbation && !this.closed && !state.removed) {
+        state.inProbation = false
+        this.updateHealth(state, 'probation-ended')
+      }
+    }, window)
+  }
+
+  private endRamp(state: EndpointState): void {
+    if (state.rampEnd === 0) return
+    state.rampEnd = 0
+    this.rampingCount--
+  }
+
+  private clearTimer(state: EndpointState): void {
+    if (state.timer !== undefined) this.clock.clearTimeout(state.timer)
+    state.timer = undefined
+  }
+
+  private updateHealth(state: EndpointState, reason: string, forced?: EndpointHealth): void {
+    const previous = state.health
+    const next: EndpointHealth =
+      forced ??
+      (state.ejected
+        ? 'ejected'
+        : !state.checkHealthy
+          ? previous === 'pending'
+            ? 'pending'
+            : 'unhealthy'
+          : state.inProbation
+            ? 'probation'
+            : 'healthy')
+    if (next === previous) return
+    state.health = next
+    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
+    this.rebuild()
+  }
+
+  // ---- roles ----
+
+  private onProbeResult(state: EndpointState, role: 'primary' | 'replica' | 'unknown'): void {
+    if (this.closed || state.removed) return
+    const previous = this.probed.get(state)
+    const primarySince =
+      role === 'primary' ? (previous?.role === 'primary' ? previous.primarySince : this.clock.now()) : 0
+    this.probed.set(state, { role, primarySince })
+    this.rebuild()
+  }
+
+  /** Roles under a probe: the chosen primary; other claimants are `unknown` (never replicas). */
+  private applyProbedRoles(): void {
+    const probed: ProbedRole[] = []
+    for (const state of this.members) {
+      const p = this.probed.get(state)
+      if (p) probed.push({ id: state.id, role: p.role, primarySince: p.primarySince })
+    }
+    const primaryId = choosePrimary(probed)
+    for (const state of this.members) {
+      const role = this.probed.get(state)?.role ?? 'unknown'
+      state.role = state.id === primaryId ? 'primary' : role === 'primary' ? 'unknown' : role
+    }
+  }
+
+  // ---- pickers (rebuilt on change, never per request) ----
+
+  private rebuild(): void {
+    if (this.closed) return
+    if (this.options.primary.kind === 'probe') this.applyProbedRoles()
+    const members = this.members
+    const total = members.length
+    let fit = 0
+    for (const state of members) if (state.health === 'healthy' || state.health === 'probation') fit++
+    // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
+    // overloading the few (and the checks may be the ones that are wrong).
+    const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
+    const eligible: EndpointState[] = []
+    const replicas: EndpointState[] = []
+    const replicasEligible: EndpointState[] = []
+    let primary: EndpointState | undefined
+    for (const state of members) {
+      state.eligible = panic || state.health === 'healthy' || state.health === 'probation'
+      if (state.eligible) eligible.push(state)
+      if (state.role === 'replica') {
+        replicas.push(state)
+        if (state.eligible) replicasEligible.push(state)
+      } else if (state.role === 'primary' && primary === undefined) primary = state
+    }
+    this.anyBalancer.update(eligible, members)
+    this.replicaBalancer.update(replicasEligible, replicas)
+    const previousPrimary = this.primaryState
+    this.primaryState = primary
+    if (panic !== this.inPanic) {
+      this.inPanic = panic
+      this.emit('panic', { panic, healthy: fit, total })
+    }
+    if (primary !== previousPrimary) {
+      this.emit('primary', { primary: primary?.endpoint, previous: previousPrimary?.endpoint })
+    }
+  }
+
+  /** @internal Exposed for tests: the number of currently ejected endpoints. */
+  get ejected(): number {
+    return this.ejectedCount
+  }
+}
+
+function createBalancer(name: BalancerName, context: PickContext): Balancer {
+  switch (name) {
+    case 'round-robin':
+      return new RoundRobinBalancer(context)
+    case 'random':
+      return new RandomBalancer(context)
+    case 'least-request':
+      return new LeastRequestBalancer(context)
+    case 'peak-ewma':
+      return new PeakEwmaBalancer(context)
+    case 'consistent-hash':
+      return new ConsistentHashBalancer(context)
+  }
+}

@@ -1,0 +1,103 @@
+// Shared by the discovery and CLI lab tests: waiting for events with a deadline (never a fixed sleep).
+import { execFile } from 'node:child_process'
+import { Resolver } from 'node:dns/promises'
+import type { ResolverFactory, ResolverLike } from '../../src/discovery/dns-client.js'
+import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
+import type { EndpointChange } from '../../src/endpoint.js'
+
+export const POD_SEARCH = ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local']
+
+/** Resolves with the first `change` that satisfies `accept`, or rejects after `deadlineMs`. */
+export function nextChange(
+  source: EndpointSource,
+  accept: (change: EndpointChange) => boolean = () => true,
+  deadlineMs = 15_000,
+): Promise<EndpointChange> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      source.off('change', onChange)
+      reject(
+        new Error(
+          `no matching change within ${deadlineMs} ms; endpoints: ${JSON.stringify(source.endpoints)}`,
+        ),
+      )
+    }, deadlineMs)
+    const onChange = (change: EndpointChange): void => {
+      if (!accept(change)) return
+      clearTimeout(timer)
+      source.off('change', onChange)
+      resolve(change)
+    }
+    source.on('change', onChange)
+  })
+}
+
+/** Resolves with the next `error` event, or rejects after `deadlineMs`. */
+export function nextError(source: EndpointSource, deadlineMs = 15_000): Promise<Error> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      source.off('error', onError)
+      reject(new Error(`no error within ${deadlineMs} ms`))
+    }, deadlineMs)
+    const onError = (error: Error): void => {
+      clearTimeout(timer)
+      source.off('error', onError)
+      resolve(error)
+    }
+    source.on('error', onError)
+  })
+}
+
+/** Checks `condition` every 20 ms until it holds, failing after `deadlineMs` (for state without an event). */
+export async function until(condition: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${deadlineMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** A real c-ares resolver that also logs each query it sends (observation only: answers are untouched). */
+export function observedResolver(log: string[]): ResolverFactory {
+  return (options) => {
+    const resolver = new Resolver(options)
+    const observed: ResolverLike = {
+      resolve4: (name, o) => {
+        log.push(`A ${name}`)
+        return resolver.resolve4(name, o)
+      },
+      resolve6: (name, o) => {
+        log.push(`AAAA ${name}`)
+        return resolver.resolve6(name, o)
+      },
+      resolveSrv: (name) => {
+        log.push(`SRV ${name}`)
+        return resolver.resolveSrv(name)
+      },
+      resolveCname: (name) => {
+        log.push(`CNAME ${name}`)
+        return resolver.resolveCname(name)
+      },
+      setServers: (servers) => resolver.setServers([...servers]),
+      cancel: () => resolver.cancel(),
+    }
+    return observed
+  }
+}
+
+/** The built CLI (npm run build first), run with the repository's Node (process.execPath). */
+export const CLI = new URL('../../dist/esm/cli/main.js', import.meta.url).pathname
+
+export function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: 'utf8', timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}

@@ -1,0 +1,154 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { Resolver } from 'node:dns/promises'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { startLab } from './index.js'
+
+/** Pids of processes whose command line mentions `text` (named runs with `-c <dir>/named.conf`). */
+async function processesMentioning(text: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8')
+      if (cmdline.includes(text)) pids.push(Number(entry))
+    } catch {}
+  }
+  return pids
+}
+
+function nftTables(): Promise<string> {
+  return new Promise((resolve) => execFile('nft', ['list', 'tables'], (_e, stdout) => resolve(stdout ?? '')))
+}
+
+function refused(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'))
+  })
+}
+
+async function eventually(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+
+/**
+ * A separate Node process that starts a lab and then dies without `close()` (`how`: 'exit' =
+ * process.exit, 'sigkill' = waits to be killed). Node 24 strips the types; a resolve hook maps
+ * the sources' `.js` specifiers to their `.ts` files.
+ */
+function labInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Promise<{ dir: string }> } {
+  const script = `
+    import { registerHooks } from 'node:module'
+    registerHooks({
+      resolve(specifier, context, next) {
+        try { return next(specifier, context) } catch (error) {
+          if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
+          throw error
+        }
+      },
+    })
+    const { startLab } = await import(${JSON.stringify(`${here}index.ts`)})
+    const lab = await startLab()
+    await lab.addService({ name: 'orphan', kind: 'clusterIP', replicas: 2 })
+    console.log(JSON.stringify({ dir: lab.dir }))
+    if (${JSON.stringify(how)} === 'exit') process.exit(3)
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const started = new Promise<{ dir: string }>((resolve, reject) => {
+    let out = ''
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out += c
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) resolve(JSON.parse(line) as { dir: string })
+    })
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its lab: ${out}`)))
+  })
+  return { child, started }
+}
+
+describe('the lab cleans up after itself', () => {
+  it('close() leaves no process, firewall table, temp dir or listener; a second close() is a no-op', async () => {
+    const lab = await startLab()
+    const dir = (lab as unknown as { dir: string }).dir
+    const headless = await lab.addService({ name: 'web', kind: 'headless', replicas: 2 })
+    const vip = await lab.addService({ name: 'api', kind: 'clusterIP', replicas: 1 })
+    const blackholing = lab.blackholeSupport.supported
+    if (blackholing) await headless.pods[0]!.blackhole()
+    const table = `hlb_lab_${process.pid}_`
+    expect(existsSync(dir)).toBe(true)
+    expect(await processesMentioning(`${dir}/named.conf`)).toHaveLength(1)
+    if (blackholing) expect(await nftTables()).toContain(table)
+    const pod = headless.pods[1]!
+
+    await lab.close()
+
+    expect(existsSync(dir)).toBe(false)
+    expect(await processesMentioning(`${dir}/named.conf`)).toEqual([])
+    if (blackholing) expect(await nftTables()).not.toContain(table)
+    expect(await refused(pod.ip, pod.port)).toBe(true)
+    expect(await refused(vip.clusterIP!, vip.port)).toBe(true)
+    const dns = new Resolver({ timeout: 300, tries: 1 })
+    dns.setServers([lab.dnsServer])
+    await expect(dns.resolve4('web.default.svc.cluster.local')).rejects.toMatchObject({
+      code: expect.stringMatching(/ECONNREFUSED|ETIMEOUT/),
+    })
+    await lab.close()
+    await expect(lab.addService({ name: 'late', kind: 'headless' })).rejects.toThrow(/closed/)
+  })
+
+  it('await using closes the lab', async () => {
+    let dir = ''
+    {
+      await using lab = await startLab()
+      dir = (lab as unknown as { dir: string }).dir
+      expect(existsSync(dir)).toBe(true)
+    }
+    expect(existsSync(dir)).toBe(false)
+  })
+
+  it('a process that exits without close() leaves no named process and no temp dir', async () => {
+    const { child, started } = labInChild('exit')
+    const { dir } = await started
+    const [code] = (await once(child, 'exit')) as [number | null]
+    expect(code).toBe(3)
+    expect(existsSync(dir)).toBe(false)
+    expect(
+      await eventually(async () => (await processesMentioning(`${dir}/named.conf`)).length === 0, 5000),
+    ).toBe(true)
+  })
+
+  it('a SIGKILLed process takes named with it, and the next lab sweeps its temp dir', async () => {
+    const { child, started } = labInChild('sigkill')
+    const { dir } = await started
+    expect(await processesMentioning(`${dir}/named.conf`)).toHaveLength(1)
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    // setpriv --pdeathsig: the kernel kills named when its parent dies.
+    expect(
+      await eventually(async () => (await processesMentioning(`${dir}/named.conf`)).length === 0, 5000),
+    ).toBe(true)
+    expect(existsSync(dir)).toBe(true)
+    const lab = await startLab()
+    await lab.close()
+    expect(existsSync(dir)).toBe(false)
+  })
+})

@@ -1,0 +1,132 @@
+import { EventEmitter } from 'node:events'
+import type { Clock } from '../../../src/discovery/clock.js'
+import type { EndpointSource } from '../../../src/discovery/endpoint-source.js'
+import type { Endpoint, EndpointChange } from '../../../src/endpoint.js'
+
+/** An endpoint source the test drives by hand: `set([...])` emits a change like discovery would. */
+export class FakeSource extends EventEmitter implements EndpointSource {
+  endpoints: ReadonlyArray<Endpoint> = []
+  stale = false
+  refreshes = 0
+  closed = false
+  private resolveReady: (() => void) | undefined
+  private readonly readyPromise = new Promise<void>((resolve) => {
+    this.resolveReady = resolve
+  })
+
+  constructor(endpoints: ReadonlyArray<Endpoint> = []) {
+    super()
+    this.endpoints = endpoints
+    if (endpoints.length > 0) this.resolveReady!()
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise
+  }
+
+  refresh(): void {
+    this.refreshes++
+  }
+
+  set(endpoints: ReadonlyArray<Endpoint>): EndpointChange {
+    const before = new Map(this.endpoints.map((e) => [e.id, e]))
+    const after = new Map(endpoints.map((e) => [e.id, e]))
+    const change: EndpointChange = {
+      added: endpoints.filter((e) => !before.has(e.id)),
+      removed: this.endpoints.filter((e) => !after.has(e.id)),
+      updated: endpoints
+        .filter((e) => before.has(e.id) && before.get(e.id) !== e)
+        .map((e) => ({ previous: before.get(e.id)!, current: e })),
+      endpoints,
+    }
+    this.endpoints = endpoints
+    this.resolveReady!()
+    this.emit('change', change)
+    return change
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+/** Timers fire only when the test advances time. */
+export class FakeClock implements Clock {
+  time = 1_000
+  private timers = new Map<number, { at: number; callback: () => void }>()
+  private nextId = 1
+
+  now(): number {
+    return this.time
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.nextId++
+    this.timers.set(id, { at: this.time + ms, callback })
+    return id
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.timers.delete(timer as number)
+  }
+
+  get pending(): number {
+    return this.timers.size
+  }
+
+  /** Advances time, firing due timers in order (timers they set fire too if due). */
+  advance(ms: number): void {
+    const target = this.time + ms
+    while (true) {
+      let next: [number, { at: number; callback: () => void }] | undefined
+      for (const entry of this.timers)
+        if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry
+      if (!next) break
+      this.timers.delete(next[0])
+      this.time = Math.max(this.time, next[1].at)
+      next[1].callback()
+    }
+    this.time = target
+  }
+}
+
+/** A seeded PRNG (mulberry32), so picks are reproducible. */
+export function seededRandom(seed = 42): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** StatefulSet-style endpoints `<name>-0..n-1` on 127.0.10.x. */
+export function statefulSet(
+  n: number,
+  name = 'web',
+  options: { weights?: number[]; offset?: number } = {},
+): Endpoint[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = k + (options.offset ?? 0)
+    return endpoint(`${name}-${i}`, `127.0.10.${(i % 250) + 1}`, i, options.weights?.[k])
+  })
+}
+
+export function endpoint(name: string, address: string, ordinal?: number, weight?: number): Endpoint {
+  return {
+    id: `${name}.web.default.svc.cluster.local`,
+    address,
+    family: 4,
+    port: 8080,
+    hostname: `${name}.web.default.svc.cluster.local`,
+    name,
+    ...(ordinal === undefined ? {} : { ordinal }),
+    ...(weight === undefined ? {} : { weight }),
+  }
+}
