@@ -5,6 +5,7 @@
  * (examples/postgres-primary-replica/failover-demo.ts) and checks every write and read, and
  * where the rows really are.
  */
+import { Resolver } from 'node:dns/promises'
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -102,6 +103,14 @@ describe.skipIf(!support.supported)('writes follow a PostgreSQL primary through 
   afterAll(async () => {
     // Both, always: a failed start or demo must not leave servers or temp dirs behind.
     await Promise.allSettled([pair?.close(), lab?.close()])
+  })
+
+  it("publishes the StatefulSet's pods at the servers' addresses in the lab's DNS", async () => {
+    const dns = new Resolver({ timeout: 1_000, tries: 2 })
+    dns.setServers([lab!.dnsServer])
+    expect(await dns.resolve4(`db-0.${report.service}`)).toEqual([PRIMARY])
+    expect(await dns.resolve4(`db-1.${report.service}`)).toEqual([STANDBY])
+    expect((await dns.resolve4(report.service)).sort()).toEqual([PRIMARY, STANDBY])
   })
 
   it('finds db-0 as the primary by probing', () => {

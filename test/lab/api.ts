@@ -41,6 +41,12 @@ export interface ServiceSpec {
   ipv6?: boolean
   /** Start real HTTP servers for the pods. Default true. (false: DNS records only.) */
   servePods?: boolean
+  /**
+   * With `servePods: false`: the pods' addresses, in pod order (`<name>-0` gets the first), for
+   * servers the lab does not run itself (PostgreSQL on 127.0.20.x in the primary/replica proof).
+   * IPv4 loopback only; `replicas` defaults to their number and may not exceed it.
+   */
+  podIps?: ReadonlyArray<string>
 }
 
 export type PodFault =

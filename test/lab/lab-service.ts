@@ -33,6 +33,8 @@ export interface ResolvedServiceSpec {
   readonly externalName: string | undefined
   readonly ipv6: boolean
   readonly servePods: boolean
+  /** Explicit pod addresses (DNS-only services), handed out in pod order. */
+  readonly podIps: ReadonlyArray<string> | undefined
 }
 
 // Kubernetes' alphabet for generated name suffixes (no vowels, no confusable characters).
@@ -52,6 +54,8 @@ export class Service implements LabService {
   readonly #podHost: PodHost
   /** A Deployment's ReplicaSet hash: `<name>-<hash>-<suffix>` pod names. */
   readonly #templateHash = suffix(10)
+  /** Addresses of spec.podIps held by a pod now. */
+  readonly #pinnedInUse = new Set<string>()
   #proxy: ClusterIpProxy | undefined
   #clusterIP: string | undefined
   #removed = false
@@ -65,9 +69,10 @@ export class Service implements LabService {
       statefulSet: spec.statefulSet,
       servePods: spec.servePods,
       ipv6: spec.ipv6,
-      takeAddress: () => (spec.ipv6 ? '::1' : host.takePodAddress()),
+      takeAddress: () => (spec.podIps ? this.#takePinned() : spec.ipv6 ? '::1' : host.takePodAddress()),
       releaseAddress: (ip) => {
-        if (!spec.ipv6) host.releasePodAddress(ip)
+        if (spec.podIps) this.#pinnedInUse.delete(ip)
+        else if (!spec.ipv6) host.releasePodAddress(ip)
       },
       syncDns: () => this.#syncDns(),
       blackhole: (pod, on) => host.blackhole(pod, on),
@@ -136,6 +141,18 @@ export class Service implements LabService {
         if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 20) throw error
       }
     }
+  }
+
+  /** The first of spec.podIps no pod holds: pods are created in order, so `<name>-i` gets podIps[i]. */
+  #takePinned(): string {
+    const ip = this.spec.podIps?.find((a) => !this.#pinnedInUse.has(a))
+    if (ip === undefined) {
+      throw new RangeError(
+        `service ${this.fqdn}: every address of spec.podIps (${this.spec.podIps?.join(', ')}) is taken`,
+      )
+    }
+    this.#pinnedInUse.add(ip)
+    return ip
   }
 
   #newPodName(): string {

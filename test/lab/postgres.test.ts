@@ -1,4 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PostgresPair, postgresSupport, startPostgresPair } from './postgres.js'
 
@@ -68,5 +72,88 @@ describe.skipIf(!support.supported)('the PostgreSQL pair harness', () => {
     await pair.close()
     expect(existsSync(dir)).toBe(false)
     await expect(pair.standby.query('SELECT 1')).rejects.toThrow()
+  })
+})
+
+/** Pids of processes whose command line mentions `text` (postgres runs with `-D <dataDir>`). */
+async function processesMentioning(text: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8')
+      if (cmdline.includes(text)) pids.push(Number(entry))
+    } catch {}
+  }
+  return pids
+}
+
+async function eventually(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+const harness = fileURLToPath(new URL('./postgres.ts', import.meta.url))
+
+/** A separate Node process that starts a pair and dies without close() ('exit': process.exit; 'sigkill': waits to be killed). */
+function pairInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Promise<{ dir: string }> } {
+  const script = `
+    import { registerHooks } from 'node:module'
+    registerHooks({
+      resolve(specifier, context, next) {
+        try { return next(specifier, context) } catch (error) {
+          if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
+          throw error
+        }
+      },
+    })
+    const { startPostgresPair } = await import(${JSON.stringify(harness)})
+    const pair = await startPostgresPair()
+    console.log(JSON.stringify({ dir: pair.baseDir }))
+    if (${JSON.stringify(how)} === 'exit') process.exit(3)
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const started = new Promise<{ dir: string }>((resolve, reject) => {
+    let out = ''
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out += c
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) resolve(JSON.parse(line) as { dir: string })
+    })
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its pair: ${out}`)))
+  })
+  return { child, started }
+}
+
+describe.skipIf(!support.supported)('the PostgreSQL pair is cleaned up without close()', () => {
+  it('a process that exits without close() leaves no server and no temp dir', async () => {
+    const { child, started } = pairInChild('exit')
+    const { dir } = await started
+    const [code] = (await once(child, 'exit')) as [number | null]
+    expect(code).toBe(3)
+    expect(existsSync(dir)).toBe(false)
+    expect(await eventually(async () => (await processesMentioning(dir)).length === 0, 10_000)).toBe(true)
+  })
+
+  it("a SIGKILLed process's servers are stopped and its dir swept by the next pair", async () => {
+    const { child, started } = pairInChild('sigkill')
+    const { dir } = await started
+    // pg_ctl daemonizes the servers: they outlive their owner.
+    expect((await processesMentioning(dir)).length).toBeGreaterThan(0)
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    expect(existsSync(dir)).toBe(true)
+    // The next pair needs the same addresses: it can only start once the stale servers are gone.
+    const pair = await startPostgresPair()
+    await pair.close()
+    expect(existsSync(dir)).toBe(false)
+    expect(await eventually(async () => (await processesMentioning(dir)).length === 0, 10_000)).toBe(true)
   })
 })

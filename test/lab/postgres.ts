@@ -8,12 +8,15 @@
  * the `postgres` OS user (created by the Debian package; created here if missing) and the temp
  * dir belongs to it. Startup is tuned for speed, not durability (fsync off, tiny buffers).
  */
-import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { execFile, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { appendFile, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { registerExitCleanup } from './exit-cleanup.js'
+
+const TEMP_PREFIX = 'hlb-pg-'
 
 /** Where Debian's postgresql-15 puts its binaries; `HLB_PG_BIN` overrides it. */
 export const defaultPostgresBinDir = process.env.HLB_PG_BIN ?? '/usr/lib/postgresql/15/bin'
@@ -193,30 +196,48 @@ async function waitFor(
         cause: lastError,
       })
     }
-    // Polling is the only way to see a server's state change; the deadline bounds it.
-    await new Promise((resolve) => setTimeout(resolve, 50).unref())
+    // Polling is the only way to see a server's state change; the deadline bounds it. Not
+    // unref()'d: the caller awaits this, so it must keep the process alive until it settles.
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+interface ServerSettings {
+  readonly name: 'primary' | 'standby'
+  readonly host: string
+  readonly port: number
+  readonly baseDir: string
+  readonly binDir: string
+  readonly runAs: RunAs
+  readonly timeout: number
 }
 
 class Server implements PostgresServer {
   running = false
-  readonly connection: pg.ClientConfig
+  readonly name: 'primary' | 'standby'
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
   readonly logFile: string
+  readonly connection: pg.ClientConfig
+  readonly baseDir: string
+  readonly binDir: string
+  readonly runAs: RunAs
+  readonly timeout: number
 
-  constructor(
-    readonly name: 'primary' | 'standby',
-    readonly host: string,
-    readonly port: number,
-    readonly dataDir: string,
-    private readonly baseDir: string,
-    private readonly binDir: string,
-    private readonly runAs: RunAs,
-    private readonly timeout: number,
-  ) {
-    this.logFile = join(baseDir, `${name}.log`)
+  constructor(settings: ServerSettings) {
+    this.name = settings.name
+    this.host = settings.host
+    this.port = settings.port
+    this.baseDir = settings.baseDir
+    this.binDir = settings.binDir
+    this.runAs = settings.runAs
+    this.timeout = settings.timeout
+    this.dataDir = join(settings.baseDir, settings.name)
+    this.logFile = join(settings.baseDir, `${settings.name}.log`)
     this.connection = {
-      host,
-      port,
+      host: settings.host,
+      port: settings.port,
       user: 'postgres',
       database: 'postgres',
       connectionTimeoutMillis: 5_000,
@@ -302,12 +323,72 @@ class Server implements PostgresServer {
   /** Best effort for close(): an immediate stop, whatever state the server is in. */
   async kill(): Promise<void> {
     if (!existsSync(join(this.dataDir, 'postmaster.pid'))) return
-    await this.pgCtl(['stop', '-m', 'immediate']).catch(async () => {
+    await this.pgCtl(['stop', '-m', 'immediate']).catch(() => {
       // pg_ctl could not stop it (or timed out): kill the postmaster by its pid file.
-      const pid = Number((await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
-      if (Number.isSafeInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL')
+      const pid = postmasterPid(this.dataDir)
+      if (pid !== undefined) process.kill(pid, 'SIGKILL')
     })
     this.running = false
+  }
+}
+
+/** The postmaster's pid from `postmaster.pid` (its first line), if the server looks alive. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Synchronous last resort (process exit, stale dirs): an immediate stop with pg_ctl, which waits
+ * until the server is gone (so nothing writes into the dir while it is removed), SIGKILL if
+ * that fails; then the dir goes.
+ */
+function stopAndRemoveSync(baseDir: string, binDir: string, runAs: RunAs): void {
+  for (const name of ['standby', 'primary']) {
+    const dataDir = join(baseDir, name)
+    const pid = postmasterPid(dataDir)
+    if (pid === undefined) continue
+    const stop = spawnSync(
+      join(binDir, 'pg_ctl'),
+      ['stop', '-m', 'immediate', '-D', dataDir, '-w', '-t', '10'],
+      {
+        cwd: baseDir,
+        ...runAs,
+        stdio: 'ignore',
+        timeout: 15_000,
+      },
+    )
+    if (stop.status !== 0) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+  }
+  rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 })
+}
+
+/**
+ * Stops the servers of earlier pairs whose process is gone (SIGKILLed before any clean-up could
+ * run: pg_ctl daemonizes the servers, so they outlive it) and removes their dirs.
+ */
+async function sweepStalePairs(binDir: string, runAs: RunAs): Promise<void> {
+  const entries = await readdir(tmpdir()).catch(() => [] as string[])
+  for (const entry of entries) {
+    const match = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(entry)
+    if (!match) continue
+    const pid = Number(match[1])
+    if (pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+      continue // its owner is alive
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ESRCH') continue
+    }
+    stopAndRemoveSync(join(tmpdir(), entry), binDir, runAs)
   }
 }
 
@@ -326,31 +407,19 @@ export async function startPostgresPair(options: PostgresPairOptions = {}): Prom
   const timeout = options.timeout ?? 30_000
 
   const runAs = await serverUser()
-  const baseDir = await mkdtemp(join(tmpdir(), 'hlb-pg-'))
-  const primary = new Server(
-    'primary',
-    primaryAddress,
-    port,
-    join(baseDir, 'primary'),
-    baseDir,
-    binDir,
-    runAs,
-    timeout,
-  )
-  const standby = new Server(
-    'standby',
-    standbyAddress,
-    port,
-    join(baseDir, 'standby'),
-    baseDir,
-    binDir,
-    runAs,
-    timeout,
-  )
+  await sweepStalePairs(binDir, runAs)
+  // The owner's pid in the name lets a later run sweep this dir if we are killed.
+  const baseDir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`))
+  const settings = { port, baseDir, binDir, runAs, timeout }
+  const primary = new Server({ ...settings, name: 'primary', host: primaryAddress })
+  const standby = new Server({ ...settings, name: 'standby', host: standbyAddress })
 
+  // A test that never reaches close() (a crash, process.exit()) still stops the servers.
+  const unregisterExit = registerExitCleanup(() => stopAndRemoveSync(baseDir, binDir, runAs))
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      unregisterExit()
       await Promise.allSettled([standby.kill(), primary.kill()])
       await rm(baseDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {})
     })()
