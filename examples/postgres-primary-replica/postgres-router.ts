@@ -19,6 +19,12 @@ export interface PostgresRouterOptions {
   dnsServers?: ReadonlyArray<string>
   /** Milliseconds between role probes. Default 5_000. A failover is seen within one interval. */
   probeInterval?: number
+  /**
+   * Milliseconds before one probe counts as failed (role unknown: no writes go there until a
+   * probe answers again). Default 2_000: keep it well above a connect + query on a busy server,
+   * even with a short interval, or one slow probe makes the primary briefly unknown.
+   */
+  probeTimeout?: number
   /** User, database, password... for both the probe and the queries. Default user and database `postgres`. */
   connection?: ProbeConnection
 }
@@ -93,6 +99,7 @@ export class PostgresRouter {
       primary: {
         probe: pgRoleProbe(this.#connection),
         ...(options.probeInterval === undefined ? {} : { interval: options.probeInterval }),
+        timeout: options.probeTimeout ?? 2_000,
       },
     })
   }
