@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Endpoint } from '../../src/endpoint.js'
-import type { HealthEvent, Pool } from '../../src/pool.js'
+import type { HealthEvent, Pool, PoolOptions } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
 import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { nextPoolEvent, picks } from './pool-support.js'
@@ -19,7 +19,7 @@ afterAll(async () => {
   await lab?.close()
 })
 
-function pool(healthCheck: Parameters<typeof createPool>[0]['healthCheck']): Pool {
+function pool(healthCheck: NonNullable<PoolOptions['healthCheck']>): Pool {
   const created = createPool({
     service: svc.fqdn,
     portName: 'http',
