@@ -1,39 +1,7 @@
-// Shared by the HTTP benchmarks: run in a private network namespace, start the pods process,
-// drive closed-loop load, summarise.
-import { type ChildProcess, fork, spawnSync } from 'node:child_process'
+// Shared by the HTTP benchmarks: start the pods process, drive closed-loop load, summarise.
+import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-
-/**
- * Re-runs this script inside `unshare --net` (its own loopback, as the tests do) when the
- * machine allows it, so pod addresses cannot clash with anything else on the host. Returns
- * true in the process that should do the work.
- */
-export function inPrivateNetwork(script: string): boolean {
-  if (process.env.HLB_NETNS !== undefined) return true
-  const probe = spawnSync('unshare', ['--net', '--', 'ip', 'link', 'set', 'lo', 'up'])
-  if (probe.status !== 0) {
-    process.env.HLB_NETNS = 'host'
-    return true
-  }
-  const child = spawnSync(
-    'unshare',
-    [
-      '--net',
-      '--',
-      'sh',
-      '-c',
-      'ip link set lo up && exec "$@"',
-      'sh',
-      process.execPath,
-      ...process.execArgv,
-      script,
-      ...process.argv.slice(2),
-    ],
-    { stdio: 'inherit', env: { ...process.env, HLB_NETNS: 'private' } },
-  )
-  process.exit(child.status ?? 1)
-}
 
 export interface PodInfo {
   readonly name: string

@@ -2,7 +2,7 @@
 // this client (retries on another pod; the pool ejects a pod at its first refused connect) and
 // for undici's BalancedPool (no retries; lowers a failing upstream's weight).
 //
-//   npx node --import ./bench/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 3]
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 3]
 //
 // Load: 16 requests in flight over 4 pods (4 connections each). At a third of the run, web-2
 // is killed (listener closed, open sockets destroyed: a crashed container whose endpoint is
@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher } from 'undici'
 import { createClient } from '../src/index.js'
-import { roundRobinPool } from './bench-pool.js'
-import { closedLoop, inPrivateNetwork, type PodInfo, startPods } from './bench-support.js'
+import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { closedLoop, type PodInfo, startPods } from './bench-support.js'
 
-if (!inPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
+if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '3' }, json: { type: 'boolean' } },
@@ -36,7 +36,8 @@ const variants: Array<{ name: string; make: (pods: ReadonlyArray<PodInfo>) => Ta
     make: (pods) => {
       const client = createClient({
         origin: `http://web.default.svc.cluster.local:${pods[0]!.port}`,
-        pool: roundRobinPool('web.default.svc.cluster.local', pods),
+        addresses: pods.map((p) => `${p.ip}:${p.port}`),
+        balancer: 'round-robin',
         connections: 4,
       })
       return { dispatcher: client.dispatcher, origin: client.origin, close: () => client.close() }
@@ -73,8 +74,10 @@ for (const variant of variants) {
   diagnostics.subscribe('undici:request:create', onCreate)
   const killer = (async () => {
     await new Promise((r) => setTimeout(r, runMs / 3))
-    await podsProcess.kill(VICTIM)
+    // The clock starts when the kill is sent: the client may see the resets and refused connects
+    // before the pods process's acknowledgement arrives.
     killedAt = performance.now()
+    await podsProcess.kill(VICTIM)
   })()
   const load = await closedLoop(16, runMs, async () => {
     const res = await target.dispatcher.request({ origin: target.origin, path: '/', method: 'GET' })

@@ -2,7 +2,7 @@
 // and undici's BalancedPool over the same 4 pods, with the same total connections, in one run:
 // several interleaved repetitions, median requests/s and ratios to the raw Pool.
 //
-//   npx node --import ./bench/ts-resolve.mjs bench/http-throughput.ts [--seconds 1] [--reps 5]
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-throughput.ts [--seconds 1] [--reps 5]
 //
 // Two shapes: 16 connections without pipelining, and 50 connections with pipelining 10
 // (balanced variants: 4 x 12 = 48 connections, never more than the raw Pool's).
@@ -11,16 +11,17 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createClient } from '../src/index.js'
-import { roundRobinPool } from './bench-pool.js'
-import { closedLoop, inPrivateNetwork, median, startPods } from './bench-support.js'
+import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { closedLoop, median, startPods } from './bench-support.js'
 
-if (!inPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
+if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '1' },
     reps: { type: 'string', default: '5' },
     json: { type: 'boolean' },
+    only: { type: 'string' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
@@ -46,7 +47,8 @@ function variants(connections: number, pipelining: number): Variant[] {
   )
   const client = createClient({
     origin: `http://web.default.svc.cluster.local:${pods[0]!.port}`,
-    pool: roundRobinPool('web.default.svc.cluster.local', pods),
+    addresses: pods.map((p) => `${p.ip}:${p.port}`),
+    balancer: 'round-robin',
     connections: perPod,
     pipelining,
   })
@@ -72,15 +74,21 @@ function variants(connections: number, pipelining: number): Variant[] {
   ]
 }
 
-async function measure(v: Variant, concurrency: number, ms: number): Promise<number> {
+/** Requests/s over the run, and the client process's CPU time per request (µs): less sensitive to other load on the machine. */
+async function measure(v: Variant, concurrency: number, ms: number): Promise<{ rps: number; cpuUs: number }> {
   const started = performance.now()
+  const cpu = process.cpuUsage()
   const result = await closedLoop(concurrency, ms, async () => {
     const res = await v.dispatcher.request({ origin: v.origin, path: '/', method: 'GET' })
     await res.body.dump()
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
   })
+  const used = process.cpuUsage(cpu)
   if (result.failed > 0) console.error(`${v.name}: ${result.failed} failed`, result.errors)
-  return result.ok / ((performance.now() - started) / 1_000)
+  return {
+    rps: result.ok / ((performance.now() - started) / 1_000),
+    cpuUs: (used.user + used.system) / result.ok,
+  }
 }
 
 const report: Record<string, unknown> = {}
@@ -88,32 +96,45 @@ for (const [connections, pipelining] of [
   [16, 1],
   [50, 10],
 ] as const) {
-  const list = variants(connections, pipelining)
+  const list = variants(connections, pipelining).filter(
+    (v, i) => i === 0 || values.only === undefined || v.name.includes(values.only),
+  )
   const concurrency = connections * pipelining
   // Warm-up: connections open, JIT warm.
   for (const v of list) await measure(v, concurrency, 300)
   const samples = new Map<string, number[]>(list.map((v) => [v.name, []]))
+  const cpuSamples = new Map<string, number[]>(list.map((v) => [v.name, []]))
   for (let rep = 0; rep < reps; rep++) {
     // Rotate the order so that no variant always runs first (or last) in a repetition.
     for (let i = 0; i < list.length; i++) {
       const v = list[(i + rep) % list.length]!
-      samples.get(v.name)!.push(await measure(v, concurrency, runMs))
+      const m = await measure(v, concurrency, runMs)
+      samples.get(v.name)!.push(m.rps)
+      cpuSamples.get(v.name)!.push(m.cpuUs)
     }
   }
   await Promise.all(list.map((v) => v.close()))
   const rawMedian = median(samples.get(list[0]!.name)!)
+  const rawCpu = median(cpuSamples.get(list[0]!.name)!)
   const title = `${connections} connections, pipelining ${pipelining} (${concurrency} requests in flight), ${reps} x ${runMs} ms`
   console.log(`\n${title}`)
+  console.log(
+    `  ${'variant'.padEnd(30)} ${'req/s'.padStart(7)}   ratio   ${'CPU µs/req'.padStart(10)}  CPU ratio   samples (req/s)`,
+  )
   const rows: Record<string, unknown> = {}
   for (const v of list) {
     const m = median(samples.get(v.name)!)
+    const cpu = median(cpuSamples.get(v.name)!)
     rows[v.name] = {
       medianRps: Math.round(m),
       ratioToRawPool: Number((m / rawMedian).toFixed(3)),
+      cpuUsPerRequest: Number(cpu.toFixed(1)),
+      // Raw Pool's CPU per request over this variant's: the throughput ratio a CPU-bound client would see.
+      cpuRatioToRawPool: Number((rawCpu / cpu).toFixed(3)),
       samples: samples.get(v.name)!.map(Math.round),
     }
     console.log(
-      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)} req/s   x${(m / rawMedian).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
+      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}       [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
     )
   }
   report[title] = rows

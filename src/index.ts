@@ -15,6 +15,7 @@ export {
   type DiscoveryInternals,
   type DiscoveryOptions,
   type NormalizedDiscoveryOptions,
+  pickDiscoveryOptions,
   type ReadyOptions,
   type ResolverFactory,
   type ResolverLike,

@@ -55,8 +55,8 @@ export interface HttpStats {
 
 export interface BalancedDispatcherOptions {
   readonly pool: LeasePool
-  /** Close `pool` with the dispatcher. */
-  readonly ownsPool: boolean
+  /** Closes what the dispatcher owns besides its connections (a pool it was made with); none for a pool given by the caller. */
+  readonly closePool?: () => Promise<void>
   readonly protocol: 'http:' | 'https:'
   /** Logical host name: the Host header's name and the TLS servername. */
   readonly hostname: string
@@ -96,7 +96,7 @@ export class BalancedDispatcher extends Dispatcher {
   readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
-  readonly #ownsPool: boolean
+  readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
   #ready = false
@@ -121,7 +121,7 @@ export class BalancedDispatcher extends Dispatcher {
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
     const defaultPort = options.protocol === 'https:' ? 443 : 80
     this.hostHeader = options.port === defaultPort ? options.hostname : `${options.hostname}:${options.port}`
-    this.#ownsPool = options.ownsPool
+    this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
     this.endpointDispatchers = new EndpointDispatchers({
@@ -249,6 +249,6 @@ export class BalancedDispatcher extends Dispatcher {
     this.#closed = true
     this.pool.off('change', this.#onChange)
     await closeEndpoints()
-    if (this.#ownsPool) await this.pool.close()
+    await this.#closePool?.()
   }
 }

@@ -1,4 +1,5 @@
 import { requireObject } from '../options.js'
+import type { Pool, PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import {
   type ClientOwnOptions,
@@ -7,18 +8,26 @@ import {
   resolveHttpOptions,
 } from './client-options.js'
 import { HeadlessClient } from './headless-client.js'
+import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
 import { type ClientPoolOptions, createServicePool } from './pool-factory.js'
 
 /** createClient's options: the origin, the HTTP options, and everything createPool takes. */
-export type ClientOptions = ClientOwnOptions & ClientPoolOptions
+export type ClientOptions = Omit<ClientOwnOptions, 'pool'> & ClientPoolOptions & { pool?: undefined }
+
+/** createClient's options with a pool made elsewhere: then no pool option may be given. */
+export type ClientWithPoolOptions<P extends LeasePool> = Omit<ClientOwnOptions, 'pool'> & { pool: P }
 
 /**
  * Creates an HTTP client for a headless service. The origin's host is the service name (the
  * pool resolves it) and the name sent as Host and TLS servername; its port is the endpoints'
  * port unless the pool options give `port` or `portName`.
  */
-export function createClient(options: ClientOptions): HeadlessClient {
+export function createClient(options: ClientOptions): HeadlessClient<Pool>
+export function createClient<P extends LeasePool>(options: ClientWithPoolOptions<P>): HeadlessClient<P>
+export function createClient(
+  options: ClientOptions | ClientWithPoolOptions<LeasePool>,
+): HeadlessClient<LeasePool> {
   const all = requireObject('options', options)
   const { origin: originOption, pool: givenPool, ...rest } = all as ClientOwnOptions & Record<string, unknown>
   const origin = parseOrigin('origin', originOption)
@@ -30,10 +39,17 @@ export function createClient(options: ClientOptions): HeadlessClient {
   }
   const http = resolveHttpOptions(httpOptions, '', isPrimaryConfigured(poolOptions))
   let pool = givenPool
+  let closePool: (() => Promise<void>) | undefined
   if (pool === undefined) {
     const port =
       poolOptions.port === undefined && poolOptions.portName === undefined ? origin.port : poolOptions.port
-    pool = createServicePool({ ...poolOptions, service: origin.hostname, port: port as number })
+    const made = createServicePool({
+      ...poolOptions,
+      service: origin.hostname,
+      port: port as number,
+    } as PoolOptions)
+    pool = made.pool
+    closePool = () => made.close()
   } else if (Object.keys(poolOptions).length > 0) {
     throw new TypeError(
       `options.${Object.keys(poolOptions)[0]} is a pool option, but options.pool gives a pool already: configure that pool instead`,
@@ -41,7 +57,7 @@ export function createClient(options: ClientOptions): HeadlessClient {
   }
   const dispatcher = new BalancedDispatcher({
     pool,
-    ownsPool: givenPool === undefined,
+    ...(closePool === undefined ? {} : { closePool }),
     protocol: origin.protocol,
     hostname: origin.hostname,
     port: origin.port,

@@ -1,6 +1,7 @@
 import { Agent, Dispatcher } from 'undici'
 import { ClosedError } from '../errors.js'
 import { rejectUnknownKeys, requireObject } from '../options.js'
+import type { PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import {
   HTTP_OPTION_KEYS,
@@ -10,10 +11,12 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, createServicePool } from './pool-factory.js'
+import { type ClientPoolOptions, createServicePool, type ServicePool } from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
-export type AgentServiceOptions = ClientPoolOptions & HttpOptions & { pool?: LeasePool }
+export type AgentServiceOptions =
+  | (ClientPoolOptions & HttpOptions & { pool?: undefined })
+  | (HttpOptions & { pool: LeasePool })
 
 export interface HeadlessAgentOptions extends HttpOptions {
   /** Services to balance, by host name (FQDN as requests name it). Their HTTP options override the agent's. */
@@ -95,10 +98,14 @@ export class HeadlessAgent extends Dispatcher {
     const http = this.#resolveHttp(name, entry)
     const port =
       poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
-    const pool = givenPool ?? createServicePool({ ...poolOptions, service: name, port: port as number })
+    const made =
+      givenPool === undefined
+        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
+        : undefined
+    const pool = givenPool ?? (made as ServicePool).pool
     const dispatcher = new BalancedDispatcher({
       pool,
-      ownsPool: givenPool === undefined,
+      ...(made === undefined ? {} : { closePool: () => made.close() }),
       protocol: parsed.protocol,
       hostname: parsed.hostname,
       port: parsed.port,

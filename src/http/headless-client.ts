@@ -1,4 +1,5 @@
 import { Dispatcher, fetch as undiciFetch } from 'undici'
+import type { Pool } from '../pool.js'
 import type { AttemptEvent, BalancedDispatcher, HttpStats, RetryEvent } from './balanced-dispatcher.js'
 import type { RouteOptions } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
@@ -40,7 +41,7 @@ class RoutedDispatcher extends Dispatcher {
  * retries on another one. `client.dispatcher` is an undici Dispatcher for `undici.request`,
  * `undici.fetch` and `setGlobalDispatcher`.
  */
-export class HeadlessClient {
+export class HeadlessClient<P extends LeasePool = Pool> {
   /** The origin requests are made to: its host is the Host header and the TLS servername. */
   readonly origin: string
   readonly dispatcher: BalancedDispatcher
@@ -51,8 +52,8 @@ export class HeadlessClient {
   }
 
   /** The pool: `stats()`, events (`change`, `eject`...), `endpoints`. */
-  get pool(): LeasePool {
-    return this.dispatcher.pool
+  get pool(): P {
+    return this.dispatcher.pool as P
   }
 
   /** Like `undici.request(origin + path, options)`; resolves with statusCode, headers and body. */

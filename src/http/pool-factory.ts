@@ -1,14 +1,45 @@
-import type { LeasePool } from './lease-pool.js'
+import { createEndpointSource } from '../discovery/create-endpoint-source.js'
+import { DISCOVERY_OPTION_KEYS, type DiscoveryOptions } from '../discovery/discovery-options.js'
+import { createPool, type Pool, type PoolOptions } from '../pool.js'
 
 /**
- * Everything `createPool` takes except what the client derives from its origin (service, and
- * port unless given). Until src/pool.ts lands this is an open record; createPool validates it.
+ * Everything `createPool` takes except the service, which the client takes from its origin's
+ * host; `port` defaults to the origin's port unless `port` or `portName` is given.
  */
-export type ClientPoolOptions = { readonly [option: string]: unknown }
+export type ClientPoolOptions = Omit<PoolOptions, 'service' | 'port'> & { port?: number }
 
-/** Creates the pool for a service; swapped for the real createPool when the balancing work lands. */
-export function createServicePool(options: { service: string; port: number } & ClientPoolOptions): LeasePool {
-  throw new Error(
-    `createPool is not available yet (service ${options.service}); pass a pool with the \`pool\` option`,
-  )
+/** A pool made for a client or agent, and how to close it with what it owns. */
+export interface ServicePool {
+  readonly pool: Pool
+  close(): Promise<void>
+}
+
+/**
+ * Creates the pool for a service. The endpoint source is made here from the discovery half of
+ * the options and handed to createPool, because createPool (at this commit) passes all of its
+ * options to createEndpointSource, which rejects the balancing ones (`balancer`...). The pool
+ * does not close a source it was given, so `close()` closes both.
+ */
+export function createServicePool(options: PoolOptions): ServicePool {
+  const discovery: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) {
+    const value = (options as unknown as Record<string, unknown>)[key]
+    if (value !== undefined) discovery[key] = value
+  }
+  // Validate everything (unknown keys included) before anything with a timer exists.
+  const source = createEndpointSource(discovery as unknown as DiscoveryOptions)
+  let pool: Pool
+  try {
+    pool = createPool(options, { source })
+  } catch (error) {
+    void source.close()
+    throw error
+  }
+  return {
+    pool,
+    async close() {
+      await pool.close()
+      await source.close()
+    },
+  }
 }

@@ -29,7 +29,11 @@ export interface ServiceSpec {
   replicas?: number
   /** The pods' container port; default the lab's pod port (8080). */
   port?: number
-  /** Named ports for SRV; default [{ name: 'http', port }]. */
+  /**
+   * Named ports for SRV; default [{ name: 'http', port }]. For headless services these are the
+   * endpoint ports; for clusterIP services the service ports: the VIP listens on the first one
+   * and forwards to the pods' `port`, as a Service's port -> targetPort.
+   */
   ports?: ServicePortSpec[]
   /** For externalName services: the CNAME target. */
   externalName?: string

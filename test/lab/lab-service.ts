@@ -87,7 +87,7 @@ export class Service implements LabService {
     return this.spec.kind
   }
 
-  /** clusterIP: the VIP's port; otherwise the pods' container port (IPv6 pods each have their own, see pod.port). */
+  /** clusterIP: the VIP's port (the first named port); otherwise the pods' container port (IPv6 pods each have their own, see pod.port). */
   get port(): number {
     return this.#proxy?.port ?? this.spec.port
   }
@@ -121,7 +121,8 @@ export class Service implements LabService {
       const vip = this.spec.ipv6 ? '::1' : this.#host.takeVip()
       const proxy = new ClusterIpProxy({
         address: vip,
-        port: this.spec.ipv6 ? 0 : this.spec.port,
+        // The service port (the first named port), forwarding to the pods' container port.
+        port: this.spec.ipv6 ? 0 : this.spec.ports[0]!.port,
         backends: () => this.#pods.filter((p) => p.ready).map((p) => ({ host: p.ip, port: p.port })),
       })
       try {
@@ -200,10 +201,10 @@ export class Service implements LabService {
   /** This service as the DNS record generator sees it. */
   describe(): ServiceDescription {
     const spec = this.spec
-    const servicePorts: PortDescription[] = spec.ports.map((p) => ({
+    const servicePorts: PortDescription[] = spec.ports.map((p, i) => ({
       name: p.name,
-      // A VIP on ::1 has a port of its own.
-      port: this.#proxy && p.port === spec.port ? this.#proxy.port : p.port,
+      // The VIP listens on the first port (on ::1 with a port of its own).
+      port: this.#proxy && i === 0 ? this.#proxy.port : p.port,
       protocol: p.protocol,
     }))
     return {

@@ -98,6 +98,11 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
     replicas = 0
   }
   const port = spec.port === undefined ? podPort : checkPort('spec.port', spec.port)
+  if (spec.ports !== undefined && (!Array.isArray(spec.ports) || spec.ports.length === 0)) {
+    throw new TypeError(
+      `spec.ports must be a non-empty array of named ports, got ${JSON.stringify(spec.ports)}`,
+    )
+  }
   const ports: Array<Required<ServicePortSpec>> = (spec.ports ?? [{ name: 'http', port }]).map((p, i) => {
     if (typeof p.name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(p.name)) {
       throw new TypeError(
@@ -236,7 +241,10 @@ export class LabImpl implements Lab {
     const run = this.#dnsQueue.then(async () => {
       if (this.#closing) return
       const ms = await this.#bind.apply(this.#records())
-      if (ms > 0) this.dnsChangeTimes.push(ms)
+      if (ms > 0) {
+        this.dnsChangeTimes.push(ms)
+        if (this.dnsChangeTimes.length > 1000) this.dnsChangeTimes.splice(0, 500)
+      }
     })
     this.#dnsQueue = run.catch(() => {})
     return run

@@ -7,14 +7,14 @@ import {
   RetryBudgetExhaustedError,
 } from '../../../src/errors.js'
 import type { RetryEvent } from '../../../src/http/balanced-dispatcher.js'
-import type { ClientOptions } from '../../../src/http/create-client.js'
+import type { HttpOptions } from '../../../src/http/client-options.js'
 import { createClient } from '../../../src/http/create-client.js'
 import type { HeadlessClient } from '../../../src/http/headless-client.js'
 import { endpoint, FakePool } from './fake-pool.js'
 import { type Behaviour, TestServer, waitFor } from './test-servers.js'
 
 const servers: TestServer[] = []
-const clients: HeadlessClient[] = []
+const clients: Array<{ close(): Promise<void> }> = []
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()))
@@ -33,8 +33,8 @@ async function start(n: number, behaviour?: Behaviour): Promise<TestServer[]> {
 
 function clientFor(
   pods: TestServer[],
-  options: Partial<ClientOptions> = {},
-): { client: HeadlessClient; pool: FakePool } {
+  options: HttpOptions = {},
+): { client: HeadlessClient<FakePool>; pool: FakePool } {
   const pool = new FakePool(
     'web.test',
     pods.map((p) => endpoint(p.name, p.address, p.port)),

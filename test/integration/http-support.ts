@@ -1,0 +1,90 @@
+import type { EventEmitter } from 'node:events'
+import type { ClientOptions } from '../../src/http/create-client.js'
+import { createClient } from '../../src/http/create-client.js'
+import type { HeadlessClient } from '../../src/http/headless-client.js'
+import type { Lab, LabService } from '../lab/index.js'
+
+/** A client for a lab service: SRV (so endpoints carry pod names), the lab's DNS server, no search list, fast refresh. */
+export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOptions> = {}): HeadlessClient {
+  return createClient({
+    origin: `http://${svc.fqdn}:${svc.port}`,
+    portName: 'http',
+    dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+    minRefresh: 500,
+    maxRefresh: 2_000,
+    ...options,
+  } as ClientOptions)
+}
+
+/** The next `event` on `emitter` that satisfies `accept`, or a rejection naming it after `ms`. */
+export function nextEvent<T>(
+  emitter:
+    | EventEmitter
+    | { on(e: string, l: (v: T) => void): unknown; off(e: string, l: (v: T) => void): unknown },
+  event: string,
+  accept: (value: T) => boolean = () => true,
+  ms = 10_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const target = emitter as {
+      on(e: string, l: (v: T) => void): unknown
+      off(e: string, l: (v: T) => void): unknown
+    }
+    const timer = setTimeout(() => {
+      target.off(event, listener)
+      reject(new Error(`no ${event} event within ${ms} ms`))
+    }, ms)
+    const listener = (value: T) => {
+      if (!accept(value)) return
+      clearTimeout(timer)
+      target.off(event, listener)
+      resolve(value)
+    }
+    target.on(event, listener)
+  })
+}
+
+/** GETs in `concurrency` loops until `stop()` resolves; returns what each request gave. */
+export function getLoad(
+  client: HeadlessClient,
+  concurrency: number,
+): { stop(): Promise<{ ok: number; failures: unknown[]; byPod: Map<string, number> }> } {
+  let running = true
+  let ok = 0
+  const failures: unknown[] = []
+  const byPod = new Map<string, number>()
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const res = await client.request('/load')
+        const pod = String(res.headers['x-pod'])
+        await res.body.dump()
+        if (res.statusCode === 200) {
+          ok++
+          byPod.set(pod, (byPod.get(pod) ?? 0) + 1)
+        } else failures.push(new Error(`status ${res.statusCode} from ${pod}`))
+      } catch (error) {
+        if ((error as { code?: string }).code === 'HLB_ERR_CLOSED') break
+        // Bounded, and a pause: a client failing fast must not spin this loop out of memory.
+        if (failures.length < 100) failures.push(error)
+        await new Promise((r) => setTimeout(r, 10))
+      }
+    }
+  })
+  return {
+    async stop() {
+      running = false
+      await Promise.all(loops)
+      return { ok, failures, byPod }
+    },
+  }
+}
+
+/** Resolves once `condition()` holds, checking every 20 ms; rejects naming `what` after `ms`. */
+export async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

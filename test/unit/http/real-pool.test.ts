@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createClient } from '../../../src/http/create-client.js'
+import { TestServer } from './test-servers.js'
+
+const closers: Array<{ close(): Promise<void> }> = []
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c.close()
+})
+
+describe('createClient with the real pool (static addresses)', () => {
+  it('balances per request and ejects a pod at its first refused connect, losing no request', async () => {
+    const pods: TestServer[] = []
+    for (let i = 0; i < 3; i++) {
+      const pod = await new TestServer(`web-${i}`, `127.0.0.${i + 2}`).listen(0)
+      pods.push(pod)
+      closers.push(pod)
+    }
+    const client = createClient({
+      origin: 'http://web.test',
+      addresses: pods.map((p) => `${p.address}:${p.port}`),
+      balancer: 'round-robin',
+    })
+    closers.push(client)
+    for (let i = 0; i < 30; i++) await (await client.request('/')).body.dump()
+    expect(pods.map((p) => p.count())).toEqual([10, 10, 10])
+
+    await pods[1]!.close()
+    const ejected: unknown[] = []
+    client.pool.on('eject', (e) => ejected.push(e))
+    for (let i = 0; i < 30; i++) {
+      const res = await client.request('/')
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+    }
+    expect(ejected).toHaveLength(1)
+    expect(pods[0]!.count() + pods[2]!.count()).toBe(50)
+    expect(client.stats()).toMatchObject({ retries: 1, failures: 0 })
+    const stats = client.pool.stats()
+    expect(stats.endpoints.find((e) => e.endpoint.address === '127.0.0.3')).toMatchObject({ inFlight: 0 })
+  })
+})
