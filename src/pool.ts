@@ -751,9 +751,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return
     if (this.options.primary.kind === 'probe') this.applyProbedRoles()
     const members = this.members
-    const total = members.length
+    // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
+    // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
+    let total = 0
     let fit = 0
-    for (const state of members) if (state.health === 'healthy' || state.health === 'probation') fit++
+    for (const state of members) {
+      if (state.health !== 'pending') total++
+      if (state.health === 'healthy' || state.health === 'probation') fit++
+    }
     // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
     // overloading the few (and the checks may be the ones that are wrong).
     const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
@@ -762,7 +767,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     const replicasEligible: EndpointState[] = []
     let primary: EndpointState | undefined
     for (const state of members) {
-      state.eligible = panic || state.health === 'healthy' || state.health === 'probation'
+      state.eligible =
+        state.health === 'healthy' || state.health === 'probation' || (panic && state.health !== 'pending')
       if (state.eligible) eligible.push(state)
       if (state.role === 'replica') {
         replicas.push(state)
