@@ -208,6 +208,8 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private ejectedCount = 0
   private rampingCount = 0
+  /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
+  private plain = true
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
@@ -310,7 +312,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   pick(options?: PickOptions): Endpoint {
     // The common call (no options, nothing ramping) stays small enough to inline into the caller.
-    if (options === undefined && this.rampingCount === 0 && !this.closed) {
+    if (options === undefined && this.plain) {
       const state = this.anyBalancer.pick(undefined, undefined)
       if (state !== undefined) return state.endpoint
     }
@@ -415,6 +417,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
+    this.plain = false
     this.source.off('change', this.onSourceChange)
     this.source.off('error', this.onSourceError)
     this.checker?.close()
@@ -676,7 +679,9 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private startRamp(state: EndpointState, now: number, window: number, from: number): void {
     this.clearTimer(state)
-    if (state.rampEnd === 0) this.rampingCount++
+    if (state.ramping === 0) this.rampingCount++
+    state.ramping = 1
+    this.plain = false
     state.rampStart = now
     state.rampEnd = now + window
     state.rampFrom = from
@@ -691,9 +696,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   private endRamp(state: EndpointState): void {
-    if (state.rampEnd === 0) return
+    if (state.ramping === 0) return
+    state.ramping = 0
     state.rampEnd = 0
     this.rampingCount--
+    this.plain = this.rampingCount === 0 && !this.closed
   }
 
   private clearTimer(state: EndpointState): void {
