@@ -2,7 +2,7 @@
 // endpoints, against a plain array-index rotation (the floor).
 //
 // Runs on Node 24 by type stripping, no build step:
-//   npx node --expose-gc --import ./bench/ts-resolve.mjs bench/pick.ts [--quick] [--json]
+//   npx node --expose-gc --import ./scripts/ts-resolve.mjs bench/pick.ts [--quick] [--json]
 //
 // Each balancer runs in its own Node process: an application normally uses one balancer class,
 // and measuring five in one process would make the pool's call into its balancer megamorphic
@@ -22,7 +22,7 @@ const SIZES = [4, 64, 1024]
 const BALANCERS: BalancerName[] = ['round-robin', 'random', 'least-request', 'peak-ewma', 'consistent-hash']
 
 if (typeof globalThis.gc !== 'function') {
-  console.error('run with --expose-gc: npx node --expose-gc --import ./bench/ts-resolve.mjs bench/pick.ts')
+  console.error('run with --expose-gc: npx node --expose-gc --import ./scripts/ts-resolve.mjs bench/pick.ts')
   process.exit(2)
 }
 

@@ -208,6 +208,8 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private ejectedCount = 0
   private rampingCount = 0
+  /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
+  private plain = true
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
@@ -310,7 +312,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   pick(options?: PickOptions): Endpoint {
     // The common call (no options, nothing ramping) stays small enough to inline into the caller.
-    if (options === undefined && this.rampingCount === 0 && !this.closed) {
+    if (options === undefined && this.plain) {
       const state = this.anyBalancer.pick(undefined, undefined)
       if (state !== undefined) return state.endpoint
     }
@@ -415,6 +417,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
+    this.plain = false
     this.source.off('change', this.onSourceChange)
     this.source.off('error', this.onSourceError)
     this.checker?.close()
@@ -676,7 +679,9 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private startRamp(state: EndpointState, now: number, window: number, from: number): void {
     this.clearTimer(state)
-    if (state.rampEnd === 0) this.rampingCount++
+    if (state.ramping === 0) this.rampingCount++
+    state.ramping = 1
+    this.plain = false
     state.rampStart = now
     state.rampEnd = now + window
     state.rampFrom = from
@@ -691,9 +696,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   private endRamp(state: EndpointState): void {
-    if (state.rampEnd === 0) return
+    if (state.ramping === 0) return
+    state.ramping = 0
     state.rampEnd = 0
     this.rampingCount--
+    this.plain = this.rampingCount === 0 && !this.closed
   }
 
   private clearTimer(state: EndpointState): void {
@@ -751,9 +758,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return
     if (this.options.primary.kind === 'probe') this.applyProbedRoles()
     const members = this.members
-    const total = members.length
+    // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
+    // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
+    let total = 0
     let fit = 0
-    for (const state of members) if (state.health === 'healthy' || state.health === 'probation') fit++
+    for (const state of members) {
+      if (state.health !== 'pending') total++
+      if (state.health === 'healthy' || state.health === 'probation') fit++
+    }
     // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
     // overloading the few (and the checks may be the ones that are wrong).
     const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
@@ -762,7 +774,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     const replicasEligible: EndpointState[] = []
     let primary: EndpointState | undefined
     for (const state of members) {
-      state.eligible = panic || state.health === 'healthy' || state.health === 'probation'
+      state.eligible =
+        state.health === 'healthy' || state.health === 'probation' || (panic && state.health !== 'pending')
       if (state.eligible) eligible.push(state)
       if (state.role === 'replica') {
         replicas.push(state)

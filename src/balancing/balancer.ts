@@ -69,5 +69,5 @@ export function isExcluded(state: EndpointState, exclude: Exclusions): boolean {
  * to its current share. Non-ramping endpoints always do, without touching `random`.
  */
 export function admits(state: EndpointState, context: PickContext): boolean {
-  return state.rampEnd === 0 || context.random() < rampShare(state, context.now)
+  return state.ramping === 0 || context.random() < rampShare(state, context.now)
 }

@@ -55,7 +55,7 @@ export class RoundRobinBalancer implements Balancer {
     const i = this.cursor
     const state = schedule[i]!
     // The common case, kept small so it inlines: no exclusions, not ramping.
-    if (exclude === undefined && state.rampEnd === 0) {
+    if (exclude === undefined && state.ramping === 0) {
       this.cursor = i + 1 === n ? 0 : i + 1
       return state
     }
@@ -71,7 +71,7 @@ export class RoundRobinBalancer implements Balancer {
       const state = schedule[i]!
       i = i + 1 === n ? 0 : i + 1
       if (exclude !== undefined && isExcluded(state, exclude)) continue
-      if (state.rampEnd !== 0 && !admits(state, this.context)) {
+      if (state.ramping !== 0 && !admits(state, this.context)) {
         if (skipped === undefined) {
           skipped = state
           skippedAt = i

@@ -40,13 +40,13 @@ export abstract class TwoChoiceBalancer implements Balancer {
     const j = k + (((k - i) >>> 31) ^ 1)
     let a: EndpointState | undefined = eligible[i]!
     let b: EndpointState | undefined = eligible[j]!
-    if (exclude === undefined && a.rampEnd === 0 && b.rampEnd === 0) return this.better(b, a) ? b : a
+    if (exclude === undefined && (a.ramping | b.ramping) === 0) return this.better(b, a) ? b : a
     if (exclude !== undefined) {
       if (isExcluded(a, exclude)) a = undefined
       if (isExcluded(b, exclude)) b = undefined
     }
-    if (a !== undefined && a.rampEnd !== 0 && !admits(a, this.context)) a = b === undefined ? a : undefined
-    if (b !== undefined && b.rampEnd !== 0 && !admits(b, this.context)) b = a === undefined ? b : undefined
+    if (a !== undefined && a.ramping !== 0 && !admits(a, this.context)) a = b === undefined ? a : undefined
+    if (b !== undefined && b.ramping !== 0 && !admits(b, this.context)) b = a === undefined ? b : undefined
     if (a === undefined) return b ?? scanFrom(eligible, i, exclude)
     if (b === undefined) return a
     return this.better(b, a) ? b : a

@@ -51,6 +51,11 @@ export class EndpointState {
   // Slow start and probation: the share ramps linearly from rampFrom to 1 over [rampStart, rampEnd].
   rampStart = 0
   rampEnd = 0
+  /**
+   * 1 while ramping, else 0: what pickers test per request. An integer, because rampEnd becomes a
+   * boxed double field once any endpoint has ramped, and reading it costs a load more.
+   */
+  ramping = 0
   rampFrom = 1
   /** The one pending timer of this endpoint (ejection end, probation end or ramp end). */
   timer: unknown | undefined = undefined

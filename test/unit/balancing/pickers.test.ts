@@ -78,6 +78,14 @@ describe('round-robin', () => {
     }
   })
 
+  it('keeps a weighted cycle short (at most max(256, 4n) turns) when SRV weights are far apart', () => {
+    const all = states(3, [1, 65_535, 0])
+    const schedule = weightedSchedule(all)
+    expect(schedule.length).toBeLessThanOrEqual(258)
+    for (const s of all) expect(schedule).toContain(s) // weight 0 counts as 1: a small share, not none
+    expect(schedule.filter((s) => s === all[1]).length / schedule.length).toBeGreaterThan(0.98)
+  })
+
   it('weighted shares hold for arbitrary weights', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 2, maxLength: 12 }), (weights) => {
