@@ -470,6 +470,17 @@ export async function startPostgresPair(options: PostgresPairOptions = {}): Prom
     await appendFile(join(standby.dataDir, 'postgresql.conf'), `listen_addresses = '${standbyAddress}'\n`)
     await standby.start()
     await standby.waitUntilInRecovery()
+    await waitFor(
+      'the standby streams from the primary',
+      async () =>
+        (
+          await standby.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+          )
+        ).rows[0]!.n === '1',
+      timeout,
+      async () => `${await primary.logTail()}\n${await standby.logTail()}`,
+    )
 
     const pair: PostgresPair = {
       primary,
