@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
-import type { Balancer, Exclusions, PickContext } from './balancing/balancer.js'
-import { isExcluded } from './balancing/balancer.js'
+import type { Balancer, Exclusions } from './balancing/balancer.js'
+import { isExcluded, PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
@@ -25,15 +25,17 @@ import {
 } from './balancing/roles.js'
 import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
 import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
+import type { Clock } from './discovery/clock.js'
+import { systemClock } from './discovery/clock.js'
+import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
-import type { EndpointSource } from './discovery/endpoint-source.js'
+import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
+import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
-import type { Clock } from './health/clock.js'
-import { systemClock } from './health/clock.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
@@ -45,29 +47,15 @@ const debug = debuglog('headless-lb')
 /** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
 export type PoolOptions = DiscoveryOptions & BalancingOptions
 
-/**
- * The keys of DiscoveryOptions (src/discovery/discovery-options.ts). Kept here until discovery
- * exports its own list, so a misspelt option is rejected whichever half it belongs to.
- */
-const DISCOVERY_KEYS: ReadonlyArray<string> = [
-  'service',
-  'port',
-  'portName',
-  'family',
-  'pods',
-  'addresses',
-  'dns',
-  'minRefresh',
-  'maxRefresh',
-]
-
 /** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
 export interface PoolInternals {
   /** Used instead of `createEndpointSource(options)`. The pool does not close a source it was given. */
   source?: EndpointSource
   clock?: Clock
-  /** Uniform in [0, 1). Default Math.random. */
+  /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
   random?: () => number
+  /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
+  discovery?: DiscoveryInternals
 }
 
 /** `health` event: an endpoint's health changed. */
@@ -148,12 +136,20 @@ interface PoolEvents {
 /** Builds a pool: discovery + health + balancing. Validates every option now. */
 export function createPool(options: PoolOptions, internals: PoolInternals = {}): Pool {
   const record = requireObject('options', options)
-  rejectUnknownKeys('', record, [...DISCOVERY_KEYS, ...BALANCING_OPTION_KEYS])
+  rejectUnknownKeys('', record, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
   if (typeof record.service !== 'string' || record.service === '') {
     throw invalidType('service', 'a service name (web.default.svc.cluster.local or web)', record.service)
   }
+  // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
-  const source = internals.source ?? createEndpointSource(options)
+  const discoveryOptions: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
+  const source =
+    internals.source ??
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
+      ...(internals.clock ? { clock: internals.clock } : {}),
+      ...internals.discovery,
+    })
   return new Pool(options.service, resolved, source, internals.source === undefined, internals)
 }
 
@@ -195,6 +191,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly source: EndpointSource
   private readonly ownsSource: boolean
   private readonly clock: Clock
+  private readonly systemTime: boolean
   private readonly random: () => number
   private readonly context: PickContext
   private readonly detector: OutlierDetector
@@ -211,6 +208,8 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private ejectedCount = 0
   private rampingCount = 0
+  /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
+  private plain = true
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
@@ -248,8 +247,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source = source
     this.ownsSource = ownsSource
     this.clock = internals.clock ?? systemClock
-    this.random = internals.random ?? Math.random
-    this.context = { now: this.clock.now(), random: this.random, ewmaDecay: options.ewmaDecay }
+    this.systemTime = this.clock === systemClock
+    this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
+    this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
@@ -275,7 +275,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
-  ready(options?: { signal?: AbortSignal }): Promise<void> {
+  ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)
   }
@@ -311,6 +311,11 @@ export class Pool extends EventEmitter<PoolEvents> {
    * and none is fit, ClosedError after close.
    */
   pick(options?: PickOptions): Endpoint {
+    // The common call (no options, nothing ramping) stays small enough to inline into the caller.
+    if (options === undefined && this.plain) {
+      const state = this.anyBalancer.pick(undefined, undefined)
+      if (state !== undefined) return state.endpoint
+    }
     return this.select(options).endpoint
   }
 
@@ -330,17 +335,18 @@ export class Pool extends EventEmitter<PoolEvents> {
   settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
-    const now = this.clock.now()
-    this.context.now = now
+    // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
+    // injected clock's now() is such a call: read performance.now() directly when it is the clock.
+    this.context.now = this.systemTime ? performance.now() : this.clock.now()
     const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
     if (outcome.ok) {
       state.consecutiveFailures = 0
-      this.observe(state, latency, now)
+      this.observe(state, latency)
       return
     }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.observe(state, Math.max(latency, this.options.failurePenalty), now)
+    this.observe(state, Math.max(latency, this.options.failurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.source.refresh()
@@ -349,17 +355,35 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Peak EWMA (Finagle): a slower observation replaces the average at once; a faster one pulls it
-   * down with weight exp(-elapsed / decay), so the average forgets over ~`ewma.decay` ms.
+   * Records a latency observed at `context.now`. Peak EWMA (Finagle): a slower observation
+   * replaces the average at once; a faster one pulls it down with weight exp(-elapsed / decay),
+   * so the average forgets over ~`ewma.decay` ms.
+   *
+   * Also stores the epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what peak-EWMA
+   * picks compare: decaying both candidates to the present multiplies both by the same factor, so
+   * the pick needs no clock and no exp. The epoch moves forward before the factor could overflow
+   * (e^709), rescaling every endpoint once.
    */
-  private observe(state: EndpointState, latency: number, now: number): void {
-    if (state.ewmaStamp === 0) state.ewma = latency
-    else if (latency > state.ewma) state.ewma = latency
+  private observe(state: EndpointState, latency: number): void {
+    const context = this.context
+    const now = context.now
+    const decay = context.ewmaDecay
+    if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
     else {
-      const w = Math.exp(-(now - state.ewmaStamp) / this.options.ewmaDecay)
+      const w = Math.exp((state.ewmaStamp - now) / decay)
       state.ewma = state.ewma * w + latency * (1 - w)
     }
     state.ewmaStamp = now
+    if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
+    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
+  }
+
+  private rebaseEwma(): void {
+    const context = this.context
+    context.ewmaEpoch = context.now
+    for (const s of this.states.values()) {
+      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
+    }
   }
 
   /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
@@ -393,6 +417,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
+    this.plain = false
     this.source.off('change', this.onSourceChange)
     this.source.off('error', this.onSourceError)
     this.checker?.close()
@@ -566,10 +591,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         n++
       }
     }
-    if (n > 0) {
-      state.ewma = sum / n
-      state.ewmaStamp = now
-    }
+    if (n > 0) this.observe(state, sum / n)
     const slowStart = this.options.slowStart
     if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
     this.checker?.add(state)
@@ -657,7 +679,9 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private startRamp(state: EndpointState, now: number, window: number, from: number): void {
     this.clearTimer(state)
-    if (state.rampEnd === 0) this.rampingCount++
+    if (state.ramping === 0) this.rampingCount++
+    state.ramping = 1
+    this.plain = false
     state.rampStart = now
     state.rampEnd = now + window
     state.rampFrom = from
@@ -672,9 +696,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   private endRamp(state: EndpointState): void {
-    if (state.rampEnd === 0) return
+    if (state.ramping === 0) return
+    state.ramping = 0
     state.rampEnd = 0
     this.rampingCount--
+    this.plain = this.rampingCount === 0 && !this.closed
   }
 
   private clearTimer(state: EndpointState): void {
@@ -732,9 +758,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return
     if (this.options.primary.kind === 'probe') this.applyProbedRoles()
     const members = this.members
-    const total = members.length
+    // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
+    // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
+    let total = 0
     let fit = 0
-    for (const state of members) if (state.health === 'healthy' || state.health === 'probation') fit++
+    for (const state of members) {
+      if (state.health !== 'pending') total++
+      if (state.health === 'healthy' || state.health === 'probation') fit++
+    }
     // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
     // overloading the few (and the checks may be the ones that are wrong).
     const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
@@ -743,7 +774,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     const replicasEligible: EndpointState[] = []
     let primary: EndpointState | undefined
     for (const state of members) {
-      state.eligible = panic || state.health === 'healthy' || state.health === 'probation'
+      state.eligible =
+        state.health === 'healthy' || state.health === 'probation' || (panic && state.health !== 'pending')
       if (state.eligible) eligible.push(state)
       if (state.role === 'replica') {
         replicas.push(state)

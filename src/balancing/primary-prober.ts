@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util'
-import type { Clock, ClockTimer } from '../health/clock.js'
+import type { Clock } from '../discovery/clock.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { PrimaryProbe } from './balancing-options.js'
 
@@ -28,7 +28,7 @@ export class PrimaryProber {
   private readonly clock: Clock
   private readonly members: () => ReadonlyArray<EndpointState>
   private readonly onResult: ProbeResultListener
-  private timer: ClockTimer | undefined
+  private timer: unknown | undefined
   private running = false
   private again = false
   private lastRound = Number.NEGATIVE_INFINITY

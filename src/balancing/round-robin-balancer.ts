@@ -13,8 +13,8 @@ import { admits, isExcluded } from './balancer.js'
  */
 export class RoundRobinBalancer implements Balancer {
   private schedule: EndpointState[] = []
+  /** Position of the next turn; always < schedule.length when the schedule is not empty. */
   private cursor = -1
-  private last: EndpointState | undefined = undefined
   private readonly context: PickContext
 
   constructor(context: PickContext) {
@@ -22,17 +22,15 @@ export class RoundRobinBalancer implements Balancer {
   }
 
   update(eligible: ReadonlyArray<EndpointState>, _members?: ReadonlyArray<EndpointState>): void {
+    const previous = this.schedule
+    const last =
+      previous.length > 0 && this.cursor >= 0 ? previous[(this.cursor || previous.length) - 1] : undefined
     const schedule = weightedSchedule(eligible)
     const n = schedule.length
     this.schedule = schedule
     if (n === 0) return
-    if (this.cursor < 0) {
-      this.cursor = Math.floor(this.context.random() * n)
-      return
-    }
-    const last = this.last
-    if (last === undefined) {
-      this.cursor %= n
+    if (this.cursor < 0 || last === undefined) {
+      this.cursor = this.cursor < 0 ? Math.floor(this.context.random() * n) : this.cursor % n
       return
     }
     // Continue after the last endpoint picked, by member order (it may have left the schedule).
@@ -54,6 +52,18 @@ export class RoundRobinBalancer implements Balancer {
     const schedule = this.schedule
     const n = schedule.length
     if (n === 0) return undefined
+    const i = this.cursor
+    const state = schedule[i]!
+    // The common case, kept small so it inlines: no exclusions, not ramping.
+    if (exclude === undefined && state.ramping === 0) {
+      this.cursor = i + 1 === n ? 0 : i + 1
+      return state
+    }
+    return this.pickSlowly(schedule, exclude)
+  }
+
+  private pickSlowly(schedule: EndpointState[], exclude: Exclusions): EndpointState | undefined {
+    const n = schedule.length
     let i = this.cursor
     let skipped: EndpointState | undefined
     let skippedAt = 0
@@ -61,7 +71,7 @@ export class RoundRobinBalancer implements Balancer {
       const state = schedule[i]!
       i = i + 1 === n ? 0 : i + 1
       if (exclude !== undefined && isExcluded(state, exclude)) continue
-      if (state.rampEnd !== 0 && !admits(state, this.context)) {
+      if (state.ramping !== 0 && !admits(state, this.context)) {
         if (skipped === undefined) {
           skipped = state
           skippedAt = i
@@ -69,14 +79,10 @@ export class RoundRobinBalancer implements Balancer {
         continue
       }
       this.cursor = i
-      this.last = state
       return state
     }
     // Every candidate was ramping and declined: better a ramping endpoint than none.
-    if (skipped !== undefined) {
-      this.cursor = skippedAt
-      this.last = skipped
-    }
+    if (skipped !== undefined) this.cursor = skippedAt
     return skipped
   }
 }

@@ -1,10 +1,14 @@
 import type { AddressRecord, Answer, DnsClient, SrvRecord } from '../discovery/dns-client.js'
-import { DnsQueryError } from '../discovery/dns-client.js'
 import { canonicalName, firstLabel, isDashedIpLabel } from '../discovery/dns-name.js'
 import { ordinalOf } from '../endpoint.js'
 
-/** The four situations the seed describes, as DNS shows them. */
-export type ServiceCase = 'clusterIP' | 'headless-deployment' | 'headless-statefulset' | 'no-ready-pods'
+/** The four situations the seed describes, as DNS shows them, and an ExternalName service (a CNAME). */
+export type ServiceCase =
+  | 'clusterIP'
+  | 'headless-deployment'
+  | 'headless-statefulset'
+  | 'no-ready-pods'
+  | 'externalName'
 
 export interface DiagnosedEndpoint {
   readonly address: string
@@ -65,15 +69,30 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
     client.search(service, (name) => client.addresses(name, family)),
     client.search(service, (name) => client.srv(`${srvPrefix}${name}`), `${srvPrefix}${service}`),
   ])
-  const fqdn =
+  let fqdn =
     addressAnswer.kind === 'records'
       ? addressAnswer.name
       : srvAnswer.kind === 'records'
         ? canonicalName(srvAnswer.candidate!)
         : undefined
-  const addresses = addressAnswer.kind === 'records' ? addressAnswer.records : []
-  const srv = srvAnswer.kind === 'records' ? srvAnswer.records : []
-  const cname = fqdn ? await client.cname(fqdn).catch(() => undefined) : undefined
+  const addresses =
+    addressAnswer.kind === 'records'
+      ? [...addressAnswer.records].sort((x, y) => x.address.localeCompare(y.address, 'en', { numeric: true }))
+      : []
+  const srv =
+    srvAnswer.kind === 'records'
+      ? [...srvAnswer.records].sort((x, y) => x.target.localeCompare(y.target, 'en', { numeric: true }))
+      : []
+  // An ExternalName service is a CNAME; its target may not resolve here at all, so look for
+  // the CNAME on every search candidate when the addresses said nothing.
+  let cname: string | undefined
+  for (const candidate of fqdn ? [fqdn] : client.candidates(service)) {
+    cname = await client.cname(candidate).catch(() => undefined)
+    if (cname) {
+      fqdn = candidate
+      break
+    }
+  }
 
   const endpoints: DiagnosedEndpoint[] = []
   if (srv.length > 0) {
@@ -105,7 +124,7 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
       (x, y) =>
         (x.ordinal ?? Number.MAX_SAFE_INTEGER) - (y.ordinal ?? Number.MAX_SAFE_INTEGER) ||
         (x.target ?? '').localeCompare(y.target ?? '') ||
-        x.address.localeCompare(y.address),
+        x.address.localeCompare(y.address, 'en', { numeric: true }),
     )
   } else {
     for (const a of addresses) endpoints.push({ ...a, ...(options.port ? { port: options.port } : {}) })
@@ -116,6 +135,17 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
   const base = { service, fqdn, addressQuery, addresses, srvQuery, srv, cname, endpoints }
   const name = fqdn ?? service
 
+  if (cname !== undefined) {
+    return {
+      ...base,
+      case: 'externalName',
+      summary: `ExternalName service: ${fqdn} is a CNAME to ${cname}${addresses.length ? ` (${addresses.length} address(es))` : ''}.`,
+      advice:
+        'There are no pods behind it in this cluster: client-side balancing applies only to what the external name resolves to. ' +
+        'Point headless-lb at the external name directly if it lists several addresses.',
+      exitCode: 1,
+    }
+  }
   if (addresses.length === 0 && endpoints.length === 0) {
     return {
       ...base,
@@ -215,5 +245,3 @@ export function renderDiagnosis(d: Diagnosis, servers: string): string {
   }
   return `${lines.join('\n')}\n`
 }
-
-export { DnsQueryError }

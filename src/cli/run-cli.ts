@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { createEndpointSource, type DiscoveryInternals } from '../discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../discovery/discovery-options.js'
-import { validateDiscoveryOptions } from '../discovery/discovery-options.js'
+import { type NormalizedDiscoveryOptions, validateDiscoveryOptions } from '../discovery/discovery-options.js'
 import { createSystemResolver, DnsClient, DnsQueryError } from '../discovery/dns-client.js'
 import { readResolvConf } from '../discovery/resolv-conf.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
@@ -14,7 +14,7 @@ import { diagnose, renderDiagnosis } from './doctor.js'
 export const EXIT = Object.freeze({
   /** doctor: a headless service with ready pods; resolve: at least one endpoint. */
   ok: 0,
-  /** doctor: a problem (ClusterIP service, no ready pods); resolve: no endpoints. */
+  /** doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints. */
   problem: 1,
   usage: 2,
   /** DNS gave no answer (timeout, SERVFAIL, refused). */
@@ -42,7 +42,7 @@ Options:
 
 Exit codes:
   0  doctor: headless service with ready pods; resolve: at least one endpoint
-  1  doctor: a problem (ClusterIP service, no ready pods); resolve: no endpoints
+  1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
   2  usage error (unknown option, invalid service name...)
   3  DNS failure (timeout, SERVFAIL, refused)
 `
@@ -93,10 +93,6 @@ function family(text: string | undefined): 4 | 6 | 'dual' | undefined {
   if (text === '4' || text === '6') return Number(text) as 4 | 6
   if (text === 'dual') return 'dual'
   throw new UsageError(`--family must be 4, 6 or dual, got ${JSON.stringify(text)}`)
-}
-
-function endpointJson(e: Endpoint): Record<string, unknown> {
-  return { ...e }
 }
 
 function endpointLine(e: Endpoint): string {
@@ -163,34 +159,19 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       port: undefined,
       portName: options.portName ?? 'http',
     })
-    return doctor(
-      checked.service,
-      checked.family,
-      options.portName ?? 'http',
-      port,
-      checked.dns,
-      values.json,
-      io,
-    )
+    return doctor(checked, port, values.json, io)
   }
   return resolve(options, values.watch, values.json, io)
 }
 
 async function doctor(
-  service: string,
-  fam: 4 | 6 | 'dual',
-  portName: string,
+  options: NormalizedDiscoveryOptions,
   port: number | undefined,
-  dns: {
-    servers: ReadonlyArray<string> | undefined
-    search: ReadonlyArray<string> | undefined
-    ndots: number | undefined
-    timeout: number
-    tries: number
-  },
   json: boolean,
   io: CliIo,
 ): Promise<number> {
+  const { service, family: fam, dns } = options
+  const portName = options.portName ?? 'http'
   const internals = io.internals ?? {}
   const conf = internals.resolvConf ?? readResolvConf()
   const resolver = (internals.createResolver ?? createSystemResolver)({
@@ -220,13 +201,14 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
     const endpoints = source.endpoints
     if (json) {
       io.stdout.write(
-        `${JSON.stringify({ service: options.service, stale: source.stale, endpoints: endpoints.map(endpointJson) }, null, watch ? 0 : 2).replace(/\n?$/, '\n')}`,
+        `${JSON.stringify({ service: options.service, stale: source.stale, endpoints }, null, watch ? 0 : 2).replace(/\n?$/, '\n')}`,
       )
     } else {
       io.stdout.write(`${options.service}: ${endpoints.length} endpoint(s)\n`)
       for (const e of endpoints) io.stdout.write(`  ${endpointLine(e)}\n`)
     }
     if (!watch) return endpoints.length > 0 ? EXIT.ok : EXIT.problem
+    const signal = io.signal ?? new AbortController().signal
     await new Promise<void>((done) => {
       const onChange = (change: EndpointChange): void => {
         if (json) {
@@ -237,7 +219,7 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
         for (const e of change.added) io.stdout.write(`${at} + ${endpointLine(e)}\n`)
         for (const e of change.removed) io.stdout.write(`${at} - ${endpointLine(e)}\n`)
         for (const u of change.updated) {
-          io.stdout.write(`${at} ~ ${endpointLine(u.previous)} -> ${describeEndpoint(u.current)}\n`)
+          io.stdout.write(`${at} ~ ${describeEndpoint(u.previous)} -> ${endpointLine(u.current)}\n`)
         }
         io.stdout.write(`${at}   ${change.endpoints.length} endpoint(s)\n`)
       }
@@ -249,12 +231,21 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
       }
       source.on('change', onChange)
       source.on('error', onError)
-      if (io.signal?.aborted) done()
-      io.signal?.addEventListener('abort', () => done(), { once: true })
-      // Without a signal (tests), keep watching until the process ends. The source's timers are
-      // unref'd, so hold the event loop open ourselves while watching.
+      if (signal.aborted) {
+        done()
+        return
+      }
+      // The source's timers are unref'd (a library must not keep a process alive); watching is
+      // this command's whole job, so it holds the event loop open itself until the signal.
       const keepAlive = setInterval(() => {}, 1 << 30)
-      io.signal?.addEventListener('abort', () => clearInterval(keepAlive), { once: true })
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearInterval(keepAlive)
+          done()
+        },
+        { once: true },
+      )
     })
     return source.endpoints.length > 0 ? EXIT.ok : EXIT.problem
   } finally {

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js'
 import { systemClock } from './clock.js'
 import type { DiscoveryOptions, StaticAddress } from './discovery-options.js'
-import { validateDiscoveryOptions } from './discovery-options.js'
+import { pickDiscoveryOptions, validateDiscoveryOptions } from './discovery-options.js'
 import type { ResolverFactory } from './dns-client.js'
 import { createSystemResolver, DnsClient } from './dns-client.js'
 import { DnsEndpointSource } from './dns-endpoint-source.js'
@@ -24,14 +24,16 @@ export interface DiscoveryInternals {
 
 /**
  * Builds the endpoint source the options describe: DNS (A/AAAA, SRV or pod names) or a static
- * list. Validates the options first (TypeError/RangeError naming the option). DNS resolution
- * starts at once; await `ready()` for the first answer.
+ * list. Validates the discovery options first (TypeError/RangeError naming the option). Keys of
+ * other areas are ignored here, since `createPool` passes its whole options object and rejects
+ * unknown keys itself; call `validateDiscoveryOptions` for a strict check of discovery options
+ * alone. DNS resolution starts at once; await `ready()` for the first answer.
  */
 export function createEndpointSource(
   options: DiscoveryOptions,
   internals: DiscoveryInternals = {},
 ): EndpointSource {
-  const normalized = validateDiscoveryOptions(options)
+  const normalized = validateDiscoveryOptions(pickDiscoveryOptions(options))
   if (normalized.addresses) {
     return new StaticEndpointSource({
       ...normalized,

@@ -62,6 +62,20 @@ export const DISCOVERY_OPTION_KEYS: ReadonlyArray<keyof DiscoveryOptions> = Obje
   'readyTimeout',
 ] as const)
 
+/**
+ * The discovery part of a composite options object (pool or client options), for
+ * `createEndpointSource`. Other areas' keys are left to their owners, and the composite's
+ * validator rejects keys no area knows (with DISCOVERY_OPTION_KEYS).
+ */
+export function pickDiscoveryOptions(options: unknown): unknown {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options
+  const picked: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) {
+    if (key in options) picked[key] = (options as Record<string, unknown>)[key]
+  }
+  return picked
+}
+
 const DNS_OPTION_KEYS = ['servers', 'timeout', 'tries', 'search', 'ndots'] as const
 
 /** Defaults, with where they come from. */

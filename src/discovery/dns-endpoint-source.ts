@@ -122,10 +122,16 @@ export class DnsEndpointSource extends EventEmitter {
       }
       this.#waiters.add(waiter)
       signal?.addEventListener('abort', onAbort, { once: true })
-      timer = this.#clock.setTimeout(() => {
-        settle()
-        fail(`within ${timeout} ms`, undefined)
-      }, timeout)
+      // The one ref'd timer: someone awaits this answer, so the process must live to give it,
+      // as a pending socket read would keep it. It is bounded by `timeout` and cleared when settled.
+      timer = this.#clock.setTimeout(
+        () => {
+          settle()
+          fail(`within ${timeout} ms`, undefined)
+        },
+        timeout,
+        { ref: true },
+      )
     })
   }
 

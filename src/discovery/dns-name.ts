@@ -31,8 +31,10 @@ export function canonicalName(name: string): string {
  * (`10-0-0-7.web.default.svc.cluster.local`, or `fd00--7` for IPv6), which is not a pod name.
  */
 export function isDashedIpLabel(label: string): boolean {
+  if (/^\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}$/.test(label)) return true
+  // IPv6: compressed (`2001-db8--1`, `--1`) or all eight groups.
   return (
-    /^\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}$/.test(label) || (/^[0-9a-f-]+$/i.test(label) && label.includes('--'))
+    (/^[0-9a-f-]+$/i.test(label) && label.includes('--')) || /^[0-9a-f]{1,4}(-[0-9a-f]{1,4}){7}$/i.test(label)
   )
 }
 

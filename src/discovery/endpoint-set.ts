@@ -57,7 +57,7 @@ export class EndpointSet {
     return Object.freeze({
       added: Object.freeze(added.sort(compareEndpoints)),
       removed: Object.freeze(removed.sort(compareEndpoints)),
-      updated: Object.freeze(updated),
+      updated: Object.freeze(updated.sort((x, y) => compareEndpoints(x.current, y.current))),
       endpoints: this.#snapshot,
     })
   }

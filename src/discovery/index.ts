@@ -6,6 +6,7 @@ export {
   DISCOVERY_OPTION_KEYS,
   type DiscoveryOptions,
   type NormalizedDiscoveryOptions,
+  pickDiscoveryOptions,
   type StaticAddress,
   validateDiscoveryOptions,
 } from './discovery-options.js'

@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util'
-import type { Clock, ClockTimer } from './clock.js'
+import type { Clock } from '../discovery/clock.js'
 import type { EndpointState } from './endpoint-state.js'
 import type { ResolvedHealthCheck } from './health-options.js'
 import { httpCheck } from './http-check.js'
@@ -11,7 +11,7 @@ const debug = debuglog('headless-lb')
 export type CheckResultListener = (state: EndpointState, passed: boolean, error: unknown) => void
 
 interface Schedule {
-  timer: ClockTimer | undefined
+  timer: unknown | undefined
   controller: AbortController | undefined
 }
 
@@ -96,7 +96,7 @@ export class ActiveHealthChecker {
     state: EndpointState,
     schedule: Schedule,
     controller: AbortController,
-    timeout: ClockTimer,
+    timeout: unknown,
     passed: boolean,
     error: unknown,
   ): void {

@@ -1,5 +1,4 @@
 import type { Endpoint } from '../endpoint.js'
-import type { ClockTimer } from './clock.js'
 
 /**
  * Health as reported in `health` events and `stats()`:
@@ -52,9 +51,14 @@ export class EndpointState {
   // Slow start and probation: the share ramps linearly from rampFrom to 1 over [rampStart, rampEnd].
   rampStart = 0
   rampEnd = 0
+  /**
+   * 1 while ramping, else 0: what pickers test per request. An integer, because rampEnd becomes a
+   * boxed double field once any endpoint has ramped, and reading it costs a load more.
+   */
+  ramping = 0
   rampFrom = 1
   /** The one pending timer of this endpoint (ejection end, probation end or ramp end). */
-  timer: ClockTimer | undefined = undefined
+  timer: unknown | undefined = undefined
 
   // Load and latency.
   inFlight = 0
@@ -63,6 +67,8 @@ export class EndpointState {
   /** Peak-EWMA latency in ms, as of `ewmaStamp`. */
   ewma = 0
   ewmaStamp = 0
+  /** `ewma` scaled to the pool's EWMA epoch, for clock-free peak-EWMA comparisons. */
+  ewmaScaled = 0
 
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint

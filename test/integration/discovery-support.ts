@@ -1,4 +1,5 @@
 // Shared by the discovery and CLI lab tests: waiting for events with a deadline (never a fixed sleep).
+import { execFile } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
 import type { ResolverFactory, ResolverLike } from '../../src/discovery/dns-client.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
@@ -82,4 +83,21 @@ export function observedResolver(log: string[]): ResolverFactory {
     }
     return observed
   }
+}
+
+/** The built CLI (npm run build first), run with the repository's Node (process.execPath). */
+export const CLI = new URL('../../dist/esm/cli/main.js', import.meta.url).pathname
+
+export function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: 'utf8', timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
 }

@@ -29,7 +29,11 @@ export interface ServiceSpec {
   replicas?: number
   /** The pods' container port; default the lab's pod port (8080). */
   port?: number
-  /** Named ports for SRV; default [{ name: 'http', port }]. */
+  /**
+   * Named ports for SRV; default [{ name: 'http', port }]. For headless services these are the
+   * endpoint ports; for clusterIP services the service ports: the VIP listens on the first one
+   * and forwards to the pods' `port`, as a Service's port -> targetPort.
+   */
   ports?: ServicePortSpec[]
   /** For externalName services: the CNAME target. */
   externalName?: string
@@ -37,6 +41,12 @@ export interface ServiceSpec {
   ipv6?: boolean
   /** Start real HTTP servers for the pods. Default true. (false: DNS records only.) */
   servePods?: boolean
+  /**
+   * With `servePods: false`: the pods' addresses, in pod order (`<name>-0` gets the first), for
+   * servers the lab does not run itself (PostgreSQL on 127.0.20.x in the primary/replica proof).
+   * IPv4 loopback only; `replicas` defaults to their number and may not exceed it.
+   */
+  podIps?: ReadonlyArray<string>
 }
 
 export type PodFault =

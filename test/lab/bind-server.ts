@@ -335,6 +335,10 @@ zone "${this.zone}" {
     this.#closed = true
     await this.#kill()
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
 }
 
 function withSoaSerial(data: string, serial: number): string {

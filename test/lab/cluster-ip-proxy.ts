@@ -91,4 +91,8 @@ export class ClusterIpProxy {
     this.#sockets.clear()
     await closed
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
 }

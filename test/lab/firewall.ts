@@ -99,6 +99,10 @@ export class Firewall {
     this.#unregisterExit?.()
     await nft(`delete table inet ${this.table}\n`)
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
 }
 
 async function nft(script: string): Promise<void> {

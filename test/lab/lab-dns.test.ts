@@ -1,6 +1,6 @@
 import { Resolver } from 'node:dns/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Lab, startLab } from './index.js'
+import { type Lab, type LabPod, startLab } from './index.js'
 
 let lab: Lab
 let dns: Resolver
@@ -168,6 +168,30 @@ describe('live changes show up in answers within 2 s', () => {
       expect(answers.every((a) => a.ttl === 30)).toBe(true)
     })
     await lab.setTtl(5)
+  })
+
+  it('concurrent changes all land, in order, and each resolves once served', async () => {
+    const svc = await lab.addService({ name: 'busy', kind: 'headless', replicas: 4 })
+    const [a, b, c] = svc.pods as [LabPod, LabPod, LabPod, LabPod]
+    await Promise.all([a.setReady(false), b.setReady(false), c.restart({ newIp: true }), svc.scale(5)])
+    expect((await dns.resolve4('busy.default.svc.cluster.local')).sort()).toEqual(
+      svc.pods
+        .filter((p) => p.ready)
+        .map((p) => p.ip)
+        .sort(),
+    )
+    expect(await dns.resolve4('busy-2.busy.default.svc.cluster.local')).toEqual([c.ip])
+    expect(await dns.resolveSrv('_http._tcp.busy.default.svc.cluster.local')).toHaveLength(3)
+  })
+
+  it('rejects invalid service specs with errors naming the option', async () => {
+    await expect(lab.addService({ name: 'Bad_Name', kind: 'headless' })).rejects.toThrow(/spec\.name/)
+    await expect(lab.addService({ name: 'ok', kind: 'headless', replicas: -1 })).rejects.toThrow(RangeError)
+    await expect(lab.addService({ name: 'ext2', kind: 'externalName' })).rejects.toThrow(/spec\.externalName/)
+    await expect(lab.addService({ name: 'web', namespace: 'prod', kind: 'headless' })).rejects.toThrow(
+      /already exists/,
+    )
+    await expect(lab.setTtl(-1)).rejects.toThrow(/ttl/)
   })
 
   it('remove() takes the service out of DNS', async () => {

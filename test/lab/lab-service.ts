@@ -33,6 +33,8 @@ export interface ResolvedServiceSpec {
   readonly externalName: string | undefined
   readonly ipv6: boolean
   readonly servePods: boolean
+  /** Explicit pod addresses (DNS-only services), handed out in pod order. */
+  readonly podIps: ReadonlyArray<string> | undefined
 }
 
 // Kubernetes' alphabet for generated name suffixes (no vowels, no confusable characters).
@@ -52,6 +54,8 @@ export class Service implements LabService {
   readonly #podHost: PodHost
   /** A Deployment's ReplicaSet hash: `<name>-<hash>-<suffix>` pod names. */
   readonly #templateHash = suffix(10)
+  /** Addresses of spec.podIps held by a pod now. */
+  readonly #pinnedInUse = new Set<string>()
   #proxy: ClusterIpProxy | undefined
   #clusterIP: string | undefined
   #removed = false
@@ -65,9 +69,10 @@ export class Service implements LabService {
       statefulSet: spec.statefulSet,
       servePods: spec.servePods,
       ipv6: spec.ipv6,
-      takeAddress: () => (spec.ipv6 ? '::1' : host.takePodAddress()),
+      takeAddress: () => (spec.podIps ? this.#takePinned() : spec.ipv6 ? '::1' : host.takePodAddress()),
       releaseAddress: (ip) => {
-        if (!spec.ipv6) host.releasePodAddress(ip)
+        if (spec.podIps) this.#pinnedInUse.delete(ip)
+        else if (!spec.ipv6) host.releasePodAddress(ip)
       },
       syncDns: () => this.#syncDns(),
       blackhole: (pod, on) => host.blackhole(pod, on),
@@ -87,7 +92,7 @@ export class Service implements LabService {
     return this.spec.kind
   }
 
-  /** clusterIP: the VIP's port; otherwise the pods' container port (IPv6 pods each have their own, see pod.port). */
+  /** clusterIP: the VIP's port (the first named port); otherwise the pods' container port (IPv6 pods each have their own, see pod.port). */
   get port(): number {
     return this.#proxy?.port ?? this.spec.port
   }
@@ -121,7 +126,8 @@ export class Service implements LabService {
       const vip = this.spec.ipv6 ? '::1' : this.#host.takeVip()
       const proxy = new ClusterIpProxy({
         address: vip,
-        port: this.spec.ipv6 ? 0 : this.spec.port,
+        // The service port (the first named port), forwarding to the pods' container port.
+        port: this.spec.ipv6 ? 0 : this.spec.ports[0]!.port,
         backends: () => this.#pods.filter((p) => p.ready).map((p) => ({ host: p.ip, port: p.port })),
       })
       try {
@@ -135,6 +141,18 @@ export class Service implements LabService {
         if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 20) throw error
       }
     }
+  }
+
+  /** The first of spec.podIps no pod holds: pods are created in order, so `<name>-i` gets podIps[i]. */
+  #takePinned(): string {
+    const ip = this.spec.podIps?.find((a) => !this.#pinnedInUse.has(a))
+    if (ip === undefined) {
+      throw new RangeError(
+        `service ${this.fqdn}: every address of spec.podIps (${this.spec.podIps?.join(', ')}) is taken`,
+      )
+    }
+    this.#pinnedInUse.add(ip)
+    return ip
   }
 
   #newPodName(): string {
@@ -200,10 +218,10 @@ export class Service implements LabService {
   /** This service as the DNS record generator sees it. */
   describe(): ServiceDescription {
     const spec = this.spec
-    const servicePorts: PortDescription[] = spec.ports.map((p) => ({
+    const servicePorts: PortDescription[] = spec.ports.map((p, i) => ({
       name: p.name,
-      // A VIP on ::1 has a port of its own.
-      port: this.#proxy && p.port === spec.port ? this.#proxy.port : p.port,
+      // The VIP listens on the first port (on ::1 with a port of its own).
+      port: this.#proxy && i === 0 ? this.#proxy.port : p.port,
       protocol: p.protocol,
     }))
     return {

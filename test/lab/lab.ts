@@ -5,6 +5,7 @@
  */
 import { rmSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { isIPv4 } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AddressPool } from './address-pool.js'
@@ -56,6 +57,7 @@ const SPEC_KEYS = [
   'externalName',
   'ipv6',
   'servePods',
+  'podIps',
 ]
 
 function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
@@ -82,7 +84,13 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
       `spec.workload must be 'statefulset' or 'deployment', got ${JSON.stringify(workload)}`,
     )
   }
-  let replicas = spec.replicas ?? 3
+  const podIps = resolvePodIps(spec)
+  let replicas = spec.replicas ?? podIps?.length ?? 3
+  if (podIps && replicas > podIps.length) {
+    throw new RangeError(
+      `spec.replicas must be at most the number of spec.podIps (${podIps.length}), got ${String(replicas)}`,
+    )
+  }
   if (!Number.isInteger(replicas) || replicas < 0 || replicas > 200) {
     throw new RangeError(`spec.replicas must be an integer from 0 to 200, got ${String(replicas)}`)
   }
@@ -98,6 +106,11 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
     replicas = 0
   }
   const port = spec.port === undefined ? podPort : checkPort('spec.port', spec.port)
+  if (spec.ports !== undefined && (!Array.isArray(spec.ports) || spec.ports.length === 0)) {
+    throw new TypeError(
+      `spec.ports must be a non-empty array of named ports, got ${JSON.stringify(spec.ports)}`,
+    )
+  }
   const ports: Array<Required<ServicePortSpec>> = (spec.ports ?? [{ name: 'http', port }]).map((p, i) => {
     if (typeof p.name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(p.name)) {
       throw new TypeError(
@@ -121,7 +134,34 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
     externalName: spec.externalName,
     ipv6: spec.ipv6 ?? false,
     servePods: spec.servePods ?? true,
+    podIps,
   }
+}
+
+/** Explicit pod addresses: only for DNS-only IPv4 services (the lab serves nothing on them). */
+function resolvePodIps(spec: ServiceSpec): ReadonlyArray<string> | undefined {
+  if (spec.podIps === undefined) return undefined
+  if (spec.servePods !== false || spec.ipv6 === true || spec.kind === 'externalName') {
+    throw new TypeError(
+      'spec.podIps needs servePods: false on an IPv4 headless or clusterIP service (the lab serves nothing on those addresses)',
+    )
+  }
+  if (!Array.isArray(spec.podIps) || spec.podIps.length === 0) {
+    throw new TypeError(
+      `spec.podIps must be a non-empty array of addresses, got ${JSON.stringify(spec.podIps)}`,
+    )
+  }
+  spec.podIps.forEach((ip, i) => {
+    if (typeof ip !== 'string' || !isIPv4(ip) || !ip.startsWith('127.')) {
+      throw new TypeError(
+        `spec.podIps[${i}] must be an IPv4 loopback address (127.x.x.x), got ${JSON.stringify(ip)}`,
+      )
+    }
+  })
+  if (new Set(spec.podIps).size !== spec.podIps.length) {
+    throw new TypeError(`spec.podIps must not repeat an address, got ${JSON.stringify(spec.podIps)}`)
+  }
+  return [...spec.podIps]
 }
 
 /** Removes temp dirs of earlier labs whose process is gone (killed before any clean-up could run). */
@@ -236,7 +276,10 @@ export class LabImpl implements Lab {
     const run = this.#dnsQueue.then(async () => {
       if (this.#closing) return
       const ms = await this.#bind.apply(this.#records())
-      if (ms > 0) this.dnsChangeTimes.push(ms)
+      if (ms > 0) {
+        this.dnsChangeTimes.push(ms)
+        if (this.dnsChangeTimes.length > 1000) this.dnsChangeTimes.splice(0, 500)
+      }
     })
     this.#dnsQueue = run.catch(() => {})
     return run

@@ -77,7 +77,8 @@ export class PodServer {
   /** Listens on ip:port (port 0: any); resolves with the port. Rejects with EADDRINUSE etc. */
   async start(ip: string, port: number): Promise<number> {
     if (this.#server) throw new Error(`pod ${this.name} is already running`)
-    const server = createServer({ keepAlive: true }, (req, res) => this.#handle(req, res))
+    // requestTimeout 0: a hanging pod must hang for as long as the test wants, not answer 408 after 300 s.
+    const server = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => this.#handle(req, res))
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket)
       socket.once('close', () => this.#sockets.delete(socket))
@@ -113,6 +114,10 @@ export class PodServer {
     for (const socket of this.#sockets) socket.destroy()
     this.#sockets.clear()
     await closed
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {

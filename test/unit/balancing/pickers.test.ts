@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { Balancer, PickContext } from '../../../src/balancing/balancer.js'
+import type { Balancer } from '../../../src/balancing/balancer.js'
+import { PickContext } from '../../../src/balancing/balancer.js'
 import { ConsistentHashBalancer, maglevTable } from '../../../src/balancing/consistent-hash-balancer.js'
 import { RandomBalancer } from '../../../src/balancing/random-balancer.js'
 import { RoundRobinBalancer, weightedSchedule } from '../../../src/balancing/round-robin-balancer.js'
@@ -18,7 +19,7 @@ function states(n: number, weights?: number[]): EndpointState[] {
 }
 
 function context(seed = 1): PickContext {
-  return { now: 1_000, random: seededRandom(seed), ewmaDecay: 10_000 }
+  return new PickContext(1_000, 10_000, seededRandom(seed))
 }
 
 const makers: Record<string, (c: PickContext) => Balancer> = {
@@ -75,6 +76,14 @@ describe('round-robin', () => {
     for (let i = 1; i < schedule.length; i++) {
       if (schedule[i] !== all[2]) expect(schedule[i - 1]).toBe(all[2])
     }
+  })
+
+  it('keeps a weighted cycle short (at most max(256, 4n) turns) when SRV weights are far apart', () => {
+    const all = states(3, [1, 65_535, 0])
+    const schedule = weightedSchedule(all)
+    expect(schedule.length).toBeLessThanOrEqual(258)
+    for (const s of all) expect(schedule).toContain(s) // weight 0 counts as 1: a small share, not none
+    expect(schedule.filter((s) => s === all[1]).length / schedule.length).toBeGreaterThan(0.98)
   })
 
   it('weighted shares hold for arbitrary weights', () => {
@@ -140,30 +149,37 @@ describe('power of two choices', () => {
     expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(4)
   })
 
+  /** As the pool records an observation: the average and its epoch-scaled twin. */
+  function observed(state: EndpointState, ewma: number, at: number, c: PickContext): void {
+    state.ewma = ewma
+    state.ewmaStamp = at
+    state.ewmaScaled = ewma * Math.exp((at - c.ewmaEpoch) / c.ewmaDecay)
+  }
+
   it('peak-EWMA prefers the faster endpoint, and a slow one recovers as its latency decays', () => {
     const c = context()
     const all = states(2)
-    all[0]!.ewma = 500
-    all[0]!.ewmaStamp = 1_000
-    all[1]!.ewma = 10
-    all[1]!.ewmaStamp = 1_000
+    observed(all[0]!, 500, 1_000, c)
+    observed(all[1]!, 10, 1_000, c)
     const balancer = new PeakEwmaBalancer(c)
     balancer.update(all, all)
-    expect(balancer.pick(undefined, undefined)).toBe(all[1])
-    c.now = 1_000 + 60_000 // 6 time constants: 500 * e^-6 ~ 1.2 ms < 10 ms
-    all[1]!.ewmaStamp = c.now
-    expect(balancer.pick(undefined, undefined)).toBe(all[0])
+    for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[1])
+    // 60 s later (6 time constants) web-1 is observed at 10 ms again; web-0's 500 ms has decayed to ~1.2 ms.
+    observed(all[1]!, 10, 61_000, c)
+    for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[0])
   })
 
   it('peak-EWMA weighs in-flight work: a fast endpoint with a queue loses to a slower idle one', () => {
+    const c = context()
     const all = states(2)
-    all[0]!.ewma = 10
+    observed(all[0]!, 10, 1_000, c)
+    observed(all[1]!, 50, 1_000, c)
     all[0]!.inFlight = 9
-    all[1]!.ewma = 50
-    for (const s of all) s.ewmaStamp = 1_000
-    const balancer = new PeakEwmaBalancer(context())
+    const balancer = new PeakEwmaBalancer(c)
     balancer.update(all, all)
     expect(balancer.pick(undefined, undefined)).toBe(all[1])
+    all[0]!.inFlight = 0
+    expect(balancer.pick(undefined, undefined)).toBe(all[0])
   })
 })
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { DISCOVERY_OPTION_KEYS, validateDiscoveryOptions } from '../../../src/discovery/discovery-options.js'
+import { createEndpointSource } from '../../../src/discovery/create-endpoint-source.js'
+import {
+  DISCOVERY_OPTION_KEYS,
+  pickDiscoveryOptions,
+  validateDiscoveryOptions,
+} from '../../../src/discovery/discovery-options.js'
 
 describe('validateDiscoveryOptions', () => {
   it('applies defaults', () => {
@@ -143,5 +148,17 @@ describe('validateDiscoveryOptions', () => {
     })
     expect(o.service).toBe('web.default.svc.cluster.local.')
     expect(o.dns.search).toEqual(['svc.cluster.local'])
+  })
+})
+
+describe('composite options', () => {
+  it("createEndpointSource takes a pool options object and ignores the other areas' keys", async () => {
+    const options = { service: 'dev', addresses: ['127.0.0.1:3000'], balancer: 'round-robin' }
+    expect(pickDiscoveryOptions(options)).toEqual({ service: 'dev', addresses: ['127.0.0.1:3000'] })
+    const source = createEndpointSource(options as never)
+    expect(source.endpoints).toHaveLength(1)
+    await source.close()
+    // The strict check, for the composite's own validation.
+    expect(() => validateDiscoveryOptions(options)).toThrow(/^balancer must be a known option/)
   })
 })

@@ -49,3 +49,12 @@ describe('searchCandidates', () => {
     ])
   })
 })
+
+describe('isDashedIpLabel', () => {
+  it('recognises the names CoreDNS gives pods without a hostname', async () => {
+    const { isDashedIpLabel } = await import('../../../src/discovery/dns-name.js')
+    for (const label of ['10-0-0-7', '--1', '2001-db8--1', 'fd00-0-0-0-0-0-0-7'])
+      expect(isDashedIpLabel(label)).toBe(true)
+    for (const label of ['web-0', 'db-1-2', 'cafe', 'web']) expect(isDashedIpLabel(label)).toBe(false)
+  })
+})

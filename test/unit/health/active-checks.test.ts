@@ -81,6 +81,44 @@ describe('active health checks', () => {
     expect(pool.pick()).toBeDefined()
   })
 
+  it('pending endpoints neither trigger panic nor receive traffic in it', async () => {
+    const source = new FakeSource(statefulSet(3))
+    const clock = new FakeClock()
+    const verdicts = new Map<string, boolean>([
+      ['web-0', true],
+      ['web-1', false],
+      ['web-2', false],
+    ])
+    let release: (() => void) | undefined
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const pool = createPool(
+      {
+        service: 'web',
+        panicThreshold: 0.5,
+        healthCheck: {
+          check: async (e) => {
+            await gate
+            return verdicts.get(e.name!)!
+          },
+          interval: 1_000,
+          initialState: 'unhealthy',
+        },
+      },
+      { source, clock, random: () => 0.5 },
+    )
+    expect(pool.panic).toBe(false)
+    expect(() => pool.pick()).toThrow(/3 pending/)
+    release!()
+    await settle()
+    // Now checked: 1 of 3 fit is below 50%, so panic routes across all three.
+    expect(pool.panic).toBe(true)
+    expect(new Set(Array.from({ length: 6 }, () => pool.pick().name))).toEqual(
+      new Set(['web-0', 'web-1', 'web-2']),
+    )
+  })
+
   it('stops checking removed endpoints and everything on close', async () => {
     const { pool, clock, calls, source } = setup(new Map())
     await settle()

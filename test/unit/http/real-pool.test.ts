@@ -34,7 +34,12 @@ describe('createClient with the real pool (static addresses)', () => {
     }
     expect(ejected).toHaveLength(1)
     expect(pods[0]!.count() + pods[2]!.count()).toBe(50)
-    expect(client.stats()).toMatchObject({ retries: 1, failures: 0 })
+    // One retry for the refused connect that ejects the pod; one more when the first request to
+    // reach the dead pod went out on an idle keep-alive socket the pod had closed (a reset, retried
+    // for a GET but not evidence enough to eject): which of the two comes first is a race.
+    expect(client.stats().failures).toBe(0)
+    expect(client.stats().retries).toBeGreaterThanOrEqual(1)
+    expect(client.stats().retries).toBeLessThanOrEqual(2)
     const stats = client.pool.stats()
     expect(stats.endpoints.find((e) => e.endpoint.address === '127.0.0.3')).toMatchObject({ inFlight: 0 })
   })

@@ -90,3 +90,22 @@ describe('createPool', () => {
     expect(source.closed).toBe(false) // an injected source belongs to its owner
   })
 })
+
+describe('createPool with real discovery', () => {
+  it('builds its own source from discovery options (a static list here) and closes it', async () => {
+    const pool = createPool({
+      service: 'web',
+      addresses: ['127.0.0.1:8080', '127.0.0.2:8080'],
+      balancer: 'random',
+    })
+    await pool.ready()
+    expect(pool.endpoints.map((e) => e.address).sort()).toEqual(['127.0.0.1', '127.0.0.2'])
+    expect(['127.0.0.1', '127.0.0.2']).toContain(pool.pick().address)
+    await pool.close()
+    await expect(pool.ready()).rejects.toBeInstanceOf(ClosedError)
+  })
+
+  it('rejects a discovery option mistake with the discovery message', () => {
+    expect(() => createPool({ service: 'web', addresses: ['not an address'] })).toThrow(/addresses\[0\]/)
+  })
+})

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../lab/index.js'
+import { CLI, cli } from './discovery-support.js'
+
+let lab: Lab
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the CLI tests`)
+  lab = await startLab({ ttl: 1 })
+})
+
+afterAll(async () => {
+  await lab?.close()
+})
+
+describe('headless-lb resolve', () => {
+  it('prints the endpoint set (text and --json)', async () => {
+    const svc = await lab.addService({ name: 'web', kind: 'headless', replicas: 2 })
+    const text = await cli(['resolve', svc.fqdn, '--port-name', 'http', '--dns-server', lab.dnsServer])
+    console.log(text.stdout)
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain(`${svc.fqdn}: 2 endpoint(s)`)
+    expect(text.stdout).toContain(
+      `web-0 (${svc.pod('web-0').ip}:8080)  hostname=${svc.pod('web-0').hostname}`,
+    )
+
+    const json = await cli(['resolve', svc.fqdn, '--port', '8080', '--dns-server', lab.dnsServer, '--json'])
+    expect(json.code).toBe(0)
+    const parsed = JSON.parse(json.stdout)
+    expect(parsed.stale).toBe(false)
+    expect(parsed.endpoints.map((e: { address: string }) => e.address).sort()).toEqual(
+      svc.pods.map((p) => p.ip).sort(),
+    )
+  })
+
+  it('exits 1 when the service has no ready pods, 3 when DNS is down, 2 without a port', async () => {
+    const empty = await cli([
+      'resolve',
+      'nothing.default.svc.cluster.local',
+      '--port',
+      '80',
+      '--dns-server',
+      lab.dnsServer,
+    ])
+    expect(empty.code).toBe(1)
+    expect(empty.stdout).toContain('0 endpoint(s)')
+    expect((await cli(['resolve', 'web', '--dns-server', lab.dnsServer])).code).toBe(2)
+    await lab.stopDns()
+    try {
+      const down = await cli([
+        'resolve',
+        'web.default.svc.cluster.local',
+        '--port',
+        '80',
+        '--dns-server',
+        lab.dnsServer,
+        '--timeout',
+        '1500',
+      ])
+      expect(down, JSON.stringify(down)).toMatchObject({ code: 3 })
+      expect(down.stderr).toMatch(/DNS failure: .*web\.default\.svc\.cluster\.local/)
+    } finally {
+      await lab.startDns()
+    }
+  })
+
+  it('--watch prints each change as it happens, and exits 0 on SIGINT', async () => {
+    const svc = await lab.addService({ name: 'watched', kind: 'headless', replicas: 1 })
+    const child = spawn(process.execPath, [
+      CLI,
+      'resolve',
+      svc.fqdn,
+      '--port-name',
+      'http',
+      '--watch',
+      '--dns-server',
+      lab.dnsServer,
+    ])
+    let out = ''
+    const waitFor = (pattern: RegExp, deadlineMs = 15_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no ${pattern} within ${deadlineMs} ms in:\n${out}`)),
+          deadlineMs,
+        )
+        const check = () => {
+          if (!pattern.test(out)) return
+          clearTimeout(timer)
+          child.stdout.off('data', check)
+          resolve()
+        }
+        child.stdout.on('data', check)
+        check()
+      })
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      await waitFor(/1 endpoint\(s\)/)
+      await svc.scale(2)
+      await waitFor(/ \+ watched-1 \(/)
+      await svc.pod('watched-0').restart({ newIp: true })
+      const ip = svc.pod('watched-0').ip.replaceAll('.', '\\.')
+      await waitFor(new RegExp(` ~ watched-0 \\(.*\\) -> watched-0 \\(${ip}:8080\\)`))
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+      console.log(out)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+})
