@@ -1,5 +1,3 @@
-import { createEndpointSource } from '../discovery/create-endpoint-source.js'
-import { DISCOVERY_OPTION_KEYS, type DiscoveryOptions } from '../discovery/discovery-options.js'
 import { createPool, type Pool, type PoolOptions } from '../pool.js'
 
 /**
@@ -14,32 +12,8 @@ export interface ServicePool {
   close(): Promise<void>
 }
 
-/**
- * Creates the pool for a service. The endpoint source is made here from the discovery half of
- * the options and handed to createPool, because createPool (at this commit) passes all of its
- * options to createEndpointSource, which rejects the balancing ones (`balancer`...). The pool
- * does not close a source it was given, so `close()` closes both.
- */
+/** Creates the pool for a service origin (one place, so the client and the agent build pools alike). */
 export function createServicePool(options: PoolOptions): ServicePool {
-  const discovery: Record<string, unknown> = {}
-  for (const key of DISCOVERY_OPTION_KEYS) {
-    const value = (options as unknown as Record<string, unknown>)[key]
-    if (value !== undefined) discovery[key] = value
-  }
-  // Validate everything (unknown keys included) before anything with a timer exists.
-  const source = createEndpointSource(discovery as unknown as DiscoveryOptions)
-  let pool: Pool
-  try {
-    pool = createPool(options, { source })
-  } catch (error) {
-    void source.close()
-    throw error
-  }
-  return {
-    pool,
-    async close() {
-      await pool.close()
-      await source.close()
-    },
-  }
+  const pool = createPool(options)
+  return { pool, close: () => pool.close() }
 }
