@@ -230,6 +230,8 @@ export class BalancedRequest implements Controller {
   #retryAbort: AbortController | null = null
   #settle: { resolve: () => void; reject: (error: Error) => void } | null = null
   #setAside: SetAside | null = null
+  /** `Retry-After` of the response set aside, ms. */
+  #pendingRetryAfter = 0
   rawHeaders: RawHeaders = null
   rawTrailers: RawHeaders = null
 
@@ -451,7 +453,7 @@ export class BalancedRequest implements Controller {
    * and returned as it is if no retry can be made after all).
    */
   retryOnStatus(
-    attempt: AttemptHandler,
+    _attempt: AttemptHandler,
     controller: Controller,
     statusCode: number,
     headers: Record<string, unknown>,
@@ -478,7 +480,6 @@ export class BalancedRequest implements Controller {
       trailers: null,
       rawTrailers: null,
     }
-    void attempt
     return true
   }
 
@@ -507,11 +508,14 @@ export class BalancedRequest implements Controller {
     }
     if (this.#aborted) return
     const error = new RetryableStatusError(attempt.statusCode)
-    this.#allowRetry(attempt, 'status', error, attempt.statusCode, this.#pendingRetryAfter)
+    // The budget was checked at the headers; other requests may have spent it since.
+    const denial = this.#allowRetry(attempt, 'status', error, attempt.statusCode, this.#pendingRetryAfter)
+    if (denial !== null) {
+      this.#stop(denial)
+      return
+    }
     this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter, false))
   }
-
-  #pendingRetryAfter = 0
 
   /** Checks the retry count and takes one retry from the budget; null when the retry goes ahead. */
   #allowRetry(

@@ -39,6 +39,7 @@ export class HeadlessAgent extends Dispatcher {
   readonly #balanced = new Set<BalancedDispatcher>()
   readonly #passThrough: Agent
   #closed = false
+  #closing: Promise<void> | null = null
 
   constructor(options: HeadlessAgentOptions) {
     super()
@@ -132,9 +133,11 @@ export class HeadlessAgent extends Dispatcher {
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closed = true
-    const done = Promise.all([...[...this.#balanced].map((d) => d.close()), this.#passThrough.close()]).then(
-      () => undefined,
-    )
+    this.#closing ??= Promise.all([
+      ...[...this.#balanced].map((d) => d.close()),
+      this.#passThrough.close(),
+    ]).then(() => undefined)
+    const done = this.#closing
     if (callback === undefined) return done
     done.then(callback, callback)
     return undefined
@@ -151,10 +154,13 @@ export class HeadlessAgent extends Dispatcher {
     this.#closed = true
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
+    const previous = this.#closing
     const done = Promise.all([
+      previous,
       ...[...this.#balanced].map((d) => d.destroy(error)),
-      this.#passThrough.destroy(error),
+      this.#passThrough.destroyed ? undefined : this.#passThrough.destroy(error),
     ]).then(() => undefined)
+    this.#closing ??= done
     if (cb === undefined) return done
     done.then(cb, cb)
     return undefined

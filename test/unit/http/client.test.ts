@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../../src/http/create-client.js'
 import { HeadlessAgent } from '../../../src/http/headless-agent.js'
 import { endpoint, FakePool } from './fake-pool.js'
-import { TestServer } from './test-servers.js'
+import { TestServer, waitFor } from './test-servers.js'
 
 const servers: TestServer[] = []
 const closers: Array<{ close(): Promise<void> }> = []
@@ -261,6 +261,21 @@ describe('HeadlessAgent', () => {
     const res = await undiciFetch(`http://127.0.0.7:${other.port}/y`, { dispatcher: agent })
     expect(await res.text()).toBe('other')
     expect(agent.services.map((s) => s.service)).toEqual(['web.test'])
+  })
+
+  it('closes every balanced service and the pass-through agent; later requests fail with ClosedError', async () => {
+    const list = await pods(1)
+    const pool = poolOf(list)
+    const agent = new HeadlessAgent({ services: { 'web.test': { pool } } })
+    const res = await undiciFetch('http://web.test/x', { dispatcher: agent })
+    expect(await res.text()).toBe('web-0')
+    await agent.close()
+    await agent.close()
+    await expect(undiciFetch('http://web.test/x', { dispatcher: agent })).rejects.toMatchObject({
+      cause: { code: 'HLB_ERR_CLOSED' },
+    })
+    await waitFor('the pod to see its connection close', () => list[0]!.sockets.size === 0)
+    expect(pool.closed).toBe(0) // a pool given in the options is the caller's
   })
 
   it('validates its options', () => {
