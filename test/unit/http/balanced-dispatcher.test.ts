@@ -171,6 +171,40 @@ describe('BalancedDispatcher', () => {
     expect(pods[0]!.count()).toBe(2)
   })
 
+  it('waits out a Retry-After within the bound and says so in the retry event', async () => {
+    const pods = await start(2)
+    pods[0]!.behaviour = (req, res) => {
+      req.resume()
+      res.statusCode = 503
+      res.setHeader('retry-after', '1')
+      res.end()
+    }
+    const { client } = clientFor(pods, { retry: { maxRetryAfter: 2_000, minTimeout: 1 } })
+    const attempts: number[] = []
+    const retries: RetryEvent[] = []
+    client.on('attempt', (e) => attempts.push(e.attempt))
+    client.on('retry', (e) => retries.push(e))
+    const res = await client.request('/x')
+    expect(res.statusCode).toBe(200)
+    await res.body.dump()
+    expect(attempts).toEqual([1, 2])
+    expect(retries).toMatchObject([{ kind: 'status', statusCode: 503, retryAfter: 1_000, attempt: 1 }])
+  })
+
+  it('an error after the response started belongs to the caller: the body errors, nothing is retried', async () => {
+    const pods = await start(2, (req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-length': '100' })
+      res.write('partial') // and never the rest
+    })
+    const { client } = clientFor(pods, { timeouts: { body: 200 } })
+    const res = await client.request('/x')
+    expect(res.statusCode).toBe(200)
+    await expect(res.body.text()).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' })
+    expect(pods[0]!.count() + pods[1]!.count()).toBe(1)
+    expect(client.stats()).toMatchObject({ attempts: 1, retries: 0, failures: 1 })
+  })
+
   it('fails over a GET after the headers timeout', async () => {
     const pods = await start(2)
     pods[0]!.behaviour = () => {} // accepts, reads, never answers
