@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ClosedError } from '../../src/errors.js'
+import { ClosedError, HeadlessLbError } from '../../src/errors.js'
+import { createClient } from '../../src/http/create-client.js'
 import { type Lab, startLab } from '../lab/index.js'
 import { getLoad, labClient, until } from './http-support.js'
 
@@ -57,5 +58,18 @@ describe('closing the client', () => {
     )
     await client.close() // idempotent
     await expect(client.request('/')).rejects.toBeInstanceOf(ClosedError)
+  })
+
+  it('a service with no ready pod fails the request with a typed error naming the service', async () => {
+    const client = createClient({
+      origin: 'http://nothing.default.svc.cluster.local:8080',
+      dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+      readyTimeout: 2_000,
+    })
+    const error = await client.request('/').catch((e: unknown) => e)
+    await client.close()
+    expect(error).toBeInstanceOf(HeadlessLbError)
+    expect(error).toMatchObject({ service: 'nothing.default.svc.cluster.local' })
+    expect(String((error as Error).message)).toMatch(/nothing\.default\.svc\.cluster\.local/)
   })
 })
