@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher } from 'undici'
 import { type AttemptEvent, createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
-import { closedLoop, type PodsProcess, startPods } from './bench-support.js'
+import { closedLoop, type PodsProcess, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 

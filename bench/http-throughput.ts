@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
-import { closedLoop, median, startPods } from './bench-support.js'
+import { closedLoop, median, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
