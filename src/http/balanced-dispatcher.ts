@@ -102,6 +102,12 @@ export class BalancedDispatcher extends Dispatcher {
   #readyPromise: Promise<void> | null = null
   #closed = false
   #closing: Promise<void> | null = null
+  /**
+   * Requests past their first attempt and not answered yet. close() waits for them before it
+   * closes the connection pools: one in its retry backoff still needs a pool for its next attempt.
+   */
+  #unanswered = 0
+  #onAnswered: (() => void) | null = null
 
   // Counters (plain numbers: the hot path only increments them).
   requests = 0
@@ -194,6 +200,26 @@ export class BalancedDispatcher extends Dispatcher {
     return this.#closed
   }
 
+  /** @internal A request made its first attempt. */
+  enter(): void {
+    this.#unanswered++
+  }
+
+  /** @internal A request that entered got its answer (a response, or its final error). */
+  leave(): void {
+    if (--this.#unanswered > 0 || this.#onAnswered === null) return
+    const answered = this.#onAnswered
+    this.#onAnswered = null
+    answered()
+  }
+
+  #allAnswered(): Promise<void> | undefined {
+    if (this.#unanswered === 0) return undefined
+    return new Promise<void>((resolve) => {
+      this.#onAnswered = resolve
+    })
+  }
+
   stats(): HttpStats {
     const { pools, draining } = this.endpointDispatchers.stats()
     return {
@@ -212,7 +238,10 @@ export class BalancedDispatcher extends Dispatcher {
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
-    this.#closing ??= this.#shutdown(() => this.endpointDispatchers.close())
+    this.#closing ??= this.#shutdown(async () => {
+      await this.#allAnswered()
+      await this.endpointDispatchers.close()
+    })
     if (callback === undefined) return this.#closing
     this.#closing.then(callback, callback)
     return undefined

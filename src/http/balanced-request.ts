@@ -223,6 +223,8 @@ export class BalancedRequest implements Controller {
   #current: AttemptHandler | null = null
   #attemptCount = 0
   #committed = false
+  /** Counted in the dispatcher's unanswered requests (close() waits for them). */
+  #entered = false
   #done = false
   #aborted = false
   #reason: Error | null = null
@@ -338,13 +340,21 @@ export class BalancedRequest implements Controller {
   }
 
   #first(): void {
+    const d = this.#d
+    // Closed while this request waited for the pool to be ready: it never started.
+    if (d.closed) {
+      this.#fail(new ClosedError('HTTP client', d.service))
+      return
+    }
     let lease: Lease
     try {
-      lease = this.#d.pool.acquire(this.#pick)
+      lease = d.pool.acquire(this.#pick)
     } catch (error) {
       this.#fail(error as Error)
       return
     }
+    d.enter()
+    this.#entered = true
     this.#send(lease)
   }
 
@@ -380,6 +390,7 @@ export class BalancedRequest implements Controller {
 
   commit(controller: Controller, statusCode: number, headers: Record<string, unknown>, text?: string): void {
     this.#committed = true
+    this.#answered()
     this.#setAside = null
     this.#resolveSettle()
     this.rawHeaders = controller.rawHeaders ?? null
@@ -394,6 +405,7 @@ export class BalancedRequest implements Controller {
   ): void {
     this.#committed = true
     this.#done = true
+    this.#answered()
     this.#resolveSettle()
     this.rawHeaders = controller.rawHeaders ?? null
     this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
@@ -557,6 +569,10 @@ export class BalancedRequest implements Controller {
   /** The next attempt, on an endpoint not tried yet; throws FinalFailure when there is none. */
   #next(): Promise<void> {
     const d = this.#d
+    if (d.endpointDispatchers.closed) {
+      // destroy(): no new attempt, and no connection pool made after the others were closed.
+      return Promise.reject(new FinalFailure(new ClosedError('HTTP client', d.service)))
+    }
     let lease: Lease
     try {
       const tried = (this.#attempts ?? []).map((a) => a.endpoint.id)
@@ -676,6 +692,7 @@ export class BalancedRequest implements Controller {
   #replay(kept: SetAside): void {
     this.#setAside = null
     this.#committed = true
+    this.#answered()
     this.rawHeaders = kept.rawHeaders
     const h = this.#handler
     h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
@@ -692,9 +709,16 @@ export class BalancedRequest implements Controller {
   #fail(error: Error): void {
     if (this.#done) return
     this.#done = true
+    this.#answered()
     this.#d.failures++
     this.#retryAbort?.abort(error)
     this.#handler.onResponseError?.(this, error)
+  }
+
+  #answered(): void {
+    if (!this.#entered) return
+    this.#entered = false
+    this.#d.leave()
   }
 
   #idempotentReplayable(): boolean {

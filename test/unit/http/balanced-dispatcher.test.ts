@@ -328,6 +328,24 @@ describe('BalancedDispatcher', () => {
     expect(size).toBe(64 * chunk.length)
   })
 
+  it('close() waits for a request in its retry backoff, and leaves no connection pool or socket behind', async () => {
+    const pods = await start(2)
+    pods[0]!.behaviour = (req) => req.socket.destroy()
+    const { client } = clientFor(pods, {
+      retry: { minTimeout: 300, maxTimeout: 300, randomize: false },
+      keepAliveTimeout: 60_000,
+    })
+    let closing: Promise<void> | undefined
+    client.on('retry', () => {
+      closing = client.close()
+    })
+    const res = await client.request('/x') // web-0 resets; the retry goes to web-1 after the backoff
+    expect(await res.body.text()).toBe('web-1')
+    await closing
+    expect(client.stats()).toMatchObject({ pools: [], draining: 0 })
+    await waitFor('web-1 to see its connection close', () => pods[1]!.sockets.size === 0, 2_000)
+  })
+
   it('is closed after close(): requests fail with ClosedError, and no socket is left', async () => {
     const pods = await start(2)
     const { client, pool } = clientFor(pods)
