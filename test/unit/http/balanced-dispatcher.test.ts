@@ -289,6 +289,24 @@ describe('BalancedDispatcher', () => {
     for (let i = 0; i < 4; i++) expect(await (await client.request('/x')).body.text()).toBe('web-1')
   })
 
+  it('destroy() also fails requests on a draining pool at once', async () => {
+    const pods = await start(2)
+    pods[0]!.behaviour = () => {} // never answers
+    const { client, pool } = clientFor(pods, { timeouts: { headers: 60_000 } })
+    const hung = client.request('/hung').catch((e: unknown) => e)
+    await waitFor('the request to reach web-0', () => pods[0]!.count() === 1)
+    pool.setEndpoints([endpoint('web-1', pods[1]!.address, pods[1]!.port)])
+    expect(client.stats().draining).toBe(1)
+    const destroyed = client.dispatcher.destroy()
+    let done = false
+    void destroyed.then(() => {
+      done = true
+    })
+    await waitFor('destroy() to end', () => done, 3_000)
+    expect(await hung).toBeInstanceOf(Error)
+    await waitFor('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
+  })
+
   it('a new endpoint gets traffic at once', async () => {
     const pods = await start(2)
     const { client, pool } = clientFor([pods[0]!])
