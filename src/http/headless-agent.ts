@@ -1,4 +1,4 @@
-import { Agent, Dispatcher } from 'undici'
+import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici'
 import { ClosedError } from '../errors.js'
 import { rejectUnknownKeys, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
@@ -68,8 +68,17 @@ export class HeadlessAgent extends Dispatcher {
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // Node's global fetch (its bundled undici) calls the legacy handler API (onConnect, onHeaders,
+    // onError...), which undici 8's Agent refuses and which has no onResponseError: wrap it here,
+    // for the pass-through Agent and for the error after close.
+    const h =
+      typeof handler.onRequestStart === 'function'
+        ? handler
+        : (
+            Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
+          ).wrapHandler(handler)
     if (this.#closed) {
-      handler.onResponseError?.(null as never, new ClosedError('HeadlessAgent'))
+      h.onResponseError?.(null as never, new ClosedError('HeadlessAgent'))
       return true
     }
     const origin = options.origin
@@ -79,7 +88,7 @@ export class HeadlessAgent extends Dispatcher {
       target = this.#targetFor(origin)
       this.#byOrigin.set(key, target)
     }
-    return target.dispatch(options, handler)
+    return target.dispatch(options, h)
   }
 
   #targetFor(origin: string | URL | undefined): Dispatcher {

@@ -263,6 +263,22 @@ describe('HeadlessAgent', () => {
     expect(agent.services.map((s) => s.service)).toEqual(['web.test'])
   })
 
+  it("works with Node's global fetch (legacy handlers), for balanced and pass-through hosts, and after close", async () => {
+    const list = await pods(1)
+    const other = await new TestServer('other', '127.0.0.7').listen()
+    servers.push(other)
+    const agent = new HeadlessAgent({ services: { 'web.test': { pool: poolOf(list) } } })
+    const init = { dispatcher: agent } as unknown as RequestInit
+    expect(await (await globalThis.fetch('http://web.test/x', init)).text()).toBe('web-0')
+    expect(await (await globalThis.fetch(`http://127.0.0.7:${other.port}/y`, init)).text()).toBe('other')
+    await agent.close()
+    const failed = await Promise.race([
+      globalThis.fetch('http://web.test/x', init).catch((e: unknown) => e),
+      new Promise((resolve) => setTimeout(resolve, 3_000, 'no answer')),
+    ])
+    expect(failed).toMatchObject({ cause: { code: 'HLB_ERR_CLOSED' } })
+  })
+
   it('closes every balanced service and the pass-through agent; later requests fail with ClosedError', async () => {
     const list = await pods(1)
     const pool = poolOf(list)
