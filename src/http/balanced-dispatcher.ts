@@ -3,8 +3,9 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
-import { READ_METHODS, type ResolvedHttpOptions, type RouteOptions } from './client-options.js'
+import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import type { LeasePool } from './lease-pool.js'
 import { RetryBudget } from './retry-budget.js'
@@ -159,7 +160,15 @@ export class BalancedDispatcher extends Dispatcher {
         : (
             Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
           ).wrapHandler(handler)
-    new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h).start()
+    let request: BalancedRequest
+    try {
+      request = new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h)
+    } catch (error) {
+      // Invalid request options (a route or key): the request fails, as undici's own dispatchers do.
+      h.onResponseError?.(null as never, error as Error)
+      return false
+    }
+    request.start()
     return true
   }
 
@@ -185,6 +194,9 @@ export class BalancedDispatcher extends Dispatcher {
 
   /** The pick options for a request: `route` wins, then the method when routing by method. */
   pickFor(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
+    // A misspelt route must not send a write to whichever endpoint comes next.
+    if (route !== undefined) oneOf('route', route, ROUTES, 'any')
+    if (key !== undefined && typeof key !== 'string') throw invalidType('key', 'a string', key)
     let pick: PickOptions
     if (route !== undefined) {
       pick = route === 'any' ? PICK_ANY : PICK_BY_PREFERENCE[route]

@@ -71,6 +71,22 @@ describe('createClient', () => {
     expect(pool.acquired.at(-1)?.options).toEqual({ key: 'user-1' })
   })
 
+  it('refuses a request whose route or key is invalid, instead of sending it anywhere', async () => {
+    const list = await pods(2)
+    const client = createClient({ origin: 'http://web.test:8080', pool: poolOf(list) })
+    closers.push(client)
+    await expect(
+      client.request('/orders', { method: 'POST', body: 'x', route: 'primry' as never }),
+    ).rejects.toThrow(/route must be one of "primary", "replica", "any"/)
+    await expect(
+      client.fetch('/orders', { method: 'POST', body: 'x', route: 'master' as never }),
+    ).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/route must be one of/) },
+    })
+    await expect(client.request('/cart', { key: 42 as never })).rejects.toThrow(/key must be a string/)
+    expect(list[0]!.count() + list[1]!.count()).toBe(0)
+  })
+
   it("works with Node's global fetch as its dispatcher", async () => {
     const list = await pods(2)
     const client = createClient({ origin: 'http://web.test', pool: poolOf(list) })
