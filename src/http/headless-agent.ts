@@ -11,7 +11,12 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, createServicePool, type ServicePool } from './pool-factory.js'
+import {
+  type ClientPoolOptions,
+  createServicePool,
+  type ServicePool,
+  validateServicePoolOptions,
+} from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
 export type AgentServiceOptions =
@@ -57,6 +62,7 @@ export class HeadlessAgent extends Dispatcher {
         serviceOptions,
       ) as AgentServiceOptions
       this.#resolveHttp(name, entry)
+      this.#validatePool(name, host, entry)
       this.#services.set(host, entry)
     }
     this.#passThrough = new Agent(o.passThrough as Agent.Options | undefined)
@@ -123,6 +129,27 @@ export class HeadlessAgent extends Dispatcher {
     })
     this.#balanced.add(dispatcher)
     return dispatcher
+  }
+
+  /** Pool options are checked now, though the pool is made at the service's first request. */
+  #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
+    const path = `options.services[${JSON.stringify(name)}]`
+    const poolOptions: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(entry)) {
+      if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
+    }
+    if (entry.pool !== undefined) {
+      const [first] = Object.keys(poolOptions)
+      if (first !== undefined) {
+        throw new TypeError(
+          `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
+        )
+      }
+      return
+    }
+    // The port comes from the request's URL when neither port nor portName is given.
+    const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
+    validateServicePoolOptions(path, { ...poolOptions, service: host, port })
   }
 
   #resolveHttp(name: string, entry: AgentServiceOptions) {

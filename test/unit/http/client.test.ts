@@ -317,5 +317,21 @@ describe('HeadlessAgent', () => {
     expect(() => new HeadlessAgent({ services: {}, retires: 1 } as never)).toThrow(
       /Did you mean|Known options/,
     )
+    // Pool options too, at construction rather than at the first request to the service.
+    expect(
+      () => new HeadlessAgent({ services: { 'web.test': { balancer: 'round-robbin' as never } } }),
+    ).toThrow(/options.services\["web.test"\].balancer must be one of/)
+    expect(() => new HeadlessAgent({ services: { 'web.test': { prot: 8080 } as never } })).toThrow(
+      /options.services\["web.test"\].prot must be a known option/,
+    )
+    expect(() => new HeadlessAgent({ services: { 'web..test': {} } })).toThrow(
+      /service must be a valid DNS name/,
+    )
+    expect(
+      () =>
+        new HeadlessAgent({
+          services: { 'web.test': { pool: new FakePool('web.test', []), balancer: 'random' } as never },
+        }),
+    ).toThrow(/options.services\["web.test"\].balancer is a pool option/)
   })
 })
