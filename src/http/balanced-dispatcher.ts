@@ -22,7 +22,10 @@ export interface AttemptEvent {
   readonly path: string
 }
 
-/** Payload of the `retry` event: an attempt failed and the request goes on to another endpoint. */
+/**
+ * Payload of the `retry` event: an attempt failed and the request goes on to another endpoint.
+ * That endpoint is picked after the backoff; the next `attempt` event names it.
+ */
 export interface RetryEvent {
   readonly service: string
   /** Where the failed attempt went. */
@@ -31,8 +34,6 @@ export interface RetryEvent {
   readonly kind: FailureKind
   readonly error?: unknown
   readonly statusCode?: number
-  /** Where the retry goes. */
-  readonly next: Endpoint
   /** `Retry-After` asked for, ms (0 when absent). The backoff comes on top. */
   readonly retryAfter: number
 }

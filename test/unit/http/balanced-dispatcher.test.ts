@@ -90,6 +90,17 @@ describe('BalancedDispatcher', () => {
     expect(retries).toHaveLength(1)
     expect(retries[0]).toMatchObject({ service: 'web.test', kind: 'connect-refused', attempt: 1 })
     expect(retries[0]!.endpoint.id).toBe(dead.id)
+    // The payload is what docs/http.md lists; where the retry goes is the next `attempt` event.
+    expect(Object.keys(retries[0]!).sort()).toEqual([
+      'attempt',
+      'endpoint',
+      'error',
+      'kind',
+      'retryAfter',
+      'service',
+    ])
+    // @ts-expect-error the retry event does not name the next endpoint (it is not picked yet)
+    void retries[0]!.next
     const refused = pool.released.find((r) => r.endpoint.id === dead.id)
     expect(refused?.outcome).toMatchObject({ ok: false, kind: 'connect-refused' })
     expect(pool.acquired[1]?.options?.exclude).toEqual([dead.id])
