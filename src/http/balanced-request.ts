@@ -55,26 +55,38 @@ class RetryableStatusError extends Error {
 }
 
 /**
- * A request body undici may read at most once (a stream or an async iterable, as `fetch` always
- * sends): it is wrapped so that we know whether any of it was read. Untouched, it can still go to
- * another endpoint after a failed connect; touched, it cannot be sent again.
+ * A request body undici may read at most once (a stream, an async iterable as `fetch` always
+ * sends, or a plain iterable such as a generator): it is wrapped so that we know whether any of
+ * it was read. Untouched, it can still go to another endpoint after a failed connect; touched,
+ * it cannot be sent again.
  */
 class OnceBody implements AsyncIterable<unknown> {
   touched = false
-  readonly #source: AsyncIterable<unknown>
-  constructor(source: AsyncIterable<unknown>) {
+  readonly #source: AsyncIterable<unknown> | Iterable<unknown>
+  constructor(source: AsyncIterable<unknown> | Iterable<unknown>) {
     this.#source = source
   }
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     this.touched = true
-    return this.#source[Symbol.asyncIterator]()
+    const source = this.#source
+    // for await accepts a sync iterator's results as they are (undici writes each chunk).
+    return Symbol.asyncIterator in source
+      ? source[Symbol.asyncIterator]()
+      : (source[Symbol.iterator]() as unknown as AsyncIterator<unknown>)
   }
 }
 
 function isReplayable(body: unknown): boolean {
   if (body === undefined || body === null || typeof body === 'string' || ArrayBuffer.isView(body)) return true
-  if (body instanceof ArrayBuffer) return true
-  // Blob and FormData are read afresh on every dispatch.
+  if (body instanceof ArrayBuffer || Array.isArray(body)) return true
+  // Blob and (undici's) FormData are read afresh on every dispatch; FormData is iterable, but
+  // undici encodes it whole, so it must not be wrapped as a one-shot iterable.
+  if (
+    typeof body === 'object' &&
+    (body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'FormData'
+  ) {
+    return true
+  }
   return typeof Blob !== 'undefined' && body instanceof Blob
 }
 
@@ -249,7 +261,7 @@ export class BalancedRequest implements Controller {
     this.#pick = dispatcher.pickFor(this.#method, opts.route, opts.key)
     let body: unknown = opts.body
     this.#onceBody = null
-    if (!isReplayable(body) && isAsyncIterable(body)) {
+    if (!isReplayable(body) && isIterable(body)) {
       this.#onceBody = new OnceBody(body)
       body = this.#onceBody
     }
@@ -752,10 +764,12 @@ export class BalancedRequest implements Controller {
   }
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+/** What undici sends chunk by chunk: streams, async iterables, and iterables (a generator can be read once). */
+function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+    (typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
   )
 }

@@ -1,4 +1,4 @@
-import { request as undiciRequest } from 'undici'
+import { FormData, request as undiciRequest } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   DeadlineExceededError,
@@ -125,6 +125,64 @@ describe('BalancedDispatcher', () => {
     const res = await client.request('/x')
     expect(await res.body.text()).toBe('web-1')
     expect(pods[0]!.count()).toBe(1)
+  })
+
+  it('never replays a one-shot (generator) body: a PUT that may have been sent is not retried with it empty', async () => {
+    const received: string[] = []
+    const pods = await start(2, (req, res) => {
+      let body = ''
+      req.setEncoding('utf8').on('data', (c: string) => {
+        body += c
+      })
+      req.on('end', () => {
+        received.push(body)
+        res.end('stored')
+      })
+    })
+    pods[0]!.behaviour = (req) => {
+      req.resume()
+      req.on('end', () => req.socket.destroy())
+    }
+    const { client } = clientFor(pods)
+    function* chunks() {
+      yield 'the whole '
+      yield 'document'
+    }
+    const result = await client
+      .request('/doc', { method: 'PUT', body: chunks() as never })
+      .then((res) => res.body.text())
+      .catch((e: unknown) => e)
+    expect(result).toBeInstanceOf(RequestFailedError)
+    expect(received).toEqual([]) // web-1 never got an empty PUT
+    expect(pods[1]!.count()).toBe(0)
+  })
+
+  it('replays bodies that can be read again (an array of chunks, FormData) when retrying a PUT', async () => {
+    const form = new FormData()
+    form.set('field', 'form value')
+    const received: string[] = []
+    for (const body of [[Buffer.from('array '), Buffer.from('of chunks')], form]) {
+      const pods = await start(2, (req, res) => {
+        let text = ''
+        req.setEncoding('utf8').on('data', (c: string) => {
+          text += c
+        })
+        req.on('end', () => {
+          received.push(text)
+          res.end('stored')
+        })
+      })
+      pods[0]!.behaviour = (req) => {
+        req.resume()
+        req.on('end', () => req.socket.destroy())
+      }
+      const { client } = clientFor(pods) // a fresh fake pool starts at web-0, which resets
+      const res = await client.request('/doc', { method: 'PUT', body: body as never })
+      expect(await res.body.text()).toBe('stored')
+      expect(pods[0]!.count()).toBe(1)
+    }
+    expect(received[0]).toBe('array of chunks')
+    expect(received[1]).toContain('form value')
   })
 
   it('retries 503 for idempotent methods on another endpoint, but returns it to a POST', async () => {
