@@ -97,6 +97,8 @@ export class BalancedDispatcher extends Dispatcher {
   readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
+  /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
+  readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
@@ -126,6 +128,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.hostname = options.hostname
     this.servername =
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
+    this.#origin = new URL(options.origin).origin
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
@@ -161,6 +164,21 @@ export class BalancedDispatcher extends Dispatcher {
         : (
             Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
           ).wrapHandler(handler)
+    const origin = options.origin
+    if (origin !== undefined && origin !== this.#origin && !this.#isOwnOrigin(origin)) {
+      // Every request here goes to this service's pods, whatever its URL: one for another host
+      // (this dispatcher made global, a redirect) would reach them with its credentials.
+      h.onResponseError?.(
+        null as never,
+        invalidType(
+          'origin',
+          `${this.#origin} (the origin of ${this.service}'s dispatcher)`,
+          String(typeof origin === 'string' ? origin : origin.origin),
+          'Use HeadlessAgent to balance some hosts and pass others through',
+        ),
+      )
+      return false
+    }
     let request: BalancedRequest
     try {
       request = new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h)
@@ -171,6 +189,14 @@ export class BalancedDispatcher extends Dispatcher {
     }
     request.start()
     return true
+  }
+
+  #isOwnOrigin(origin: string | URL): boolean {
+    try {
+      return (typeof origin === 'string' ? new URL(origin) : origin).origin === this.#origin
+    } catch {
+      return false
+    }
   }
 
   /** Null when the pool is ready; otherwise a promise that settles when it is (or fails). */

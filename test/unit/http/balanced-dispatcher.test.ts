@@ -393,6 +393,28 @@ describe('BalancedDispatcher', () => {
     expect(await res.body.text()).toMatch(/^web-/)
   })
 
+  it("refuses a request for another origin instead of sending it to the service's pods", async () => {
+    const pods = await start(2)
+    const { client } = clientFor(pods)
+    // Say the dispatcher was made global: a library's call to another host must not reach the pods.
+    await expect(
+      undiciRequest('https://auth.example.org/token', {
+        dispatcher: client.dispatcher,
+        method: 'POST',
+        headers: { authorization: 'Bearer secret' },
+        body: 'grant_type=client_credentials',
+      }),
+    ).rejects.toThrow(/origin must be http:\/\/web.test:8080.*got "https:\/\/auth.example.org"/)
+    await expect(client.fetch('http://web.test:9090/x')).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/origin must be/) },
+    })
+    expect(pods[0]!.count() + pods[1]!.count()).toBe(0)
+    // The same origin spelt differently is the same origin.
+    const res = await undiciRequest('HTTP://WEB.TEST:8080/a', { dispatcher: client.dispatcher })
+    expect(res.statusCode).toBe(200)
+    await res.body.dump()
+  })
+
   it('streams a large body with backpressure', async () => {
     const chunk = Buffer.alloc(64 * 1024, 120)
     const pods = await start(1, (req, res) => {
