@@ -144,6 +144,10 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (service === undefined) throw new UsageError(`${command} needs a <service>`)
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`)
   if (values.watch && command !== 'resolve') throw new UsageError('--watch applies to resolve only')
+  // doctor's time is bounded by its DNS queries' timeouts; a --timeout it ignored would mislead.
+  if (values.timeout !== undefined && command !== 'resolve') {
+    throw new UsageError('--timeout applies to resolve only')
+  }
 
   const dns: NonNullable<DiscoveryOptions['dns']> = {
     ...(values['dns-server'] ? { servers: values['dns-server'] } : {}),

@@ -105,6 +105,7 @@ describe('runCli', () => {
     [['doctor', 'web', '--port', '70000']],
     [['doctor', 'web', '--family', '5']],
     [['doctor', 'web', '--watch']],
+    [['doctor', 'web', '--timeout', '5000']],
     [['resolve', 'web']],
     [['resolve', 'web', '--port', '80', '--port-name', 'http']],
     [['resolve', 'web..x', '--port', '80']],
