@@ -244,6 +244,8 @@ export class BalancedRequest implements Controller {
   #retryAbort: AbortController | null = null
   #settle: { resolve: () => void; reject: (error: Error) => void } | null = null
   #setAside: SetAside | null = null
+  /** The set-aside response is being handed to the caller (#replay). */
+  #replaying = false
   /** `Retry-After` of the response set aside, ms. */
   #pendingRetryAfter = 0
   rawHeaders: RawHeaders = null
@@ -300,8 +302,10 @@ export class BalancedRequest implements Controller {
     this.#retryAbort?.abort(this.#reason)
     const current = this.#current
     if (this.#committed) {
-      // The response is the caller's: abort it, and undici reports the error through it.
-      current?.controller?.abort(this.#reason)
+      // A response replayed from what was set aside has no undici request left to abort.
+      if (this.#replaying) this.#fail(this.#reason)
+      // Otherwise the response is the caller's: abort it, and undici reports the error through it.
+      else current?.controller?.abort(this.#reason)
       return
     }
     current?.detach(this.#reason)
@@ -707,15 +711,25 @@ export class BalancedRequest implements Controller {
     this.#answered()
     this.rawHeaders = kept.rawHeaders
     const h = this.#handler
-    h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
-    for (const chunk of kept.chunks) {
+    this.#replaying = true
+    // Not called from undici here (from a promise callback): a handler that throws gets its
+    // error through onResponseError, as undici does, instead of an unhandled rejection.
+    try {
+      h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
+      for (const chunk of kept.chunks) {
+        if (this.#done || this.#aborted) return
+        h.onResponseData?.(this, chunk)
+      }
       if (this.#done || this.#aborted) return
-      h.onResponseData?.(this, chunk)
+      this.#done = true
+      this.rawTrailers = kept.rawTrailers
+      h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
+    } catch (error) {
+      this.#done = false
+      this.#fail(error as Error)
+    } finally {
+      this.#replaying = false
     }
-    if (this.#done || this.#aborted) return
-    this.#done = true
-    this.rawTrailers = kept.rawTrailers
-    h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
   }
 
   #fail(error: Error): void {

@@ -218,6 +218,74 @@ describe('BalancedDispatcher', () => {
     expect(pods[0]!.count() + pods[1]!.count()).toBe(2)
   })
 
+  it('a handler that throws while the last retryable response is returned gets the error, as undici does (no unhandled rejection)', async () => {
+    const pods = await start(2, (req, res) => {
+      req.resume()
+      res.statusCode = 503
+      res.end('busy')
+    })
+    const { client } = clientFor(pods)
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const failure = new Error('handler bug')
+      const error = await new Promise<Error>((resolve) => {
+        client.dispatcher.dispatch(
+          { origin: 'http://web.test:8080', path: '/', method: 'GET' },
+          {
+            onRequestStart() {},
+            onResponseStart() {
+              throw failure
+            },
+            onResponseData() {},
+            onResponseEnd() {
+              resolve(new Error('ended instead of failing'))
+            },
+            onResponseError(_controller, err) {
+              resolve(err)
+            },
+          },
+        )
+      })
+      expect(error).toBe(failure)
+      await new Promise((r) => setImmediate(r))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
+  it('a handler that aborts while the last retryable response is returned gets its abort reason', async () => {
+    const pods = await start(2, (req, res) => {
+      req.resume()
+      res.statusCode = 503
+      res.end('busy')
+    })
+    const { client } = clientFor(pods)
+    const stop = new Error('caller stops')
+    const error = await new Promise<Error>((resolve) => {
+      client.dispatcher.dispatch(
+        { origin: 'http://web.test:8080', path: '/', method: 'GET' },
+        {
+          onRequestStart() {},
+          onResponseStart(controller) {
+            controller.abort(stop)
+          },
+          onResponseData() {},
+          onResponseEnd() {
+            resolve(new Error('ended after the abort'))
+          },
+          onResponseError(_controller, err) {
+            resolve(err)
+          },
+        },
+      )
+      setTimeout(() => resolve(new Error('no answer')), 3_000).unref()
+    })
+    expect(error).toBe(stop)
+  })
+
   it('honours a short Retry-After and returns a long one to the caller', async () => {
     const pods = await start(2)
     let retryAfter = '0'
