@@ -450,6 +450,19 @@ export class BalancedRequest implements Controller {
     this.#record(attempt.endpoint, error, undefined)
     if (this.#aborted) return
     const o = this.#d.options
+    // undici refused the request itself (its options or body), not the endpoint: every other
+    // endpoint would refuse it too.
+    if (isRequestFault(error)) {
+      this.#stop(
+        new RequestFailedError(
+          this.#d.service,
+          this.#attempts ?? [],
+          this.#why(kind, error, 'not retried: undici refused the request itself, not the endpoint'),
+          error,
+        ),
+      )
+      return
+    }
     // Not started: undici never wrote the request, so any method may go elsewhere.
     const neverSent = !attempt.started && (this.#onceBody === null || !this.#onceBody.touched)
     const retryable =
@@ -776,6 +789,12 @@ export class BalancedRequest implements Controller {
         : `${kind} (${(error as { code?: string })?.code ?? (error as Error)?.message ?? 'unknown'})`
     return `${what}; ${suffix}`
   }
+}
+
+/** undici's errors for a request it will not send anywhere (invalid options or headers, a wrong content-length). */
+function isRequestFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
 }
 
 /** What undici sends chunk by chunk: streams, async iterables, and iterables (a generator can be read once). */

@@ -372,6 +372,27 @@ describe('BalancedDispatcher', () => {
     expect(error.message).toMatch(/no retries left/)
   })
 
+  it('a request undici refuses (invalid header) fails once, not once per endpoint', async () => {
+    const pods = await start(3)
+    const { client, pool } = clientFor(pods)
+    const error = await client
+      .request('/x', { headers: { 'x-note': 'line\r\nbreak' } })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RequestFailedError)
+    expect((error as RequestFailedError).cause).toMatchObject({ code: 'UND_ERR_INVALID_ARG' })
+    expect((error as RequestFailedError).message).toMatch(/not retried/)
+    expect(pool.acquired).toHaveLength(1)
+    expect(client.stats()).toMatchObject({ attempts: 1, retries: 0 })
+    const mismatch = await client
+      .request('/x', { method: 'PUT', headers: { 'content-length': '10' }, body: 'abc' })
+      .catch((e: unknown) => e)
+    expect((mismatch as RequestFailedError).cause).toMatchObject({
+      code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+    })
+    expect(pool.acquired).toHaveLength(2)
+    expect(pods.reduce((n, p) => n + p.count(), 0)).toBe(0)
+  })
+
   it('fails fast with the pool error when no endpoint is available', async () => {
     const { client } = clientFor([])
     await expect(client.request('/x')).rejects.toBeInstanceOf(NoEndpointsError)
