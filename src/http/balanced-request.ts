@@ -558,7 +558,10 @@ export class BalancedRequest implements Controller {
     this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter, false))
   }
 
-  /** Checks the retry count and takes one retry from the budget; null when the retry goes ahead. */
+  /**
+   * Checks the retry count and that the budget has a retry left; null when the retry goes ahead.
+   * The budget is drawn on only when the retry has an endpoint to go to (#next).
+   */
   #allowRetry(
     attempt: AttemptHandler,
     kind: FailureKind,
@@ -575,7 +578,7 @@ export class BalancedRequest implements Controller {
         error,
       )
     }
-    if (d.budget !== null && !d.budget.tryRetry()) {
+    if (d.budget !== null && d.budget.available < 1) {
       d.retriesDenied++
       return new RetryBudgetExhaustedError(d.service, this.#endpoints(), error)
     }
@@ -602,11 +605,21 @@ export class BalancedRequest implements Controller {
       // destroy(): no new attempt, and no connection pool made after the others were closed.
       return Promise.reject(new FinalFailure(new ClosedError('HTTP client', d.service)))
     }
+    const budget = d.budget
+    // Other requests may have spent the budget during the backoff.
+    if (budget !== null && !budget.tryRetry()) {
+      d.retriesDenied++
+      const last = this.#attempts?.[this.#attempts.length - 1]
+      return Promise.reject(
+        new FinalFailure(new RetryBudgetExhaustedError(d.service, this.#endpoints(), last?.error)),
+      )
+    }
     let lease: Lease
     try {
       const tried = (this.#attempts ?? []).map((a) => a.endpoint.id)
       lease = d.pool.acquire({ ...this.#pick, exclude: tried })
     } catch (cause) {
+      budget?.refund()
       const last = this.#attempts?.[this.#attempts.length - 1]
       const why = `no other endpoint to retry on (${(cause as Error).message})`
       const what =

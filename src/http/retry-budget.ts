@@ -48,6 +48,15 @@ export class RetryBudget {
     return true
   }
 
+  /**
+   * Gives back the retry `tryRetry()` just took, when it found no endpoint to go to after all.
+   * Call it right after `tryRetry()` (same slot): a retry that was not sent must not count.
+   */
+  refund(): void {
+    this.#retries[this.#slot]! -= 1
+    this.#retrySum -= 1
+  }
+
   /** Retries still allowed right now. */
   get available(): number {
     this.#advance()

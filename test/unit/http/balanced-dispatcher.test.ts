@@ -361,6 +361,33 @@ describe('BalancedDispatcher', () => {
     expect(client.stats()).toMatchObject({ retries: 1, retriesDenied: 1 })
   })
 
+  it('a retry that finds no endpoint to go to takes nothing from the retry budget', async () => {
+    const [a, b] = await start(2, (req) => req.socket.destroy())
+    const deadPrimary = await refusedEndpoint('web-0')
+    const pool = new FakePool('web.test', [
+      deadPrimary,
+      endpoint('web-1', a!.address, a!.port),
+      endpoint('web-2', b!.address, b!.port),
+    ])
+    const client = createClient({
+      origin: 'http://web.test',
+      pool,
+      retry: { retries: 1, minTimeout: 1, budget: { ratio: 0, minPerSecond: 0.1 } }, // one retry per 10 s
+    })
+    clients.push(client)
+    // The primary refuses; there is no other primary, so no retry can be made.
+    const write = await client
+      .request('/orders', { method: 'POST', body: 'x', route: 'primary' })
+      .catch((e) => e)
+    expect(write).toBeInstanceOf(RequestFailedError)
+    expect((write as RequestFailedError).message).toMatch(/no other endpoint/)
+    // A read's retry still has the budget's one retry.
+    const read = await client.request('/x', { route: 'replica' }).catch((e: unknown) => e)
+    expect(read).not.toBeInstanceOf(RetryBudgetExhaustedError)
+    expect((read as RequestFailedError).attempts).toHaveLength(2)
+    expect(client.stats().retriesDenied).toBe(0)
+  })
+
   it('gives up after the configured retries with every attempt in the error', async () => {
     const pods = await start(3, (req) => req.socket.destroy())
     const { client } = clientFor(pods, { retry: { retries: 1, minTimeout: 1 } })
