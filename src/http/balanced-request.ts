@@ -665,14 +665,17 @@ export class BalancedRequest implements Controller {
         factor: o.factor,
         randomize: o.randomize,
         signal: retryAbort.signal,
-        unref: true,
+        // Ref'd, unlike the library's other timers: a request waiting out its backoff is work its
+        // caller awaits, not idleness; unref'd, a script whose last request is retrying exits
+        // silently with the request unanswered. Bounded by maxTimeout (and maxRetryAfter below).
+        unref: false,
         shouldRetry: ({ error }) => error instanceof RetryableAttempt,
         // An immediate retry skips p-retry's backoff (not consuming one of its retries skips the
         // delay); #allowRetry has already counted it against retry.retries.
         shouldConsumeRetry: ({ error }) => !(error instanceof RetryableAttempt && error.immediate),
         onFailedAttempt: async ({ error }) => {
           if (error instanceof RetryableAttempt && error.retryAfter > 0) {
-            await sleep(error.retryAfter, undefined, { signal: retryAbort.signal, ref: false })
+            await sleep(error.retryAfter, undefined, { signal: retryAbort.signal })
           }
         },
       },
