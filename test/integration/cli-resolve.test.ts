@@ -107,6 +107,35 @@ describe('headless-lb resolve', () => {
     }
   })
 
+  it('--watch ends quietly when its reader goes away (resolve --watch | head -1)', async () => {
+    const svc = await lab.addService({ name: 'piped', kind: 'headless', replicas: 1 })
+    const child = spawn(process.execPath, [
+      CLI,
+      'resolve',
+      svc.fqdn,
+      '--port-name',
+      'http',
+      '--watch',
+      '--dns-server',
+      lab.dnsServer,
+    ])
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      child.stdout.destroy() // the reader is gone: the next line written gets EPIPE
+      await svc.scale(2)
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'still running'))])
+      expect(err).not.toMatch(/Unhandled|EPIPE/)
+      expect(code).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
   it('--watch prints each change as it happens, and exits 0 on SIGINT', async () => {
     const svc = await lab.addService({ name: 'watched', kind: 'headless', replicas: 1 })
     const child = spawn(process.execPath, [
