@@ -3,7 +3,7 @@
 // node_modules resolves as it does for the code), `headless-lb` is mapped to src/index.ts by a
 // generated tsconfig that extends the project's, and tsc runs once over all of them.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +16,10 @@ const docFiles = [
     .filter((name) => name.endsWith('.md'))
     .sort()
     .map((name) => `docs/${name}`),
+  ...readdirSync(join(root, 'examples'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'examples', entry.name, 'README.md')))
+    .map((entry) => `examples/${entry.name}/README.md`)
+    .sort(),
 ]
 const snippets = docFiles.flatMap((file) => extractSnippets(file, readFileSync(join(root, file), 'utf8')))
 const checked = snippets.filter((s) => s.skip === undefined)
