@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici'
 import { ClosedError } from '../errors.js'
 import { rejectUnknownKeys, requireObject } from '../options.js'
@@ -40,7 +41,13 @@ const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 export class HeadlessAgent extends Dispatcher {
   readonly #services = new Map<string, AgentServiceOptions>()
   readonly #defaults: Record<string, unknown>
+  /** Balanced origins only: they are bounded by the configured services and their ports. */
   readonly #byOrigin = new Map<string, Dispatcher>()
+  /**
+   * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
+   * a process may call any number of hosts, and this must not grow with them.
+   */
+  readonly #passThroughOrigins = new LRUCache<string, true>({ max: 1024 })
   readonly #balanced = new Set<BalancedDispatcher>()
   readonly #passThrough: Agent
   #closed = false
@@ -89,10 +96,12 @@ export class HeadlessAgent extends Dispatcher {
     }
     const origin = options.origin
     const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
+    if (this.#passThroughOrigins.has(key)) return this.#passThrough.dispatch(options, h)
     let target = this.#byOrigin.get(key)
     if (target === undefined) {
       target = this.#targetFor(origin)
-      this.#byOrigin.set(key, target)
+      if (target === this.#passThrough) this.#passThroughOrigins.set(key, true)
+      else this.#byOrigin.set(key, target)
     }
     return target.dispatch(options, h)
   }
