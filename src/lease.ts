@@ -26,9 +26,19 @@ export interface PickOptions {
 /**
  * Why an attempt failed, as precisely as the caller knows. `connect-refused` is strong evidence
  * that the pod is gone and may eject it at once; `status` is a response the caller counts as a
- * failure (a 5xx).
+ * failure (a 5xx). `cancelled` says nothing about the endpoint (the caller aborted or ran out of
+ * time, or the request itself was invalid): it only frees the in-flight slot, and counts neither
+ * as a failure nor as a latency sample, as Envoy records no outlier result for a reset the
+ * downstream caused.
  */
-export type FailureKind = 'connect-refused' | 'connect-timeout' | 'timeout' | 'reset' | 'status' | 'other'
+export type FailureKind =
+  | 'connect-refused'
+  | 'connect-timeout'
+  | 'timeout'
+  | 'reset'
+  | 'status'
+  | 'cancelled'
+  | 'other'
 
 export type LeaseOutcome =
   | { readonly ok: true; readonly latency: number }

@@ -346,6 +346,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.observe(state, latency)
       return
     }
+    // The caller gave up, or its request was invalid: no evidence about the endpoint either way.
+    if (outcome.kind === 'cancelled') return
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
     this.observe(state, Math.max(latency, this.options.failurePenalty))

@@ -131,7 +131,7 @@ class AttemptHandler implements Handler {
     if (this.detached) return
     this.detached = true
     if (this.controller !== null) this.controller.abort(reason)
-    else this.release(false, 'other', reason)
+    else this.release(false, 'cancelled', reason)
   }
 
   onRequestStart(controller: Controller, _context: unknown): void {
@@ -191,7 +191,9 @@ class AttemptHandler implements Handler {
 
   onResponseError(controller: Controller, error: Error): void {
     const kind = classifyFailure(error)
-    this.release(false, kind, error)
+    // An attempt we abandoned (the caller aborted or ran out of time) or a request undici refused
+    // says nothing about the endpoint: release it as `cancelled`, not as the endpoint's failure.
+    this.release(false, this.detached || this.request.aborted || isRequestFault(error) ? 'cancelled' : kind, error)
     if (this.detached) return
     if (this.swallow) {
       // The body of a response we were setting aside broke: the retry is already decided.

@@ -24,7 +24,7 @@ function fail(
   pool: ReturnType<typeof setup>['pool'],
   name: string,
   times: number,
-  kind?: 'connect-refused' | 'status',
+  kind?: 'connect-refused' | 'status' | 'cancelled',
 ) {
   const id = `${name}.web.default.svc.cluster.local`
   for (let i = 0; i < times; i++) {
@@ -36,6 +36,19 @@ function fail(
 }
 
 describe('outlier detection', () => {
+  it('does not count cancelled attempts (the caller gave up) against the endpoint', () => {
+    const { pool, ejections } = setup({ outlierDetection: { consecutiveFailures: 3 } })
+    fail(pool, 'web-1', 10, 'cancelled')
+    expect(ejections).toEqual([])
+    const stats = pool.stats().endpoints.find((e) => e.endpoint.name === 'web-1')!
+    expect(stats).toMatchObject({ inFlight: 0, failures: 0, consecutiveFailures: 0, state: 'healthy' })
+    // A cancelled attempt breaks no run of failures either: two real ones after it still count.
+    fail(pool, 'web-1', 2)
+    fail(pool, 'web-1', 1, 'cancelled')
+    fail(pool, 'web-1', 1)
+    expect(ejections).toHaveLength(1)
+  })
+
   it('ejects at the failure that crosses consecutiveFailures, inline', () => {
     const { pool, ejections } = setup({ outlierDetection: { consecutiveFailures: 3 } })
     fail(pool, 'web-1', 2, 'status')

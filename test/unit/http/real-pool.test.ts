@@ -43,4 +43,31 @@ describe('createClient with the real pool (static addresses)', () => {
     const stats = client.pool.stats()
     expect(stats.endpoints.find((e) => e.endpoint.address === '127.0.0.3')).toMatchObject({ inFlight: 0 })
   })
+
+  it('a caller that aborts is not the pod failing: aborted requests eject nothing', async () => {
+    const pods: TestServer[] = []
+    for (let i = 0; i < 3; i++) {
+      const slow = new TestServer(`web-${i}`, `127.0.0.${i + 2}`, (_req, res) => {
+        setTimeout(() => res.end('late'), 200)
+      })
+      pods.push(await slow.listen(0))
+      closers.push(slow)
+    }
+    const client = createClient({
+      origin: 'http://web.test',
+      addresses: pods.map((p) => `${p.address}:${p.port}`),
+      outlierDetection: { consecutiveFailures: 2 },
+    })
+    closers.push(client)
+    const ejected: unknown[] = []
+    client.pool.on('eject', (e) => ejected.push(e))
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 15 }, () => client.request('/', { signal: AbortSignal.timeout(20) })),
+    )
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true)
+    expect(ejected).toEqual([])
+    for (const e of client.pool.stats().endpoints) {
+      expect(e).toMatchObject({ failures: 0, consecutiveFailures: 0, inFlight: 0 })
+    }
+  })
 })
