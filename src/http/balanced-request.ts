@@ -193,7 +193,11 @@ class AttemptHandler implements Handler {
     const kind = classifyFailure(error)
     // An attempt we abandoned (the caller aborted or ran out of time) or a request undici refused
     // says nothing about the endpoint: release it as `cancelled`, not as the endpoint's failure.
-    this.release(false, this.detached || this.request.aborted || isRequestFault(error) ? 'cancelled' : kind, error)
+    this.release(
+      false,
+      this.detached || this.request.aborted || isRequestFault(error) ? 'cancelled' : kind,
+      error,
+    )
     if (this.detached) return
     if (this.swallow) {
       // The body of a response we were setting aside broke: the retry is already decided.
