@@ -61,7 +61,13 @@ export function rejectUnknownKeys(
   }
 }
 
-/** A duration in milliseconds: a finite number >= min (default 0). */
+/**
+ * The longest delay a Node timer keeps (about 24.8 days): a longer one fires after 1 ms instead,
+ * so a duration option above it would silently mean "at once".
+ */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/** A duration in milliseconds: a finite number from min (default 0) to MAX_TIMER_MS. */
 export function durationMs(path: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || Number.isNaN(value)) {
@@ -69,6 +75,9 @@ export function durationMs(path: string, value: unknown, fallback: number, min =
   }
   if (!Number.isFinite(value) || value < min) {
     throw outOfRange(path, `a finite number of milliseconds >= ${min}`, value)
+  }
+  if (value > MAX_TIMER_MS) {
+    throw outOfRange(path, `at most ${MAX_TIMER_MS} milliseconds (Node's longest timer)`, value)
   }
   return value
 }
