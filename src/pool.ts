@@ -33,7 +33,7 @@ import type { DiscoveryOptions } from './discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
 import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
-import { describeEndpoint } from './endpoint.js'
+import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
@@ -63,7 +63,10 @@ export interface HealthEvent {
   readonly endpoint: Endpoint
   readonly state: EndpointHealth
   readonly previous: EndpointHealth
-  /** What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`. */
+  /**
+   * What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`,
+   * `address-changed` (rescheduled to a new address: back to the initial state).
+   */
   readonly reason: string
 }
 
@@ -549,6 +552,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const seen = new Set<string>()
     const members: EndpointState[] = []
     let added = false
+    let moved: EndpointState[] | undefined
     for (const endpoint of endpoints) {
       if (seen.has(endpoint.id)) continue
       seen.add(endpoint.id)
@@ -557,10 +561,16 @@ export class Pool extends EventEmitter<PoolEvents> {
         state = this.addState(endpoint, now)
         added = true
       } else if (state.endpoint !== endpoint) {
-        // Same pod, new address or weight: health, load and latency carry over.
+        // Same pod: load, latency and the ejection count carry over.
+        const previous = state.endpoint
         state.endpoint = endpoint
         state.weight = endpoint.weight ?? 1
         if (this.options.primary.kind !== 'probe') state.role = staticRole(endpoint, this.options.primary)
+        if (!sameAddress(previous, endpoint)) {
+          this.readdress(state, now)
+          moved ??= []
+          moved.push(state)
+        }
       }
       state.index = members.length
       members.push(state)
@@ -570,8 +580,40 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     this.members = members
     if (members.length > 0) this.seeded = true
+    if (moved) {
+      for (const state of moved) {
+        this.updateHealth(state, 'address-changed', state.checkHealthy ? undefined : 'pending')
+      }
+    }
     this.rebuild()
-    if (added) this.prober?.requestSoon()
+    if (added || moved) this.prober?.requestSoon()
+  }
+
+  /**
+   * A pod rescheduled to a new address is a new server behind an old name (Envoy and grpc-js key
+   * this state by address). What the old address earned says nothing about it: an ejection (often
+   * for refused connects, which is how a pod's death shows), a failure streak, a check or probe in
+   * flight, the role a probe reported. It starts as a new endpoint does: at the initial health
+   * state, checked and probed at once, ramping under slow start. The ejection count stays, so a
+   * pod that keeps failing after reschedules is still ejected for longer each time.
+   */
+  private readdress(state: EndpointState, now: number): void {
+    this.clearTimer(state)
+    this.endRamp(state)
+    if (state.ejected) {
+      state.ejected = false
+      this.ejectedCount--
+      state.returnedAt = now
+    }
+    state.inProbation = false
+    state.consecutiveFailures = 0
+    state.checkPasses = 0
+    state.checkFailures = 0
+    state.checkHealthy = this.options.healthCheck?.initialState !== 'unhealthy'
+    this.probed.delete(state)
+    const slowStart = this.options.slowStart
+    if (slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
+    this.checker?.restart(state)
   }
 
   private addState(endpoint: Endpoint, now: number): EndpointState {

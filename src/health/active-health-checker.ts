@@ -48,6 +48,17 @@ export class ActiveHealthChecker {
     this.run(state, schedule)
   }
 
+  /**
+   * Checks `state` again at once, dropping a check in flight: its endpoint moved to a new address
+   * (a rescheduled pod), and a verdict on the old address says nothing about the new one.
+   */
+  restart(state: EndpointState): void {
+    const schedule = this.schedules.get(state)
+    if (this.closed || schedule === undefined) return
+    this.stop(schedule)
+    this.run(state, schedule)
+  }
+
   remove(state: EndpointState): void {
     const schedule = this.schedules.get(state)
     if (schedule === undefined) return
