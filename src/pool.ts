@@ -699,8 +699,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     state.ejections++
     this.ejectedCount++
     state.timer = this.clock.setTimeout(() => this.returnFromEjection(state), duration)
+    // The ejection takes effect (pickers rebuilt) before anyone hears of it, as in updateHealth.
+    const previous = state.health
+    state.health = 'ejected'
+    this.rebuild()
     this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
-    this.updateHealth(state, 'ejected')
+    if (previous !== 'ejected') {
+      this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
+    }
   }
 
   private returnFromEjection(state: EndpointState): void {
@@ -765,8 +771,9 @@ export class Pool extends EventEmitter<PoolEvents> {
             : 'healthy')
     if (next === previous) return
     state.health = next
-    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
+    // Pickers first: a listener that throws must not leave them routing by the old health.
     this.rebuild()
+    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
   }
 
   // ---- roles ----

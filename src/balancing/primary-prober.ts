@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Clock } from '../discovery/clock.js'
 import { sameAddress } from '../endpoint.js'
+import { rethrowOutside } from '../health/active-health-checker.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { PrimaryProbe } from './balancing-options.js'
 
@@ -116,6 +117,12 @@ export class PrimaryProber {
     // An answer from the address the endpoint had before it was rescheduled is about another server.
     if (this.closed || state.removed || !sameAddress(state.endpoint, endpoint)) return
     if (failure !== undefined) debug('primary probe of %s failed: %s', state.id, failure)
-    this.onResult(state, role, failure)
+    try {
+      this.onResult(state, role, failure)
+    } catch (error) {
+      // A throwing `primary`/`health`/`panic` listener must not end the round, and with it every
+      // later round: the pool would never see a failover again.
+      rethrowOutside(error)
+    }
   }
 }
