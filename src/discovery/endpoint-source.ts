@@ -4,7 +4,7 @@ import type { Endpoint, EndpointChange } from '../endpoint.js'
 export interface ReadyOptions {
   /** Gives up (rejecting with ResolutionError) when aborted. */
   signal?: AbortSignal
-  /** Gives up after this many ms. Default: the `readyTimeout` discovery option (10 s). */
+  /** Gives up after this many ms (>= 0; Infinity: only `signal`). Default: the `readyTimeout` discovery option (10 s). */
   timeout?: number
 }
 
