@@ -781,8 +781,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private onProbeResult(state: EndpointState, role: 'primary' | 'replica' | 'unknown'): void {
     if (this.closed || state.removed) return
     const previous = this.probed.get(state)
+    // A failed probe (`unknown`) is no news about the role, so it keeps the endpoint's seniority as
+    // primary: an old primary not yet fenced whose probe timed out once during the failover must not
+    // then look newer than the promoted standby. Only a `replica` answer ends the run.
+    const since = previous !== undefined && previous.primarySince > 0 ? previous.primarySince : 0
     const primarySince =
-      role === 'primary' ? (previous?.role === 'primary' ? previous.primarySince : this.clock.now()) : 0
+      role === 'replica' ? 0 : role === 'unknown' ? since : since > 0 ? since : this.clock.now()
     this.probed.set(state, { role, primarySince })
     this.rebuild()
   }
