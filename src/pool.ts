@@ -145,6 +145,21 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
+  const primary = resolved.primary
+  if (
+    (primary.kind === 'ordinal' || primary.kind === 'name') &&
+    internals.source === undefined &&
+    record.portName === undefined &&
+    record.pods === undefined
+  ) {
+    throw invalidType(
+      `primary.${primary.kind}`,
+      'used with portName (SRV) or pods, which give pod names',
+      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
+      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+        'set portName or pods, or find the primary with primary.probe',
+    )
+  }
   const discoveryOptions: Record<string, unknown> = {}
   for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =

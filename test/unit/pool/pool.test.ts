@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
+import { FakeResolver } from '../discovery/fakes.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {
@@ -39,6 +40,30 @@ describe('createPool', () => {
         { source: new FakeSource() },
       ),
     ).toThrow(/outlierDetection.baseEjectionTime must be a finite number of milliseconds >= 1, got -1/)
+  })
+
+  it('rejects primary by ordinal or name when discovery can give no pod names', () => {
+    // A/AAAA records of the service and static addresses carry no pod names: no endpoint would
+    // ever be the primary, and every write would fail with NoPrimaryError.
+    // No DNS leaves the process: a fake resolver, should a pool be built.
+    const offline = {
+      discovery: {
+        createResolver: () => new FakeResolver(),
+        resolvConf: { nameservers: [], search: [], ndots: 1 },
+      },
+    }
+    expect(() => createPool({ service: 'db', port: 5432, primary: { ordinal: 0 } }, offline)).toThrow(
+      new TypeError(
+        'primary.ordinal must be used with portName (SRV) or pods, which give pod names, got 0. ' +
+          'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+          'set portName or pods, or find the primary with primary.probe',
+      ),
+    )
+    expect(() =>
+      createPool({ service: 'db', addresses: ['127.0.0.1:5432'], primary: { name: 'db-0' } }, offline),
+    ).toThrow(/primary.name must be used with portName \(SRV\) or pods/)
+    const ok = createPool({ service: 'db', port: 5432, pods: ['db-0'], primary: { ordinal: 0 } }, offline)
+    void ok.close()
   })
 
   it('throws NoEndpointsError naming the service when discovery lists nothing', () => {
