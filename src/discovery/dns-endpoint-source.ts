@@ -147,6 +147,9 @@ export class DnsEndpointSource extends EventEmitter {
     if (this.#closed) throw new ClosedError('Endpoint source', this.#options.service)
     // An answer is on its way: it is as fresh as a new query would be.
     if (this.#inFlight) return
+    // Backing off after DNS errors: a refused connect says nothing about DNS having recovered, and
+    // a fleet of clients asking every minRefresh would defeat the backoff (grpc-js defers too).
+    if (this.#lastError !== undefined) return
     const earliest = this.#lastQueryAt + this.#options.minRefresh
     if (this.#nextRunAt <= earliest) return
     this.#schedule(Math.max(0, earliest - this.#clock.now()))

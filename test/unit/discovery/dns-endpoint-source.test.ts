@@ -405,6 +405,29 @@ describe('DNS endpoint source', () => {
     expect(clock.nextDelay()).toBe(30_000)
   })
 
+  it('refresh() does not cut short the backoff after DNS errors', async () => {
+    const { clock, resolver, source } = setup(
+      { minRefresh: 1000 },
+      (r) => {
+        r.set(SVC, { a: [{ address: '127.0.10.1', ttl: 1 }] })
+      },
+      () => 0.5,
+    )
+    await source.ready()
+    resolver.failWith = 'ESERVFAIL'
+    // The TTL refresh fails, then the retries after 1000 and 1600 ms; the next waits 2560 ms.
+    for (let i = 0; i < 3; i++) await clock.advance(clock.nextDelay()!)
+    expect(clock.nextDelay()).toBe(2560)
+    const queries = resolver.queries.length
+    // Refused connects during the outage (a pod died) each ask for a refresh: a fleet of clients
+    // doing so at minRefresh would defeat the backoff that spares the failing DNS server.
+    source.refresh()
+    await clock.advance(1000)
+    expect(resolver.queries).toHaveLength(queries)
+    await clock.advance(1560)
+    expect(resolver.queries).toHaveLength(queries + 1)
+  })
+
   it('ready() rejects after its timeout with the service, query and DNS code', async () => {
     const { clock, source } = setup({ readyTimeout: 3000 }, (r) => {
       r.failWith = 'ESERVFAIL'
