@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { validateDiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
@@ -98,6 +99,18 @@ describe('createPool', () => {
     const { pool } = setup({ primary: { ordinal: 0 } })
     for (let i = 0; i < 10; i++) expect(pool.pick({ role: 'primary' }).name).toBe('web-0')
     for (let i = 0; i < 10; i++) expect(pool.pick({ role: 'replica' }).name).not.toBe('web-0')
+  })
+
+  it('takes primary.name as a pod name: one DNS label, case-insensitive', () => {
+    // Discovery lower-cases names and Endpoint.name is the first label: 'Web-0' or a full hostname
+    // would never match, leaving every write to fail with NoPrimaryError.
+    expect(setup({ primary: { name: 'Web-0' } }).pool.pick({ role: 'primary' }).name).toBe('web-0')
+    expect(() => setup({ primary: { name: 'web-0.web.default.svc.cluster.local' } })).toThrow(
+      /primary.name must be a pod name \(one DNS label, such as "db-0"\), got "web-0.web.default.svc.cluster.local"/,
+    )
+    expect(() => setup({ primary: { name: 'web_0' } })).toThrow(TypeError)
+    // Pod names given to discovery are lower-cased too, so both sides compare.
+    expect(validateDiscoveryOptions({ service: 'db', port: 5432, pods: ['DB-0'] }).pods).toEqual(['db-0'])
   })
 
   it('fails fast with NoPrimaryError, never a replica, when the primary is gone', () => {
