@@ -330,7 +330,9 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   pick(options?: PickOptions): Endpoint {
     // The common call (no options, nothing ramping) stays small enough to inline into the caller.
-    if (options === undefined && this.plain) {
+    // `=== true`, not truthiness: V8 compiles a bare boolean field test as a chain of compares
+    // (false, true, '', null, undefined, number, bigint), this as one.
+    if (options === undefined && this.plain === true) {
       const state = this.anyBalancer.pick(undefined, undefined)
       if (state !== undefined) return state.endpoint
     }

@@ -51,13 +51,16 @@ export class RoundRobinBalancer implements Balancer {
   pick(_key: string | undefined, exclude: Exclusions): EndpointState | undefined {
     const schedule = this.schedule
     const n = schedule.length
-    if (n === 0) return undefined
-    const i = this.cursor
-    const state = schedule[i]!
-    // The common case, kept small so it inlines: no exclusions, not ramping.
-    if (exclude === undefined && state.ramping === 0) {
-      this.cursor = i + 1 === n ? 0 : i + 1
-      return state
+    // The common case, kept small so it inlines: not empty, no exclusions, not ramping. Every other
+    // case, the empty schedule included, goes out of line: with one return path here, a caller that
+    // inlines this (Pool.pick) knows the result is an EndpointState and re-checks nothing.
+    if (n !== 0 && exclude === undefined) {
+      const i = this.cursor
+      const state = schedule[i]!
+      if (state.ramping === 0) {
+        this.cursor = i + 1 === n ? 0 : i + 1
+        return state
+      }
     }
     return this.pickSlowly(schedule, exclude)
   }

@@ -52,6 +52,8 @@ export interface DoctorOptions {
   readonly portName: string
   /** The port to show when SRV gives none. */
   readonly port: number | undefined
+  /** Stops between queries (the caller cancels the queries in flight). */
+  readonly signal?: AbortSignal | undefined
 }
 
 function named(records: ReadonlyArray<SrvRecord>, fqdn: string): boolean {
@@ -63,12 +65,13 @@ function named(records: ReadonlyArray<SrvRecord>, fqdn: string): boolean {
  * DnsQueryError when DNS gives no definitive answer (the CLI exits 3).
  */
 export async function diagnose(client: DnsClient, options: DoctorOptions): Promise<Diagnosis> {
-  const { service, family, portName } = options
+  const { service, family, portName, signal } = options
   const srvPrefix = `_${portName}._tcp.`
   const [addressAnswer, srvAnswer] = await Promise.all([
     client.search(service, (name) => client.addresses(name, family)),
     client.search(service, (name) => client.srv(`${srvPrefix}${name}`), `${srvPrefix}${service}`),
   ])
+  signal?.throwIfAborted()
   let fqdn =
     addressAnswer.kind === 'records'
       ? addressAnswer.name
@@ -87,7 +90,11 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
   // the CNAME on every search candidate when the addresses said nothing.
   let cname: string | undefined
   for (const candidate of fqdn ? [fqdn] : client.candidates(service)) {
-    cname = await client.cname(candidate).catch(() => undefined)
+    cname = await client.cname(candidate).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === 'ECANCELLED') throw error
+      return undefined
+    })
+    signal?.throwIfAborted()
     if (cname) {
       fqdn = candidate
       break
@@ -101,6 +108,7 @@ export async function diagnose(client: DnsClient, options: DoctorOptions): Promi
         async (t) => [t, await client.addresses(t, family)] as const,
       ),
     )
+    signal?.throwIfAborted()
     const byTarget = new Map<string, Answer<AddressRecord>>(targets)
     for (const record of srv) {
       const answer = byTarget.get(record.target)

@@ -5,6 +5,12 @@ import { runCli } from './run-cli.js'
 
 const controller = new AbortController()
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort())
+// A reader that went away (`headless-lb resolve --watch | head -1`) ends the command as Ctrl-C
+// would, instead of an unhandled 'error' event and a stack trace at the next line written.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') process.stderr.write(`headless-lb: stdout: ${error.message}\n`)
+  controller.abort()
+})
 
 runCli(process.argv.slice(2), {
   stdout: process.stdout,

@@ -19,6 +19,8 @@ export const EXIT = Object.freeze({
   usage: 2,
   /** DNS gave no answer (timeout, SERVFAIL, refused). */
   dnsFailure: 3,
+  /** Ctrl-C (SIGINT) or SIGTERM before there was an answer to print: 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 })
 
 export const USAGE = `Usage:
@@ -45,6 +47,7 @@ Exit codes:
   1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
   2  usage error (unknown option, invalid service name...)
   3  DNS failure (timeout, SERVFAIL, refused)
+  130  interrupted (Ctrl-C) before there was an answer
 `
 
 export interface CliIo {
@@ -109,6 +112,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await dispatch(argv, io)
   } catch (error) {
+    // Whatever a cancelled query threw, the user asked to stop: say so, not "DNS failure".
+    if (io.signal?.aborted) {
+      io.stderr.write('headless-lb: interrupted\n')
+      return EXIT.interrupted
+    }
     if (error instanceof UsageError || error instanceof TypeError || error instanceof RangeError) {
       io.stderr.write(`headless-lb: ${error.message}\n\n${USAGE}`)
       return EXIT.usage
@@ -136,6 +144,10 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   if (service === undefined) throw new UsageError(`${command} needs a <service>`)
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`)
   if (values.watch && command !== 'resolve') throw new UsageError('--watch applies to resolve only')
+  // doctor's time is bounded by its DNS queries' timeouts; a --timeout it ignored would mislead.
+  if (values.timeout !== undefined && command !== 'resolve') {
+    throw new UsageError('--timeout applies to resolve only')
+  }
 
   const dns: NonNullable<DiscoveryOptions['dns']> = {
     ...(values['dns-server'] ? { servers: values['dns-server'] } : {}),
@@ -180,8 +192,14 @@ async function doctor(
   })
   if (dns.servers) resolver.setServers(dns.servers)
   const client = new DnsClient(resolver, dns.search ?? conf.search, dns.ndots ?? conf.ndots)
+  // Ctrl-C cancels the queries in flight (a silent DNS server would otherwise hold the
+  // command for every query's timeout, the signal handler having replaced Node's default exit).
+  const signal = io.signal
+  const cancel = (): void => resolver.cancel()
+  signal?.addEventListener('abort', cancel, { once: true })
   try {
-    const diagnosis = await diagnose(client, { service, family: fam, portName, port })
+    signal?.throwIfAborted()
+    const diagnosis = await diagnose(client, { service, family: fam, portName, port, signal })
     const servers = dns.servers?.join(', ') ?? (conf.nameservers.join(', ') || 'system default')
     io.stdout.write(
       json
@@ -190,6 +208,7 @@ async function doctor(
     )
     return diagnosis.exitCode
   } finally {
+    signal?.removeEventListener('abort', cancel)
     resolver.cancel()
   }
 }
@@ -197,7 +216,7 @@ async function doctor(
 async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean, io: CliIo): Promise<number> {
   const source = createEndpointSource(options, io.internals)
   try {
-    await source.ready()
+    await source.ready(io.signal === undefined ? {} : { signal: io.signal })
     const endpoints = source.endpoints
     if (json) {
       io.stdout.write(

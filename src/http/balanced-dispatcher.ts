@@ -3,8 +3,9 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
-import { READ_METHODS, type ResolvedHttpOptions, type RouteOptions } from './client-options.js'
+import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import type { LeasePool } from './lease-pool.js'
 import { RetryBudget } from './retry-budget.js'
@@ -21,7 +22,10 @@ export interface AttemptEvent {
   readonly path: string
 }
 
-/** Payload of the `retry` event: an attempt failed and the request goes on to another endpoint. */
+/**
+ * Payload of the `retry` event: an attempt failed and the request goes on to another endpoint.
+ * That endpoint is picked after the backoff; the next `attempt` event names it.
+ */
 export interface RetryEvent {
   readonly service: string
   /** Where the failed attempt went. */
@@ -30,8 +34,6 @@ export interface RetryEvent {
   readonly kind: FailureKind
   readonly error?: unknown
   readonly statusCode?: number
-  /** Where the retry goes. */
-  readonly next: Endpoint
   /** `Retry-After` asked for, ms (0 when absent). The backoff comes on top. */
   readonly retryAfter: number
 }
@@ -95,6 +97,8 @@ export class BalancedDispatcher extends Dispatcher {
   readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
+  /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
+  readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
@@ -102,6 +106,12 @@ export class BalancedDispatcher extends Dispatcher {
   #readyPromise: Promise<void> | null = null
   #closed = false
   #closing: Promise<void> | null = null
+  /**
+   * Requests past their first attempt and not answered yet. close() waits for them before it
+   * closes the connection pools: one in its retry backoff still needs a pool for its next attempt.
+   */
+  #unanswered = 0
+  #onAnswered: (() => void) | null = null
 
   // Counters (plain numbers: the hot path only increments them).
   requests = 0
@@ -118,6 +128,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.hostname = options.hostname
     this.servername =
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
+    this.#origin = new URL(options.origin).origin
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
@@ -153,8 +164,39 @@ export class BalancedDispatcher extends Dispatcher {
         : (
             Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
           ).wrapHandler(handler)
-    new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h).start()
+    const origin = options.origin
+    if (origin !== undefined && origin !== this.#origin && !this.#isOwnOrigin(origin)) {
+      // Every request here goes to this service's pods, whatever its URL: one for another host
+      // (this dispatcher made global, a redirect) would reach them with its credentials.
+      h.onResponseError?.(
+        null as never,
+        invalidType(
+          'origin',
+          `${this.#origin} (the origin of ${this.service}'s dispatcher)`,
+          String(typeof origin === 'string' ? origin : origin.origin),
+          'Use HeadlessAgent to balance some hosts and pass others through',
+        ),
+      )
+      return false
+    }
+    let request: BalancedRequest
+    try {
+      request = new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h)
+    } catch (error) {
+      // Invalid request options (a route or key): the request fails, as undici's own dispatchers do.
+      h.onResponseError?.(null as never, error as Error)
+      return false
+    }
+    request.start()
     return true
+  }
+
+  #isOwnOrigin(origin: string | URL): boolean {
+    try {
+      return (typeof origin === 'string' ? new URL(origin) : origin).origin === this.#origin
+    } catch {
+      return false
+    }
   }
 
   /** Null when the pool is ready; otherwise a promise that settles when it is (or fails). */
@@ -179,6 +221,9 @@ export class BalancedDispatcher extends Dispatcher {
 
   /** The pick options for a request: `route` wins, then the method when routing by method. */
   pickFor(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
+    // A misspelt route must not send a write to whichever endpoint comes next.
+    if (route !== undefined) oneOf('route', route, ROUTES, 'any')
+    if (key !== undefined && typeof key !== 'string') throw invalidType('key', 'a string', key)
     let pick: PickOptions
     if (route !== undefined) {
       pick = route === 'any' ? PICK_ANY : PICK_BY_PREFERENCE[route]
@@ -192,6 +237,26 @@ export class BalancedDispatcher extends Dispatcher {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** @internal A request made its first attempt. */
+  enter(): void {
+    this.#unanswered++
+  }
+
+  /** @internal A request that entered got its answer (a response, or its final error). */
+  leave(): void {
+    if (--this.#unanswered > 0 || this.#onAnswered === null) return
+    const answered = this.#onAnswered
+    this.#onAnswered = null
+    answered()
+  }
+
+  #allAnswered(): Promise<void> | undefined {
+    if (this.#unanswered === 0) return undefined
+    return new Promise<void>((resolve) => {
+      this.#onAnswered = resolve
+    })
   }
 
   stats(): HttpStats {
@@ -212,7 +277,10 @@ export class BalancedDispatcher extends Dispatcher {
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
-    this.#closing ??= this.#shutdown(() => this.endpointDispatchers.close())
+    this.#closing ??= this.#shutdown(async () => {
+      await this.#allAnswered()
+      await this.endpointDispatchers.close()
+    })
     if (callback === undefined) return this.#closing
     this.#closing.then(callback, callback)
     return undefined

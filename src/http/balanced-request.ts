@@ -55,26 +55,38 @@ class RetryableStatusError extends Error {
 }
 
 /**
- * A request body undici may read at most once (a stream or an async iterable, as `fetch` always
- * sends): it is wrapped so that we know whether any of it was read. Untouched, it can still go to
- * another endpoint after a failed connect; touched, it cannot be sent again.
+ * A request body undici may read at most once (a stream, an async iterable as `fetch` always
+ * sends, or a plain iterable such as a generator): it is wrapped so that we know whether any of
+ * it was read. Untouched, it can still go to another endpoint after a failed connect; touched,
+ * it cannot be sent again.
  */
 class OnceBody implements AsyncIterable<unknown> {
   touched = false
-  readonly #source: AsyncIterable<unknown>
-  constructor(source: AsyncIterable<unknown>) {
+  readonly #source: AsyncIterable<unknown> | Iterable<unknown>
+  constructor(source: AsyncIterable<unknown> | Iterable<unknown>) {
     this.#source = source
   }
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     this.touched = true
-    return this.#source[Symbol.asyncIterator]()
+    const source = this.#source
+    // for await accepts a sync iterator's results as they are (undici writes each chunk).
+    return Symbol.asyncIterator in source
+      ? source[Symbol.asyncIterator]()
+      : (source[Symbol.iterator]() as unknown as AsyncIterator<unknown>)
   }
 }
 
 function isReplayable(body: unknown): boolean {
   if (body === undefined || body === null || typeof body === 'string' || ArrayBuffer.isView(body)) return true
-  if (body instanceof ArrayBuffer) return true
-  // Blob and FormData are read afresh on every dispatch.
+  if (body instanceof ArrayBuffer || Array.isArray(body)) return true
+  // Blob and (undici's) FormData are read afresh on every dispatch; FormData is iterable, but
+  // undici encodes it whole, so it must not be wrapped as a one-shot iterable.
+  if (
+    typeof body === 'object' &&
+    (body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'FormData'
+  ) {
+    return true
+  }
   return typeof Blob !== 'undefined' && body instanceof Blob
 }
 
@@ -223,6 +235,8 @@ export class BalancedRequest implements Controller {
   #current: AttemptHandler | null = null
   #attemptCount = 0
   #committed = false
+  /** Counted in the dispatcher's unanswered requests (close() waits for them). */
+  #entered = false
   #done = false
   #aborted = false
   #reason: Error | null = null
@@ -230,6 +244,8 @@ export class BalancedRequest implements Controller {
   #retryAbort: AbortController | null = null
   #settle: { resolve: () => void; reject: (error: Error) => void } | null = null
   #setAside: SetAside | null = null
+  /** The set-aside response is being handed to the caller (#replay). */
+  #replaying = false
   /** `Retry-After` of the response set aside, ms. */
   #pendingRetryAfter = 0
   rawHeaders: RawHeaders = null
@@ -247,7 +263,7 @@ export class BalancedRequest implements Controller {
     this.#pick = dispatcher.pickFor(this.#method, opts.route, opts.key)
     let body: unknown = opts.body
     this.#onceBody = null
-    if (!isReplayable(body) && isAsyncIterable(body)) {
+    if (!isReplayable(body) && isIterable(body)) {
       this.#onceBody = new OnceBody(body)
       body = this.#onceBody
     }
@@ -286,8 +302,10 @@ export class BalancedRequest implements Controller {
     this.#retryAbort?.abort(this.#reason)
     const current = this.#current
     if (this.#committed) {
-      // The response is the caller's: abort it, and undici reports the error through it.
-      current?.controller?.abort(this.#reason)
+      // A response replayed from what was set aside has no undici request left to abort.
+      if (this.#replaying) this.#fail(this.#reason)
+      // Otherwise the response is the caller's: abort it, and undici reports the error through it.
+      else current?.controller?.abort(this.#reason)
       return
     }
     current?.detach(this.#reason)
@@ -338,13 +356,21 @@ export class BalancedRequest implements Controller {
   }
 
   #first(): void {
+    const d = this.#d
+    // Closed while this request waited for the pool to be ready: it never started.
+    if (d.closed) {
+      this.#fail(new ClosedError('HTTP client', d.service))
+      return
+    }
     let lease: Lease
     try {
-      lease = this.#d.pool.acquire(this.#pick)
+      lease = d.pool.acquire(this.#pick)
     } catch (error) {
       this.#fail(error as Error)
       return
     }
+    d.enter()
+    this.#entered = true
     this.#send(lease)
   }
 
@@ -380,6 +406,7 @@ export class BalancedRequest implements Controller {
 
   commit(controller: Controller, statusCode: number, headers: Record<string, unknown>, text?: string): void {
     this.#committed = true
+    this.#answered()
     this.#setAside = null
     this.#resolveSettle()
     this.rawHeaders = controller.rawHeaders ?? null
@@ -394,6 +421,7 @@ export class BalancedRequest implements Controller {
   ): void {
     this.#committed = true
     this.#done = true
+    this.#answered()
     this.#resolveSettle()
     this.rawHeaders = controller.rawHeaders ?? null
     this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
@@ -422,6 +450,19 @@ export class BalancedRequest implements Controller {
     this.#record(attempt.endpoint, error, undefined)
     if (this.#aborted) return
     const o = this.#d.options
+    // undici refused the request itself (its options or body), not the endpoint: every other
+    // endpoint would refuse it too.
+    if (isRequestFault(error)) {
+      this.#stop(
+        new RequestFailedError(
+          this.#d.service,
+          this.#attempts ?? [],
+          this.#why(kind, error, 'not retried: undici refused the request itself, not the endpoint'),
+          error,
+        ),
+      )
+      return
+    }
     // Not started: undici never wrote the request, so any method may go elsewhere.
     const neverSent = !attempt.started && (this.#onceBody === null || !this.#onceBody.touched)
     const retryable =
@@ -517,7 +558,10 @@ export class BalancedRequest implements Controller {
     this.#retry(new RetryableAttempt(error, this.#pendingRetryAfter, false))
   }
 
-  /** Checks the retry count and takes one retry from the budget; null when the retry goes ahead. */
+  /**
+   * Checks the retry count and that the budget has a retry left; null when the retry goes ahead.
+   * The budget is drawn on only when the retry has an endpoint to go to (#next).
+   */
   #allowRetry(
     attempt: AttemptHandler,
     kind: FailureKind,
@@ -534,7 +578,7 @@ export class BalancedRequest implements Controller {
         error,
       )
     }
-    if (d.budget !== null && !d.budget.tryRetry()) {
+    if (d.budget !== null && d.budget.available < 1) {
       d.retriesDenied++
       return new RetryBudgetExhaustedError(d.service, this.#endpoints(), error)
     }
@@ -557,11 +601,25 @@ export class BalancedRequest implements Controller {
   /** The next attempt, on an endpoint not tried yet; throws FinalFailure when there is none. */
   #next(): Promise<void> {
     const d = this.#d
+    if (d.endpointDispatchers.closed) {
+      // destroy(): no new attempt, and no connection pool made after the others were closed.
+      return Promise.reject(new FinalFailure(new ClosedError('HTTP client', d.service)))
+    }
+    const budget = d.budget
+    // Other requests may have spent the budget during the backoff.
+    if (budget !== null && !budget.tryRetry()) {
+      d.retriesDenied++
+      const last = this.#attempts?.[this.#attempts.length - 1]
+      return Promise.reject(
+        new FinalFailure(new RetryBudgetExhaustedError(d.service, this.#endpoints(), last?.error)),
+      )
+    }
     let lease: Lease
     try {
       const tried = (this.#attempts ?? []).map((a) => a.endpoint.id)
       lease = d.pool.acquire({ ...this.#pick, exclude: tried })
     } catch (cause) {
+      budget?.refund()
       const last = this.#attempts?.[this.#attempts.length - 1]
       const why = `no other endpoint to retry on (${(cause as Error).message})`
       const what =
@@ -607,14 +665,17 @@ export class BalancedRequest implements Controller {
         factor: o.factor,
         randomize: o.randomize,
         signal: retryAbort.signal,
-        unref: true,
+        // Ref'd, unlike the library's other timers: a request waiting out its backoff is work its
+        // caller awaits, not idleness; unref'd, a script whose last request is retrying exits
+        // silently with the request unanswered. Bounded by maxTimeout (and maxRetryAfter below).
+        unref: false,
         shouldRetry: ({ error }) => error instanceof RetryableAttempt,
         // An immediate retry skips p-retry's backoff (not consuming one of its retries skips the
         // delay); #allowRetry has already counted it against retry.retries.
         shouldConsumeRetry: ({ error }) => !(error instanceof RetryableAttempt && error.immediate),
         onFailedAttempt: async ({ error }) => {
           if (error instanceof RetryableAttempt && error.retryAfter > 0) {
-            await sleep(error.retryAfter, undefined, { signal: retryAbort.signal, ref: false })
+            await sleep(error.retryAfter, undefined, { signal: retryAbort.signal })
           }
         },
       },
@@ -676,25 +737,43 @@ export class BalancedRequest implements Controller {
   #replay(kept: SetAside): void {
     this.#setAside = null
     this.#committed = true
+    this.#answered()
     this.rawHeaders = kept.rawHeaders
     const h = this.#handler
-    h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
-    for (const chunk of kept.chunks) {
+    this.#replaying = true
+    // Not called from undici here (from a promise callback): a handler that throws gets its
+    // error through onResponseError, as undici does, instead of an unhandled rejection.
+    try {
+      h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
+      for (const chunk of kept.chunks) {
+        if (this.#done || this.#aborted) return
+        h.onResponseData?.(this, chunk)
+      }
       if (this.#done || this.#aborted) return
-      h.onResponseData?.(this, chunk)
+      this.#done = true
+      this.rawTrailers = kept.rawTrailers
+      h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
+    } catch (error) {
+      this.#done = false
+      this.#fail(error as Error)
+    } finally {
+      this.#replaying = false
     }
-    if (this.#done || this.#aborted) return
-    this.#done = true
-    this.rawTrailers = kept.rawTrailers
-    h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
   }
 
   #fail(error: Error): void {
     if (this.#done) return
     this.#done = true
+    this.#answered()
     this.#d.failures++
     this.#retryAbort?.abort(error)
     this.#handler.onResponseError?.(this, error)
+  }
+
+  #answered(): void {
+    if (!this.#entered) return
+    this.#entered = false
+    this.#d.leave()
   }
 
   #idempotentReplayable(): boolean {
@@ -728,10 +807,18 @@ export class BalancedRequest implements Controller {
   }
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+/** undici's errors for a request it will not send anywhere (invalid options or headers, a wrong content-length). */
+function isRequestFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
+}
+
+/** What undici sends chunk by chunk: streams, async iterables, and iterables (a generator can be read once). */
+function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+    (typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
   )
 }

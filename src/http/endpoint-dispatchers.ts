@@ -31,7 +31,8 @@ export interface EndpointDispatchersOptions {
 export class EndpointDispatchers {
   readonly #options: EndpointDispatchersOptions
   readonly #entries = new Map<string, Entry>()
-  readonly #draining = new Set<Promise<void>>()
+  /** Pools closing after their endpoint left, with their close: destroy() must reach them too. */
+  readonly #draining = new Map<Pool, Promise<void>>()
   #closed = false
 
   constructor(options: EndpointDispatchersOptions) {
@@ -73,16 +74,17 @@ export class EndpointDispatchers {
   async close(): Promise<void> {
     this.#closed = true
     for (const [id, entry] of this.#entries) this.#drain(id, entry)
-    while (this.#draining.size > 0) await Promise.all(this.#draining)
+    while (this.#draining.size > 0) await Promise.all(this.#draining.values())
   }
 
-  /** Destroys every Pool at once: in-flight requests fail with `error`. */
+  /** Destroys every Pool at once, draining ones included: in-flight requests fail with `error`. */
   async destroy(error?: Error): Promise<void> {
     this.#closed = true
     const pools = [...this.#entries.values()].map((e) => e.pool)
     this.#entries.clear()
+    pools.push(...this.#draining.keys())
     await Promise.all(pools.map((p) => p.destroy(error ?? null)))
-    while (this.#draining.size > 0) await Promise.all(this.#draining)
+    while (this.#draining.size > 0) await Promise.all(this.#draining.values())
   }
 
   get closed(): boolean {
@@ -91,15 +93,16 @@ export class EndpointDispatchers {
 
   #drain(id: string, entry: Entry): void {
     if (this.#entries.get(id) === entry) this.#entries.delete(id)
-    const done: Promise<void> = entry.pool.close().then(
+    const pool = entry.pool
+    const done: Promise<void> = pool.close().then(
       () => {
-        this.#draining.delete(done)
+        this.#draining.delete(pool)
       },
       () => {
-        this.#draining.delete(done)
+        this.#draining.delete(pool)
       },
     )
-    this.#draining.add(done)
+    this.#draining.set(pool, done)
   }
 
   #create(endpoint: Endpoint): Pool {

@@ -1,4 +1,5 @@
-import { Agent, Dispatcher } from 'undici'
+import { LRUCache } from 'lru-cache'
+import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici'
 import { ClosedError } from '../errors.js'
 import { rejectUnknownKeys, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
@@ -11,7 +12,12 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, createServicePool, type ServicePool } from './pool-factory.js'
+import {
+  type ClientPoolOptions,
+  createServicePool,
+  type ServicePool,
+  validateServicePoolOptions,
+} from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
 export type AgentServiceOptions =
@@ -35,7 +41,13 @@ const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 export class HeadlessAgent extends Dispatcher {
   readonly #services = new Map<string, AgentServiceOptions>()
   readonly #defaults: Record<string, unknown>
+  /** Balanced origins only: they are bounded by the configured services and their ports. */
   readonly #byOrigin = new Map<string, Dispatcher>()
+  /**
+   * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
+   * a process may call any number of hosts, and this must not grow with them.
+   */
+  readonly #passThroughOrigins = new LRUCache<string, true>({ max: 1024 })
   readonly #balanced = new Set<BalancedDispatcher>()
   readonly #passThrough: Agent
   #closed = false
@@ -57,6 +69,7 @@ export class HeadlessAgent extends Dispatcher {
         serviceOptions,
       ) as AgentServiceOptions
       this.#resolveHttp(name, entry)
+      this.#validatePool(name, host, entry)
       this.#services.set(host, entry)
     }
     this.#passThrough = new Agent(o.passThrough as Agent.Options | undefined)
@@ -68,18 +81,29 @@ export class HeadlessAgent extends Dispatcher {
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // Node's global fetch (its bundled undici) calls the legacy handler API (onConnect, onHeaders,
+    // onError...), which undici 8's Agent refuses and which has no onResponseError: wrap it here,
+    // for the pass-through Agent and for the error after close.
+    const h =
+      typeof handler.onRequestStart === 'function'
+        ? handler
+        : (
+            Dispatcher1Wrapper as unknown as { wrapHandler(h: unknown): Dispatcher.DispatchHandler }
+          ).wrapHandler(handler)
     if (this.#closed) {
-      handler.onResponseError?.(null as never, new ClosedError('HeadlessAgent'))
+      h.onResponseError?.(null as never, new ClosedError('HeadlessAgent'))
       return true
     }
     const origin = options.origin
     const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
+    if (this.#passThroughOrigins.has(key)) return this.#passThrough.dispatch(options, h)
     let target = this.#byOrigin.get(key)
     if (target === undefined) {
       target = this.#targetFor(origin)
-      this.#byOrigin.set(key, target)
+      if (target === this.#passThrough) this.#passThroughOrigins.set(key, true)
+      else this.#byOrigin.set(key, target)
     }
-    return target.dispatch(options, handler)
+    return target.dispatch(options, h)
   }
 
   #targetFor(origin: string | URL | undefined): Dispatcher {
@@ -114,6 +138,27 @@ export class HeadlessAgent extends Dispatcher {
     })
     this.#balanced.add(dispatcher)
     return dispatcher
+  }
+
+  /** Pool options are checked now, though the pool is made at the service's first request. */
+  #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
+    const path = `options.services[${JSON.stringify(name)}]`
+    const poolOptions: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(entry)) {
+      if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
+    }
+    if (entry.pool !== undefined) {
+      const [first] = Object.keys(poolOptions)
+      if (first !== undefined) {
+        throw new TypeError(
+          `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
+        )
+      }
+      return
+    }
+    // The port comes from the request's URL when neither port nor portName is given.
+    const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
+    validateServicePoolOptions(path, { ...poolOptions, service: host, port })
   }
 
   #resolveHttp(name: string, entry: AgentServiceOptions) {

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks'
+
 /**
  * Caps retries at a share of recent requests, plus a small floor, as Finagle's RetryBudget and
  * Envoy's retry budgets do: when a whole service fails, every request failing once must not turn
@@ -20,7 +22,8 @@ export class RetryBudget {
 
   constructor(
     options: { ratio: number; minPerSecond: number; window: number },
-    now: () => number = Date.now,
+    // Monotonic: a wall-clock step (NTP, a resumed VM) must neither refill nor freeze the budget.
+    now: () => number = () => performance.now(),
   ) {
     this.#ratio = options.ratio
     this.#minPerWindow = (options.minPerSecond * options.window) / 1_000
@@ -43,6 +46,15 @@ export class RetryBudget {
     this.#retries[this.#slot]! += 1
     this.#retrySum += 1
     return true
+  }
+
+  /**
+   * Gives back the retry `tryRetry()` just took, when it found no endpoint to go to after all.
+   * Call it right after `tryRetry()` (same slot): a retry that was not sent must not count.
+   */
+  refund(): void {
+    this.#retries[this.#slot]! -= 1
+    this.#retrySum -= 1
   }
 
   /** Retries still allowed right now. */

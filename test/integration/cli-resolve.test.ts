@@ -66,6 +66,76 @@ describe('headless-lb resolve', () => {
     }
   })
 
+  it('Ctrl-C while DNS is down ends resolve at once with exit 130, not after its timeout', async () => {
+    await lab.stopDns()
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'resolve',
+        'web.default.svc.cluster.local',
+        '--port',
+        '80',
+        '--dns-server',
+        lab.dnsServer,
+        '--timeout',
+        '60000',
+      ],
+      { env: { ...process.env, NODE_DEBUG: 'headless-lb' } },
+    )
+    let err = ''
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      // The first failed query is logged (NODE_DEBUG): the command is running and waiting for DNS.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no DNS failure logged in:\n${err}`)), 15_000)
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+          err += chunk
+          if (/failed/.test(err)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      child.kill('SIGINT')
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000, 'still running'))])
+      expect(code, err).toBe(130)
+      expect(err).toContain('headless-lb: interrupted')
+    } finally {
+      child.kill('SIGKILL')
+      await lab.startDns()
+    }
+  })
+
+  it('--watch ends quietly when its reader goes away (resolve --watch | head -1)', async () => {
+    const svc = await lab.addService({ name: 'piped', kind: 'headless', replicas: 1 })
+    const child = spawn(process.execPath, [
+      CLI,
+      'resolve',
+      svc.fqdn,
+      '--port-name',
+      'http',
+      '--watch',
+      '--dns-server',
+      lab.dnsServer,
+    ])
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      child.stdout.destroy() // the reader is gone: the next line written gets EPIPE
+      await svc.scale(2)
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'still running'))])
+      expect(err).not.toMatch(/Unhandled|EPIPE/)
+      expect(code).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
   it('--watch prints each change as it happens, and exits 0 on SIGINT', async () => {
     const svc = await lab.addService({ name: 'watched', kind: 'headless', replicas: 1 })
     const child = spawn(process.execPath, [

@@ -105,6 +105,7 @@ describe('runCli', () => {
     [['doctor', 'web', '--port', '70000']],
     [['doctor', 'web', '--family', '5']],
     [['doctor', 'web', '--watch']],
+    [['doctor', 'web', '--timeout', '5000']],
     [['resolve', 'web']],
     [['resolve', 'web', '--port', '80', '--port-name', 'http']],
     [['resolve', 'web..x', '--port', '80']],
@@ -119,6 +120,29 @@ describe('runCli', () => {
     expect(await runCli(['--help'], t.io)).toBe(0)
     expect(t.out()).toContain('Exit codes:')
   })
+
+  it.each([[['resolve', SVC, '--port', '80', '--timeout', '60000']], [['doctor', SVC]]])(
+    'Ctrl-C while DNS has not answered ends at once with exit 130: %j',
+    async (argv) => {
+      const resolver = new FakeResolver()
+      resolver.hang = true
+      const controller = new AbortController()
+      const t = io()
+      const code = runCli(argv, {
+        ...t.io,
+        signal: controller.signal,
+        internals: { createResolver: () => resolver, resolvConf: { nameservers: [], search: [], ndots: 1 } },
+      })
+      const deadline = Date.now() + 5_000
+      while (resolver.queries.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5))
+      controller.abort()
+      const result = await Promise.race([code, new Promise((r) => setTimeout(r, 3_000, 'still running'))])
+      expect(result).toBe(130)
+      expect(t.err()).toMatch(/interrupted/)
+      expect(resolver.cancelled).toBeGreaterThan(0)
+    },
+  )
 
   it('doctor exits 3 on a DNS failure, through an injected resolver', async () => {
     const resolver = new FakeResolver()

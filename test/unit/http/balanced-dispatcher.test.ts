@@ -1,4 +1,4 @@
-import { request as undiciRequest } from 'undici'
+import { FormData, request as undiciRequest } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   DeadlineExceededError,
@@ -90,6 +90,17 @@ describe('BalancedDispatcher', () => {
     expect(retries).toHaveLength(1)
     expect(retries[0]).toMatchObject({ service: 'web.test', kind: 'connect-refused', attempt: 1 })
     expect(retries[0]!.endpoint.id).toBe(dead.id)
+    // The payload is what docs/http.md lists; where the retry goes is the next `attempt` event.
+    expect(Object.keys(retries[0]!).sort()).toEqual([
+      'attempt',
+      'endpoint',
+      'error',
+      'kind',
+      'retryAfter',
+      'service',
+    ])
+    // @ts-expect-error the retry event does not name the next endpoint (it is not picked yet)
+    void retries[0]!.next
     const refused = pool.released.find((r) => r.endpoint.id === dead.id)
     expect(refused?.outcome).toMatchObject({ ok: false, kind: 'connect-refused' })
     expect(pool.acquired[1]?.options?.exclude).toEqual([dead.id])
@@ -114,6 +125,64 @@ describe('BalancedDispatcher', () => {
     const res = await client.request('/x')
     expect(await res.body.text()).toBe('web-1')
     expect(pods[0]!.count()).toBe(1)
+  })
+
+  it('never replays a one-shot (generator) body: a PUT that may have been sent is not retried with it empty', async () => {
+    const received: string[] = []
+    const pods = await start(2, (req, res) => {
+      let body = ''
+      req.setEncoding('utf8').on('data', (c: string) => {
+        body += c
+      })
+      req.on('end', () => {
+        received.push(body)
+        res.end('stored')
+      })
+    })
+    pods[0]!.behaviour = (req) => {
+      req.resume()
+      req.on('end', () => req.socket.destroy())
+    }
+    const { client } = clientFor(pods)
+    function* chunks() {
+      yield 'the whole '
+      yield 'document'
+    }
+    const result = await client
+      .request('/doc', { method: 'PUT', body: chunks() as never })
+      .then((res) => res.body.text())
+      .catch((e: unknown) => e)
+    expect(result).toBeInstanceOf(RequestFailedError)
+    expect(received).toEqual([]) // web-1 never got an empty PUT
+    expect(pods[1]!.count()).toBe(0)
+  })
+
+  it('replays bodies that can be read again (an array of chunks, FormData) when retrying a PUT', async () => {
+    const form = new FormData()
+    form.set('field', 'form value')
+    const received: string[] = []
+    for (const body of [[Buffer.from('array '), Buffer.from('of chunks')], form]) {
+      const pods = await start(2, (req, res) => {
+        let text = ''
+        req.setEncoding('utf8').on('data', (c: string) => {
+          text += c
+        })
+        req.on('end', () => {
+          received.push(text)
+          res.end('stored')
+        })
+      })
+      pods[0]!.behaviour = (req) => {
+        req.resume()
+        req.on('end', () => req.socket.destroy())
+      }
+      const { client } = clientFor(pods) // a fresh fake pool starts at web-0, which resets
+      const res = await client.request('/doc', { method: 'PUT', body: body as never })
+      expect(await res.body.text()).toBe('stored')
+      expect(pods[0]!.count()).toBe(1)
+    }
+    expect(received[0]).toBe('array of chunks')
+    expect(received[1]).toContain('form value')
   })
 
   it('retries 503 for idempotent methods on another endpoint, but returns it to a POST', async () => {
@@ -147,6 +216,74 @@ describe('BalancedDispatcher', () => {
     expect(res.statusCode).toBe(503)
     expect(await res.body.text()).toBe('all busy')
     expect(pods[0]!.count() + pods[1]!.count()).toBe(2)
+  })
+
+  it('a handler that throws while the last retryable response is returned gets the error, as undici does (no unhandled rejection)', async () => {
+    const pods = await start(2, (req, res) => {
+      req.resume()
+      res.statusCode = 503
+      res.end('busy')
+    })
+    const { client } = clientFor(pods)
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const failure = new Error('handler bug')
+      const error = await new Promise<Error>((resolve) => {
+        client.dispatcher.dispatch(
+          { origin: 'http://web.test:8080', path: '/', method: 'GET' },
+          {
+            onRequestStart() {},
+            onResponseStart() {
+              throw failure
+            },
+            onResponseData() {},
+            onResponseEnd() {
+              resolve(new Error('ended instead of failing'))
+            },
+            onResponseError(_controller, err) {
+              resolve(err)
+            },
+          },
+        )
+      })
+      expect(error).toBe(failure)
+      await new Promise((r) => setImmediate(r))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
+  it('a handler that aborts while the last retryable response is returned gets its abort reason', async () => {
+    const pods = await start(2, (req, res) => {
+      req.resume()
+      res.statusCode = 503
+      res.end('busy')
+    })
+    const { client } = clientFor(pods)
+    const stop = new Error('caller stops')
+    const error = await new Promise<Error>((resolve) => {
+      client.dispatcher.dispatch(
+        { origin: 'http://web.test:8080', path: '/', method: 'GET' },
+        {
+          onRequestStart() {},
+          onResponseStart(controller) {
+            controller.abort(stop)
+          },
+          onResponseData() {},
+          onResponseEnd() {
+            resolve(new Error('ended after the abort'))
+          },
+          onResponseError(_controller, err) {
+            resolve(err)
+          },
+        },
+      )
+      setTimeout(() => resolve(new Error('no answer')), 3_000).unref()
+    })
+    expect(error).toBe(stop)
   })
 
   it('honours a short Retry-After and returns a long one to the caller', async () => {
@@ -224,6 +361,33 @@ describe('BalancedDispatcher', () => {
     expect(client.stats()).toMatchObject({ retries: 1, retriesDenied: 1 })
   })
 
+  it('a retry that finds no endpoint to go to takes nothing from the retry budget', async () => {
+    const [a, b] = await start(2, (req) => req.socket.destroy())
+    const deadPrimary = await refusedEndpoint('web-0')
+    const pool = new FakePool('web.test', [
+      deadPrimary,
+      endpoint('web-1', a!.address, a!.port),
+      endpoint('web-2', b!.address, b!.port),
+    ])
+    const client = createClient({
+      origin: 'http://web.test',
+      pool,
+      retry: { retries: 1, minTimeout: 1, budget: { ratio: 0, minPerSecond: 0.1 } }, // one retry per 10 s
+    })
+    clients.push(client)
+    // The primary refuses; there is no other primary, so no retry can be made.
+    const write = await client
+      .request('/orders', { method: 'POST', body: 'x', route: 'primary' })
+      .catch((e) => e)
+    expect(write).toBeInstanceOf(RequestFailedError)
+    expect((write as RequestFailedError).message).toMatch(/no other endpoint/)
+    // A read's retry still has the budget's one retry.
+    const read = await client.request('/x', { route: 'replica' }).catch((e: unknown) => e)
+    expect(read).not.toBeInstanceOf(RetryBudgetExhaustedError)
+    expect((read as RequestFailedError).attempts).toHaveLength(2)
+    expect(client.stats().retriesDenied).toBe(0)
+  })
+
   it('gives up after the configured retries with every attempt in the error', async () => {
     const pods = await start(3, (req) => req.socket.destroy())
     const { client } = clientFor(pods, { retry: { retries: 1, minTimeout: 1 } })
@@ -233,6 +397,27 @@ describe('BalancedDispatcher', () => {
     expect(tried).toHaveLength(2)
     expect(new Set(tried).size).toBe(2)
     expect(error.message).toMatch(/no retries left/)
+  })
+
+  it('a request undici refuses (invalid header) fails once, not once per endpoint', async () => {
+    const pods = await start(3)
+    const { client, pool } = clientFor(pods)
+    const error = await client
+      .request('/x', { headers: { 'x-note': 'line\r\nbreak' } })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RequestFailedError)
+    expect((error as RequestFailedError).cause).toMatchObject({ code: 'UND_ERR_INVALID_ARG' })
+    expect((error as RequestFailedError).message).toMatch(/not retried/)
+    expect(pool.acquired).toHaveLength(1)
+    expect(client.stats()).toMatchObject({ attempts: 1, retries: 0 })
+    const mismatch = await client
+      .request('/x', { method: 'PUT', headers: { 'content-length': '10' }, body: 'abc' })
+      .catch((e: unknown) => e)
+    expect((mismatch as RequestFailedError).cause).toMatchObject({
+      code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+    })
+    expect(pool.acquired).toHaveLength(2)
+    expect(pods.reduce((n, p) => n + p.count(), 0)).toBe(0)
   })
 
   it('fails fast with the pool error when no endpoint is available', async () => {
@@ -289,6 +474,24 @@ describe('BalancedDispatcher', () => {
     for (let i = 0; i < 4; i++) expect(await (await client.request('/x')).body.text()).toBe('web-1')
   })
 
+  it('destroy() also fails requests on a draining pool at once', async () => {
+    const pods = await start(2)
+    pods[0]!.behaviour = () => {} // never answers
+    const { client, pool } = clientFor(pods, { timeouts: { headers: 60_000 } })
+    const hung = client.request('/hung').catch((e: unknown) => e)
+    await waitFor('the request to reach web-0', () => pods[0]!.count() === 1)
+    pool.setEndpoints([endpoint('web-1', pods[1]!.address, pods[1]!.port)])
+    expect(client.stats().draining).toBe(1)
+    const destroyed = client.dispatcher.destroy()
+    let done = false
+    void destroyed.then(() => {
+      done = true
+    })
+    await waitFor('destroy() to end', () => done, 3_000)
+    expect(await hung).toBeInstanceOf(Error)
+    await waitFor('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
+  })
+
   it('a new endpoint gets traffic at once', async () => {
     const pods = await start(2)
     const { client, pool } = clientFor([pods[0]!])
@@ -304,6 +507,28 @@ describe('BalancedDispatcher', () => {
     const res = await undiciRequest('http://web.test:8080/a', { dispatcher: client.dispatcher })
     expect(res.statusCode).toBe(200)
     expect(await res.body.text()).toMatch(/^web-/)
+  })
+
+  it("refuses a request for another origin instead of sending it to the service's pods", async () => {
+    const pods = await start(2)
+    const { client } = clientFor(pods)
+    // Say the dispatcher was made global: a library's call to another host must not reach the pods.
+    await expect(
+      undiciRequest('https://auth.example.org/token', {
+        dispatcher: client.dispatcher,
+        method: 'POST',
+        headers: { authorization: 'Bearer secret' },
+        body: 'grant_type=client_credentials',
+      }),
+    ).rejects.toThrow(/origin must be http:\/\/web.test:8080.*got "https:\/\/auth.example.org"/)
+    await expect(client.fetch('http://web.test:9090/x')).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/origin must be/) },
+    })
+    expect(pods[0]!.count() + pods[1]!.count()).toBe(0)
+    // The same origin spelt differently is the same origin.
+    const res = await undiciRequest('HTTP://WEB.TEST:8080/a', { dispatcher: client.dispatcher })
+    expect(res.statusCode).toBe(200)
+    await res.body.dump()
   })
 
   it('streams a large body with backpressure', async () => {
@@ -326,6 +551,24 @@ describe('BalancedDispatcher', () => {
     let size = 0
     for await (const part of res.body) size += (part as Buffer).length
     expect(size).toBe(64 * chunk.length)
+  })
+
+  it('close() waits for a request in its retry backoff, and leaves no connection pool or socket behind', async () => {
+    const pods = await start(2)
+    pods[0]!.behaviour = (req) => req.socket.destroy()
+    const { client } = clientFor(pods, {
+      retry: { minTimeout: 300, maxTimeout: 300, randomize: false },
+      keepAliveTimeout: 60_000,
+    })
+    let closing: Promise<void> | undefined
+    client.on('retry', () => {
+      closing = client.close()
+    })
+    const res = await client.request('/x') // web-0 resets; the retry goes to web-1 after the backoff
+    expect(await res.body.text()).toBe('web-1')
+    await closing
+    expect(client.stats()).toMatchObject({ pools: [], draining: 0 })
+    await waitFor('web-1 to see its connection close', () => pods[1]!.sockets.size === 0, 2_000)
   })
 
   it('is closed after close(): requests fail with ClosedError, and no socket is left', async () => {

@@ -71,6 +71,22 @@ describe('createClient', () => {
     expect(pool.acquired.at(-1)?.options).toEqual({ key: 'user-1' })
   })
 
+  it('refuses a request whose route or key is invalid, instead of sending it anywhere', async () => {
+    const list = await pods(2)
+    const client = createClient({ origin: 'http://web.test:8080', pool: poolOf(list) })
+    closers.push(client)
+    await expect(
+      client.request('/orders', { method: 'POST', body: 'x', route: 'primry' as never }),
+    ).rejects.toThrow(/route must be one of "primary", "replica", "any"/)
+    await expect(
+      client.fetch('/orders', { method: 'POST', body: 'x', route: 'master' as never }),
+    ).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/route must be one of/) },
+    })
+    await expect(client.request('/cart', { key: 42 as never })).rejects.toThrow(/key must be a string/)
+    expect(list[0]!.count() + list[1]!.count()).toBe(0)
+  })
+
   it("works with Node's global fetch as its dispatcher", async () => {
     const list = await pods(2)
     const client = createClient({ origin: 'http://web.test', pool: poolOf(list) })
@@ -263,6 +279,22 @@ describe('HeadlessAgent', () => {
     expect(agent.services.map((s) => s.service)).toEqual(['web.test'])
   })
 
+  it("works with Node's global fetch (legacy handlers), for balanced and pass-through hosts, and after close", async () => {
+    const list = await pods(1)
+    const other = await new TestServer('other', '127.0.0.7').listen()
+    servers.push(other)
+    const agent = new HeadlessAgent({ services: { 'web.test': { pool: poolOf(list) } } })
+    const init = { dispatcher: agent } as unknown as RequestInit
+    expect(await (await globalThis.fetch('http://web.test/x', init)).text()).toBe('web-0')
+    expect(await (await globalThis.fetch(`http://127.0.0.7:${other.port}/y`, init)).text()).toBe('other')
+    await agent.close()
+    const failed = await Promise.race([
+      globalThis.fetch('http://web.test/x', init).catch((e: unknown) => e),
+      new Promise((resolve) => setTimeout(resolve, 3_000, 'no answer')),
+    ])
+    expect(failed).toMatchObject({ cause: { code: 'HLB_ERR_CLOSED' } })
+  })
+
   it('closes every balanced service and the pass-through agent; later requests fail with ClosedError', async () => {
     const list = await pods(1)
     const pool = poolOf(list)
@@ -285,5 +317,21 @@ describe('HeadlessAgent', () => {
     expect(() => new HeadlessAgent({ services: {}, retires: 1 } as never)).toThrow(
       /Did you mean|Known options/,
     )
+    // Pool options too, at construction rather than at the first request to the service.
+    expect(
+      () => new HeadlessAgent({ services: { 'web.test': { balancer: 'round-robbin' as never } } }),
+    ).toThrow(/options.services\["web.test"\].balancer must be one of/)
+    expect(() => new HeadlessAgent({ services: { 'web.test': { prot: 8080 } as never } })).toThrow(
+      /options.services\["web.test"\].prot must be a known option/,
+    )
+    expect(() => new HeadlessAgent({ services: { 'web..test': {} } })).toThrow(
+      /service must be a valid DNS name/,
+    )
+    expect(
+      () =>
+        new HeadlessAgent({
+          services: { 'web.test': { pool: new FakePool('web.test', []), balancer: 'random' } as never },
+        }),
+    ).toThrow(/options.services\["web.test"\].balancer is a pool option/)
   })
 })

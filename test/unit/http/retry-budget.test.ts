@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { classifyFailure } from '../../../src/http/classify-failure.js'
 import { parseRetryAfter } from '../../../src/http/retry-after.js'
 import { RetryBudget } from '../../../src/http/retry-budget.js'
@@ -31,6 +31,20 @@ describe('RetryBudget', () => {
     expect(budget.available).toBe(2)
     now = 1_000_000
     expect(budget.available).toBe(0)
+  })
+
+  it('counts time on a monotonic clock: a wall-clock step does not refill a spent budget', () => {
+    let wall = Date.now()
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => wall)
+    try {
+      const budget = new RetryBudget({ ratio: 0, minPerSecond: 0.1, window: 10_000 }) // one retry per 10 s
+      expect(budget.tryRetry()).toBe(true)
+      expect(budget.tryRetry()).toBe(false)
+      wall += 60_000 // NTP steps the wall clock a minute ahead; no time has passed
+      expect(budget.tryRetry()).toBe(false)
+    } finally {
+      clock.mockRestore()
+    }
   })
 })
 
