@@ -48,6 +48,14 @@ export function ordinalOf(podName: string): number | undefined {
   return Number.isSafeInteger(ordinal) ? ordinal : undefined
 }
 
+/**
+ * Whether two snapshots of one endpoint (same `id`) reach the same server. A rescheduled pod keeps
+ * its id but is a new server at a new address; an SRV weight change is not.
+ */
+export function sameAddress(a: Endpoint, b: Endpoint): boolean {
+  return a.address === b.address && a.port === b.port && a.family === b.family
+}
+
 /** Describes an endpoint for errors and logs: `web-1 (127.0.10.2:8080)` or `127.0.10.2:8080`. */
 export function describeEndpoint(endpoint: Endpoint): string {
   const address =

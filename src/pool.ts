@@ -33,7 +33,7 @@ import type { DiscoveryOptions } from './discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
 import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
-import { describeEndpoint } from './endpoint.js'
+import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
@@ -63,7 +63,10 @@ export interface HealthEvent {
   readonly endpoint: Endpoint
   readonly state: EndpointHealth
   readonly previous: EndpointHealth
-  /** What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`. */
+  /**
+   * What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`,
+   * `address-changed` (rescheduled to a new address: back to the initial state).
+   */
   readonly reason: string
 }
 
@@ -142,6 +145,21 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
+  const primary = resolved.primary
+  if (
+    (primary.kind === 'ordinal' || primary.kind === 'name') &&
+    internals.source === undefined &&
+    record.portName === undefined &&
+    record.pods === undefined
+  ) {
+    throw invalidType(
+      `primary.${primary.kind}`,
+      'used with portName (SRV) or pods, which give pod names',
+      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
+      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+        'set portName or pods, or find the primary with primary.probe',
+    )
+  }
   const discoveryOptions: Record<string, unknown> = {}
   for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =
@@ -553,6 +571,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const seen = new Set<string>()
     const members: EndpointState[] = []
     let added = false
+    let moved: EndpointState[] | undefined
     for (const endpoint of endpoints) {
       if (seen.has(endpoint.id)) continue
       seen.add(endpoint.id)
@@ -561,10 +580,16 @@ export class Pool extends EventEmitter<PoolEvents> {
         state = this.addState(endpoint, now)
         added = true
       } else if (state.endpoint !== endpoint) {
-        // Same pod, new address or weight: health, load and latency carry over.
+        // Same pod: load, latency and the ejection count carry over.
+        const previous = state.endpoint
         state.endpoint = endpoint
         state.weight = endpoint.weight ?? 1
         if (this.options.primary.kind !== 'probe') state.role = staticRole(endpoint, this.options.primary)
+        if (!sameAddress(previous, endpoint)) {
+          this.readdress(state, now)
+          moved ??= []
+          moved.push(state)
+        }
       }
       state.index = members.length
       members.push(state)
@@ -574,8 +599,40 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     this.members = members
     if (members.length > 0) this.seeded = true
+    if (moved) {
+      for (const state of moved) {
+        this.updateHealth(state, 'address-changed', state.checkHealthy ? undefined : 'pending')
+      }
+    }
     this.rebuild()
-    if (added) this.prober?.requestSoon()
+    if (added || moved) this.prober?.requestSoon()
+  }
+
+  /**
+   * A pod rescheduled to a new address is a new server behind an old name (Envoy and grpc-js key
+   * this state by address). What the old address earned says nothing about it: an ejection (often
+   * for refused connects, which is how a pod's death shows), a failure streak, a check or probe in
+   * flight, the role a probe reported. It starts as a new endpoint does: at the initial health
+   * state, checked and probed at once, ramping under slow start. The ejection count stays, so a
+   * pod that keeps failing after reschedules is still ejected for longer each time.
+   */
+  private readdress(state: EndpointState, now: number): void {
+    this.clearTimer(state)
+    this.endRamp(state)
+    if (state.ejected) {
+      state.ejected = false
+      this.ejectedCount--
+      state.returnedAt = now
+    }
+    state.inProbation = false
+    state.consecutiveFailures = 0
+    state.checkPasses = 0
+    state.checkFailures = 0
+    state.checkHealthy = this.options.healthCheck?.initialState !== 'unhealthy'
+    this.probed.delete(state)
+    const slowStart = this.options.slowStart
+    if (slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
+    this.checker?.restart(state)
   }
 
   private addState(endpoint: Endpoint, now: number): EndpointState {
@@ -661,8 +718,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     state.ejections++
     this.ejectedCount++
     state.timer = this.clock.setTimeout(() => this.returnFromEjection(state), duration)
+    // The ejection takes effect (pickers rebuilt) before anyone hears of it, as in updateHealth.
+    const previous = state.health
+    state.health = 'ejected'
+    this.rebuild()
     this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
-    this.updateHealth(state, 'ejected')
+    if (previous !== 'ejected') {
+      this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
+    }
   }
 
   private returnFromEjection(state: EndpointState): void {
@@ -727,8 +790,9 @@ export class Pool extends EventEmitter<PoolEvents> {
             : 'healthy')
     if (next === previous) return
     state.health = next
-    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
+    // Pickers first: a listener that throws must not leave them routing by the old health.
     this.rebuild()
+    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
   }
 
   // ---- roles ----
@@ -736,8 +800,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private onProbeResult(state: EndpointState, role: 'primary' | 'replica' | 'unknown'): void {
     if (this.closed || state.removed) return
     const previous = this.probed.get(state)
+    // A failed probe (`unknown`) is no news about the role, so it keeps the endpoint's seniority as
+    // primary: an old primary not yet fenced whose probe timed out once during the failover must not
+    // then look newer than the promoted standby. Only a `replica` answer ends the run.
+    const since = previous !== undefined && previous.primarySince > 0 ? previous.primarySince : 0
     const primarySince =
-      role === 'primary' ? (previous?.role === 'primary' ? previous.primarySince : this.clock.now()) : 0
+      role === 'replica' ? 0 : role === 'unknown' ? since : since > 0 ? since : this.clock.now()
     this.probed.set(state, { role, primarySince })
     this.rebuild()
   }

@@ -1,3 +1,4 @@
+import { invalidServiceNameReason } from '../discovery/dns-name.js'
 import type { Endpoint } from '../endpoint.js'
 import type {
   HealthCheckFunction,
@@ -135,10 +136,16 @@ function resolvePrimary(value: unknown): ResolvedPrimary {
   }
   if (kinds[0] === 'name') {
     rejectUnknownKeys(path, options, ['name'])
-    if (typeof options.name !== 'string' || options.name === '') {
-      throw invalidType(`${path}.name`, 'a pod name', options.name)
+    // Matched against Endpoint.name, the first label of the pod's DNS name, which discovery
+    // lower-cases: a full hostname or another case would never match.
+    if (
+      typeof options.name !== 'string' ||
+      options.name.includes('.') ||
+      invalidServiceNameReason(options.name) !== undefined
+    ) {
+      throw invalidType(`${path}.name`, 'a pod name (one DNS label, such as "db-0")', options.name)
     }
-    return { kind: 'name', name: options.name }
+    return { kind: 'name', name: options.name.toLowerCase() }
   }
   rejectUnknownKeys(path, options, ['probe', 'interval', 'timeout'])
   if (typeof options.probe !== 'function') throw invalidType(`${path}.probe`, 'a function', options.probe)

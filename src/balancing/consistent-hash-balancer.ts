@@ -1,4 +1,5 @@
 import type { EndpointState } from '../health/endpoint-state.js'
+import { invalidType } from '../options.js'
 import type { Balancer, Exclusions, PickContext } from './balancer.js'
 import { isExcluded } from './balancer.js'
 import { scanFrom } from './random-balancer.js'
@@ -37,6 +38,10 @@ export class ConsistentHashBalancer implements Balancer {
       const eligible = this.eligible
       return scanFrom(eligible, Math.floor(this.context.random() * eligible.length), exclude)
     }
+    // hashString reads .length and charCodeAt: a number would hash as "" and land every such key
+    // (a numeric user id) on one endpoint.
+    if (typeof key !== 'string')
+      throw invalidType('pick options.key', 'a string (the consistent-hash key)', key)
     const table = this.table
     const size = table.length
     for (let salt = 0; salt < 8; salt++) {

@@ -1,5 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Clock } from '../discovery/clock.js'
+import { sameAddress } from '../endpoint.js'
+import { rethrowOutside } from '../health/active-health-checker.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { PrimaryProbe } from './balancing-options.js'
 
@@ -90,6 +92,7 @@ export class PrimaryProber {
   }
 
   private async probeOne(state: EndpointState): Promise<void> {
+    const endpoint = state.endpoint
     const controller = new AbortController()
     this.controllers.add(controller)
     const timer = this.clock.setTimeout(
@@ -102,7 +105,7 @@ export class PrimaryProber {
       const aborted = new Promise<never>((_, reject) => {
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
       })
-      const answer = await Promise.race([this.probe(state.endpoint, controller.signal), aborted])
+      const answer = await Promise.race([this.probe(endpoint, controller.signal), aborted])
       if (answer === 'primary' || answer === 'replica') role = answer
       else failure = new TypeError(`primary.probe must resolve "primary" or "replica", got ${String(answer)}`)
     } catch (error) {
@@ -111,8 +114,15 @@ export class PrimaryProber {
       this.clock.clearTimeout(timer)
       this.controllers.delete(controller)
     }
-    if (this.closed || state.removed) return
+    // An answer from the address the endpoint had before it was rescheduled is about another server.
+    if (this.closed || state.removed || !sameAddress(state.endpoint, endpoint)) return
     if (failure !== undefined) debug('primary probe of %s failed: %s', state.id, failure)
-    this.onResult(state, role, failure)
+    try {
+      this.onResult(state, role, failure)
+    } catch (error) {
+      // A throwing `primary`/`health`/`panic` listener must not end the round, and with it every
+      // later round: the pool would never see a failover again.
+      rethrowOutside(error)
+    }
   }
 }

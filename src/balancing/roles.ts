@@ -86,7 +86,10 @@ export function staticRole(endpoint: Endpoint, primary: ResolvedPrimary): Endpoi
 export interface ProbedRole {
   readonly id: string
   readonly role: EndpointRole
-  /** Time of the probe result that first said `primary` in the current run of `primary` answers. */
+  /**
+   * Time of the probe result that first said `primary` in the current run of `primary` answers.
+   * A failed probe does not end the run (it says nothing about the role); a `replica` answer does.
+   */
   readonly primarySince: number
 }
 

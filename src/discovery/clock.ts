@@ -9,10 +9,17 @@ export interface Clock {
   clearTimeout(handle: unknown): void
 }
 
+/**
+ * The longest delay setTimeout honours (2^31-1 ms, ~24.8 days). Node replaces a longer one, or
+ * Infinity, with 1 ms, so a duration meant as "practically never" (a huge maxRefresh, ejection or
+ * ready() timeout, or one doubled by backoff) would fire at once.
+ */
+const MAX_TIMER_DELAY = 2 ** 31 - 1
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(callback, ms, options) {
-    const handle = setTimeout(callback, ms)
+    const handle = setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY))
     if (!options?.ref) handle.unref()
     return handle
   },

@@ -183,11 +183,12 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   )
 
   const podsPath = join(path, 'pods')
-  const pods = stringArray(podsPath, o.pods)
-  pods?.forEach((pod, i) => {
+  // Lower-cased as the service is: Endpoint.name must compare with primary.name and SRV names.
+  const pods = stringArray(podsPath, o.pods)?.map((pod, i) => {
     if (pod.includes('.') || invalidServiceNameReason(pod)) {
       throw invalidType(`${podsPath}[${i}]`, 'a pod name (one DNS label, such as "db-0")', pod)
     }
+    return pod.toLowerCase()
   })
   if (pods && pods.length === 0) throw outOfRange(podsPath, 'a non-empty array of pod names', o.pods)
 
@@ -280,7 +281,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
     port,
     portName,
     family,
-    pods,
+    pods: pods ? Object.freeze(pods) : undefined,
     addresses: addresses ? Object.freeze(addresses) : undefined,
     dns: Object.freeze({
       servers,

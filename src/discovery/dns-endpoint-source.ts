@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError, ResolutionError } from '../errors.js'
+import { invalidType, outOfRange } from '../options.js'
 import { Backoff } from './backoff.js'
 import type { Clock } from './clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
@@ -78,9 +79,16 @@ export class DnsEndpointSource extends EventEmitter {
 
   ready(options: ReadyOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('Endpoint source', this.#options.service))
+    const timeout = options.timeout ?? this.#options.readyTimeout
+    // Infinity is allowed (the signal alone decides); NaN or a string would make a 1 ms timer.
+    if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
+      return Promise.reject(invalidType('ready options.timeout', 'a number of milliseconds >= 0', timeout))
+    }
+    if (timeout < 0) {
+      return Promise.reject(outOfRange('ready options.timeout', 'a number of milliseconds >= 0', timeout))
+    }
     if (this.#resolved) return Promise.resolve()
     const { signal } = options
-    const timeout = options.timeout ?? this.#options.readyTimeout
     return new Promise<void>((resolve, reject) => {
       let timer: unknown
       const fail = (why: string, cause: unknown): void => {
@@ -139,6 +147,9 @@ export class DnsEndpointSource extends EventEmitter {
     if (this.#closed) throw new ClosedError('Endpoint source', this.#options.service)
     // An answer is on its way: it is as fresh as a new query would be.
     if (this.#inFlight) return
+    // Backing off after DNS errors: a refused connect says nothing about DNS having recovered, and
+    // a fleet of clients asking every minRefresh would defeat the backoff (grpc-js defers too).
+    if (this.#lastError !== undefined) return
     const earliest = this.#lastQueryAt + this.#options.minRefresh
     if (this.#nextRunAt <= earliest) return
     this.#schedule(Math.max(0, earliest - this.#clock.now()))

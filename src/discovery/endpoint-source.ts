@@ -4,7 +4,7 @@ import type { Endpoint, EndpointChange } from '../endpoint.js'
 export interface ReadyOptions {
   /** Gives up (rejecting with ResolutionError) when aborted. */
   signal?: AbortSignal
-  /** Gives up after this many ms. Default: the `readyTimeout` discovery option (10 s). */
+  /** Gives up after this many ms (>= 0; Infinity: only `signal`). Default: the `readyTimeout` discovery option (10 s). */
   timeout?: number
 }
 
@@ -22,7 +22,11 @@ export interface EndpointSource {
    * rejects with ResolutionError on timeout or abort, and with ClosedError after close().
    */
   ready(options?: ReadyOptions): Promise<void>
-  /** Asks for a re-resolution soon (rate-limited to one per `minRefresh`), e.g. after a connect to a known pod was refused. Throws ClosedError after close(). */
+  /**
+   * Asks for a re-resolution soon (rate-limited to one per `minRefresh`; not sooner than a
+   * scheduled retry after DNS errors), e.g. after a connect to a known pod was refused. Throws
+   * ClosedError after close().
+   */
   refresh(): void
   on(event: 'change', listener: (change: EndpointChange) => void): this
   on(event: 'error', listener: (error: Error) => void): this

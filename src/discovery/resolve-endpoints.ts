@@ -25,10 +25,18 @@ const CONCURRENCY = 16
 async function mapLimit<T, R>(items: ReadonlyArray<T>, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length)
   let next = 0
+  let failed = false
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    // After a failure the result is thrown away: the other workers stop rather than keep querying
+    // a struggling DNS server for it (and overlap the retry).
+    while (!failed && next < items.length) {
       const index = next++
-      results[index] = await fn(items[index]!)
+      try {
+        results[index] = await fn(items[index]!)
+      } catch (error) {
+        failed = true
+        throw error
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker))

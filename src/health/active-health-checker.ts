@@ -48,6 +48,17 @@ export class ActiveHealthChecker {
     this.run(state, schedule)
   }
 
+  /**
+   * Checks `state` again at once, dropping a check in flight: its endpoint moved to a new address
+   * (a rescheduled pod), and a verdict on the old address says nothing about the new one.
+   */
+  restart(state: EndpointState): void {
+    const schedule = this.schedules.get(state)
+    if (this.closed || schedule === undefined) return
+    this.stop(schedule)
+    this.run(state, schedule)
+  }
+
   remove(state: EndpointState): void {
     const schedule = this.schedules.get(state)
     if (schedule === undefined) return
@@ -86,10 +97,12 @@ export class ActiveHealthChecker {
     const aborted = new Promise<boolean>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
     })
-    Promise.race([check, aborted]).then(
-      (passed) => this.settle(state, schedule, controller, timeout, passed === true, undefined),
-      (error: unknown) => this.settle(state, schedule, controller, timeout, false, error),
-    )
+    Promise.race([check, aborted])
+      .then(
+        (passed) => this.settle(state, schedule, controller, timeout, passed === true, undefined),
+        (error: unknown) => this.settle(state, schedule, controller, timeout, false, error),
+      )
+      .catch(rethrowOutside)
   }
 
   private settle(
@@ -105,11 +118,16 @@ export class ActiveHealthChecker {
     schedule.controller = undefined
     if (this.closed || this.schedules.get(state) !== schedule) return
     if (!passed) debug('health check of %s failed: %s', state.id, error ?? 'check returned false')
-    this.onResult(state, passed, error)
-    if (this.closed || this.schedules.get(state) !== schedule) return
-    const { interval, jitter } = this.options
-    const delay = Math.max(0, interval * (1 + jitter * (2 * this.random() - 1)))
-    schedule.timer = this.clock.setTimeout(() => this.run(state, schedule), delay)
+    try {
+      this.onResult(state, passed, error)
+    } finally {
+      // Even when a `health` listener threw: one listener's bug must not end this endpoint's checks.
+      if (!this.closed && this.schedules.get(state) === schedule) {
+        const { interval, jitter } = this.options
+        const delay = Math.max(0, interval * (1 + jitter * (2 * this.random() - 1)))
+        schedule.timer = this.clock.setTimeout(() => this.run(state, schedule), delay)
+      }
+    }
   }
 
   private check(state: EndpointState, signal: AbortSignal): Promise<boolean> {
@@ -123,4 +141,15 @@ export class ActiveHealthChecker {
         return this.options.check!(endpoint, signal)
     }
   }
+}
+
+/**
+ * An exception from a listener the result reached (a `health` handler): the caller's bug, raised
+ * as an uncaught exception, as an emitter driven by I/O raises it, not as an unhandled rejection
+ * of a promise nobody holds.
+ */
+export function rethrowOutside(error: unknown): void {
+  process.nextTick(() => {
+    throw error
+  })
 }

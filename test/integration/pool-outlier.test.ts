@@ -128,4 +128,32 @@ describe('passive outlier detection on real pods', () => {
       ['queue-1', 0, 'healthy'],
     ])
   })
+
+  it('a killed pod rescheduled with a new IP serves again at once, not after its ejection', async () => {
+    const svc = await service('cart')
+    const p = await pool(svc, { outlierDetection: { baseEjectionTime: 120_000 } })
+    const ejected = nextPoolEvent<EjectEvent>(p, 'eject')
+    await svc.pod('cart-1').kill()
+    for (let i = 0; i < 6; i++) await leasedGet(p)
+    expect(await ejected).toMatchObject({ endpoint: { name: 'cart-1' }, reason: 'connect-refused' })
+    const back = nextPoolEvent<HealthEvent>(
+      p,
+      'health',
+      (e) => e.endpoint.name === 'cart-1' && e.reason === 'address-changed',
+    )
+    await svc.pod('cart-1').restart({ newIp: true })
+    expect(await back).toMatchObject({ state: 'healthy', previous: 'ejected' })
+    const outcomes = []
+    for (let i = 0; i < 9; i++) outcomes.push(await leasedGet(p))
+    expect(outcomes.filter((o) => o.pod === 'cart-1')).toEqual([
+      { pod: 'cart-1', outcome: 'ok' },
+      { pod: 'cart-1', outcome: 'ok' },
+      { pod: 'cart-1', outcome: 'ok' },
+    ])
+    expect(p.stats().endpoints.find((e) => e.endpoint.name === 'cart-1')).toMatchObject({
+      state: 'healthy',
+      ejections: 1,
+      endpoint: { address: svc.pod('cart-1').ip },
+    })
+  })
 })

@@ -244,6 +244,19 @@ describe('consistent-hash (Maglev)', () => {
     )
   })
 
+  it('rejects a key that is not a string, rather than sending every such key to one endpoint', () => {
+    const all = states(7)
+    const balancer = new ConsistentHashBalancer(context())
+    balancer.update(all, all)
+    // A number has no .length: hashed as-is, every numeric key (user ids...) had the same hash.
+    expect(() => balancer.pick(42 as never, undefined)).toThrow(
+      new TypeError('pick options.key must be a string (the consistent-hash key), got 42'),
+    )
+    expect(() => balancer.pick(null as never, undefined)).toThrow(/pick options.key must be a string/)
+    // The empty string is a key like any other (one owner); only `undefined` means "no key".
+    expect(balancer.pick('', undefined)).toBe(balancer.pick('', undefined))
+  })
+
   it('is stable: the same key maps to the same endpoint on every pick', () => {
     const all = states(7)
     const balancer = new ConsistentHashBalancer(context())

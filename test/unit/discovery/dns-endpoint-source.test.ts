@@ -352,6 +352,30 @@ describe('DNS endpoint source', () => {
     expect(source.endpoints[299]!.ordinal).toBe(299)
   })
 
+  it('stops querying SRV targets once one has failed the resolution', async () => {
+    const { source, resolver, errors } = setup({ port: undefined, portName: 'http' }, (r) => {
+      const srv = []
+      for (let i = 0; i < 100; i++) {
+        srv.push({ name: `web-${i}.${SVC}`, port: 8080, priority: 0, weight: 1 })
+        r.set(`web-${i}.${SVC}`, a(`127.0.10.${i + 1}`))
+      }
+      r.set(`_http._tcp.${SVC}`, { srv })
+      // One target's query fails (SERVFAIL): the whole resolution fails, the last good set is kept.
+      const resolve4 = r.resolve4.bind(r)
+      r.resolve4 = (name) => {
+        if (name !== `web-0.${SVC}`) return resolve4(name)
+        r.queries.push(`A ${name}`)
+        return Promise.reject(Object.assign(new Error('queryA ESERVFAIL'), { code: 'ESERVFAIL' }))
+      }
+    })
+    await flush()
+    expect(errors).toHaveLength(1)
+    // 16 at a time: the first 16 were asked together; the other 84 would only pile queries onto a
+    // struggling DNS server for a resolution that has already failed (and may overlap the retry).
+    expect(resolver.queries.filter((q) => q.startsWith('A '))).toHaveLength(16)
+    await source.close()
+  })
+
   it('drops SRV targets whose name no longer resolves', async () => {
     const { source } = setup({ port: undefined, portName: 'http' }, (r) => {
       statefulSet(r, ['127.0.10.1', '127.0.10.2'])
@@ -379,6 +403,29 @@ describe('DNS endpoint source', () => {
     expect(resolver.queries).toHaveLength(3)
     // Back to the TTL schedule afterwards.
     expect(clock.nextDelay()).toBe(30_000)
+  })
+
+  it('refresh() does not cut short the backoff after DNS errors', async () => {
+    const { clock, resolver, source } = setup(
+      { minRefresh: 1000 },
+      (r) => {
+        r.set(SVC, { a: [{ address: '127.0.10.1', ttl: 1 }] })
+      },
+      () => 0.5,
+    )
+    await source.ready()
+    resolver.failWith = 'ESERVFAIL'
+    // The TTL refresh fails, then the retries after 1000 and 1600 ms; the next waits 2560 ms.
+    for (let i = 0; i < 3; i++) await clock.advance(clock.nextDelay()!)
+    expect(clock.nextDelay()).toBe(2560)
+    const queries = resolver.queries.length
+    // Refused connects during the outage (a pod died) each ask for a refresh: a fleet of clients
+    // doing so at minRefresh would defeat the backoff that spares the failing DNS server.
+    source.refresh()
+    await clock.advance(1000)
+    expect(resolver.queries).toHaveLength(queries)
+    await clock.advance(1560)
+    expect(resolver.queries).toHaveLength(queries + 1)
   })
 
   it('ready() rejects after its timeout with the service, query and DNS code', async () => {

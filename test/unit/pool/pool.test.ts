@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { validateDiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
+import { FakeResolver } from '../discovery/fakes.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {
@@ -41,6 +43,30 @@ describe('createPool', () => {
     ).toThrow(/outlierDetection.baseEjectionTime must be a finite number of milliseconds >= 1, got -1/)
   })
 
+  it('rejects primary by ordinal or name when discovery can give no pod names', () => {
+    // A/AAAA records of the service and static addresses carry no pod names: no endpoint would
+    // ever be the primary, and every write would fail with NoPrimaryError.
+    // No DNS leaves the process: a fake resolver, should a pool be built.
+    const offline = {
+      discovery: {
+        createResolver: () => new FakeResolver(),
+        resolvConf: { nameservers: [], search: [], ndots: 1 },
+      },
+    }
+    expect(() => createPool({ service: 'db', port: 5432, primary: { ordinal: 0 } }, offline)).toThrow(
+      new TypeError(
+        'primary.ordinal must be used with portName (SRV) or pods, which give pod names, got 0. ' +
+          'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+          'set portName or pods, or find the primary with primary.probe',
+      ),
+    )
+    expect(() =>
+      createPool({ service: 'db', addresses: ['127.0.0.1:5432'], primary: { name: 'db-0' } }, offline),
+    ).toThrow(/primary.name must be used with portName \(SRV\) or pods/)
+    const ok = createPool({ service: 'db', port: 5432, pods: ['db-0'], primary: { ordinal: 0 } }, offline)
+    void ok.close()
+  })
+
   it('throws NoEndpointsError naming the service when discovery lists nothing', () => {
     const { pool, source } = setup()
     source.set([])
@@ -73,6 +99,18 @@ describe('createPool', () => {
     const { pool } = setup({ primary: { ordinal: 0 } })
     for (let i = 0; i < 10; i++) expect(pool.pick({ role: 'primary' }).name).toBe('web-0')
     for (let i = 0; i < 10; i++) expect(pool.pick({ role: 'replica' }).name).not.toBe('web-0')
+  })
+
+  it('takes primary.name as a pod name: one DNS label, case-insensitive', () => {
+    // Discovery lower-cases names and Endpoint.name is the first label: 'Web-0' or a full hostname
+    // would never match, leaving every write to fail with NoPrimaryError.
+    expect(setup({ primary: { name: 'Web-0' } }).pool.pick({ role: 'primary' }).name).toBe('web-0')
+    expect(() => setup({ primary: { name: 'web-0.web.default.svc.cluster.local' } })).toThrow(
+      /primary.name must be a pod name \(one DNS label, such as "db-0"\), got "web-0.web.default.svc.cluster.local"/,
+    )
+    expect(() => setup({ primary: { name: 'web_0' } })).toThrow(TypeError)
+    // Pod names given to discovery are lower-cased too, so both sides compare.
+    expect(validateDiscoveryOptions({ service: 'db', port: 5432, pods: ['DB-0'] }).pods).toEqual(['db-0'])
   })
 
   it('fails fast with NoPrimaryError, never a replica, when the primary is gone', () => {

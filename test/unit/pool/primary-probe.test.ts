@@ -52,6 +52,25 @@ describe('primary found by probe', () => {
     expect(() => pool.pick({ role: 'replica' })).toThrow() // db-0 claims primary: never a replica
   })
 
+  it('an old primary whose probe failed once during the failover does not win back the role', async () => {
+    const { pool, clock, roles } = setup({ 'db-0': 'primary', 'db-1': 'replica' })
+    clock.advance(0)
+    await settle()
+    expect(pool.pick({ role: 'primary' }).name).toBe('db-0')
+    roles.set('db-1', 'primary') // promoted
+    roles.set('db-0', 'hang') // the old primary stalls: its probe times out, role unknown
+    clock.advance(5_000)
+    clock.advance(500)
+    await settle()
+    expect(pool.pick({ role: 'primary' }).name).toBe('db-1')
+    roles.set('db-0', 'primary') // not fenced yet: it answers "primary" again, as it always has
+    clock.advance(5_000)
+    await settle()
+    // A failed probe is no news about the role: db-0 has been primary since before db-1's promotion.
+    expect(pool.pick({ role: 'primary' }).name).toBe('db-1')
+    expect(pool.stats().endpoints.map((e) => e.role)).toEqual(['unknown', 'primary'])
+  })
+
   it('probes again right after a failed lease on the primary, not a full interval later', async () => {
     const { pool, clock, roles, probes } = setup({ 'db-0': 'primary', 'db-1': 'replica' })
     clock.advance(0)
