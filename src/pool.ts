@@ -353,8 +353,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** @internal Called by a lease's release: feeds load, latency and outlier detection. */
   settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
+    // Taken at an address the pod has since left (rescheduled, same id): what happened there says
+    // nothing about the server now at the new address. Identity compare first: it is the usual case.
+    const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
+    if (moved) return
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
     this.context.now = this.systemTime ? performance.now() : this.clock.now()
@@ -371,9 +375,21 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.observe(state, Math.max(latency, this.options.failurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
-    if (kind === 'connect-refused') this.source.refresh()
+    if (kind === 'connect-refused') this.requestRefresh()
     if (state === this.primaryState) this.prober?.requestSoon()
     if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
+  }
+
+  /**
+   * Asks discovery for a fresh answer after a refused connect. A source the caller gave may have
+   * been closed under an open pool: release() must not throw for that.
+   */
+  private requestRefresh(): void {
+    try {
+      this.source.refresh()
+    } catch (error) {
+      debug('refresh after a refused connect failed: %s', (error as Error).message)
+    }
   }
 
   /**

@@ -152,4 +152,16 @@ describe('a pod rescheduled with a new IP (same id)', () => {
     expect(pool.stats().endpoints[0]).toMatchObject({ role: 'replica' })
     expect(pool.stats().endpoints[0]!.endpoint.address).toBe('127.0.10.99')
   })
+
+  it('a lease taken at the old address and failed after the move does not count against the new server', () => {
+    const source = new FakeSource(statefulSet(3))
+    const pool = createPool({ service: 'web', panicThreshold: 0 }, { source, clock: new FakeClock() })
+    const web1 = pool.endpoints[1]!
+    const lease = pool.acquire({ exclude: pool.endpoints.filter((e) => e !== web1) })
+    source.set(moved(3, 'web-1', '127.0.10.99'))
+    // The request to the dead address fails after the pod came back elsewhere.
+    lease.release({ ok: false, kind: 'connect-refused' })
+    expect(pool.ejected).toBe(0)
+    expect(pool.stats().endpoints[1]).toMatchObject({ state: 'healthy', inFlight: 0, failures: 0 })
+  })
 })
