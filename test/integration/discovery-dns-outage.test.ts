@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import { ResolutionError } from '../../src/errors.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { nextChange, nextError, until } from './discovery-support.js'
+import { until } from '../support/until.js'
+import { nextChange, nextError } from './discovery-support.js'
 
 let lab: Lab
 
@@ -42,7 +43,7 @@ describe('a DNS outage', () => {
 
     // A change made while DNS was down shows once it is back.
     await lab.startDns()
-    await until(() => !web.stale, 'stale cleared after DNS returned')
+    await until('stale cleared after DNS returned', () => !web.stale)
     expect(web.endpoints).toBe(before)
     const grown = nextChange(web, (c) => c.added.length === 1)
     await svc.scale(4)

@@ -1,9 +1,9 @@
 import { createSocket } from 'node:dgram'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Clock, systemClock } from '../../src/discovery/clock.js'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import { ClosedError } from '../../src/errors.js'
 import { type Lab, startLab } from '../lab/index.js'
+import { trackingClock } from '../support/tracking-clock.js'
 import { observedResolver } from './discovery-support.js'
 
 let lab: Lab
@@ -25,26 +25,6 @@ function handles(): string[] {
 }
 
 /** The real clock, counting timers that are set and not yet fired or cleared. */
-function trackingClock(): Clock & { live: Set<unknown> } {
-  const live = new Set<unknown>()
-  return {
-    live,
-    now: () => systemClock.now(),
-    setTimeout(callback, ms) {
-      const handle: unknown = systemClock.setTimeout(() => {
-        live.delete(handle)
-        callback()
-      }, ms)
-      live.add(handle)
-      return handle
-    },
-    clearTimeout(handle) {
-      live.delete(handle)
-      systemClock.clearTimeout(handle)
-    },
-  }
-}
-
 /** No kind of handle is more numerous than before (the lab's own handles may come and go). */
 function expectNoNewHandles(before: string[]): void {
   const count = (list: string[]) =>

@@ -48,15 +48,6 @@ export function nextError(source: EndpointSource, deadlineMs = 15_000): Promise<
   })
 }
 
-/** Checks `condition` every 20 ms until it holds, failing after `deadlineMs` (for state without an event). */
-export async function until(condition: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${deadlineMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 /** A real c-ares resolver that also logs each query it sends (observation only: answers are untouched). */
 export function observedResolver(log: string[]): ResolverFactory {
   return (options) => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { HealthEvent, Pool } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
 import { type Lab, type LabService, startLab } from '../lab/index.js'
-import { nextPoolEvent, picks, until } from './pool-support.js'
+import { until } from '../support/until.js'
+import { nextPoolEvent, picks } from './pool-support.js'
 
 let lab: Lab
 let svc: LabService
@@ -40,7 +41,7 @@ describe('active HTTP health checks against real pods', () => {
   it('probe every pod on /healthz, which the pods count apart from traffic', async () => {
     const web0 = svc.pod('web-0')
     const before = web0.healthChecks
-    await until(() => web0.healthChecks >= before + 2, 'two more checks of web-0')
+    await until('two more checks of web-0', () => web0.healthChecks >= before + 2)
     expect(web0.requests.total).toBe(0)
   })
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EndpointChange } from '../../src/endpoint.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { getLoad, labClient, nextEvent, until } from './http-support.js'
+import { until } from '../support/until.js'
+import { getLoad, labClient, nextEvent } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

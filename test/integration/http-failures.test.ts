@@ -4,7 +4,8 @@ import type { RetryEvent } from '../../src/http/balanced-dispatcher.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent } from '../../src/pool.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { getLoad, labClient, nextEvent, until } from './http-support.js'
+import { until } from '../support/until.js'
+import { getLoad, labClient, nextEvent } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClosedError, HeadlessLbError } from '../../src/errors.js'
 import { createClient } from '../../src/http/create-client.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { getLoad, labClient, until } from './http-support.js'
+import { until } from '../support/until.js'
+import { getLoad, labClient } from './http-support.js'
 
 let lab: Lab
 

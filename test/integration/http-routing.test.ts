@@ -4,7 +4,8 @@ import { NoPrimaryError } from '../../src/errors.js'
 import { HeadlessAgent } from '../../src/http/headless-agent.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { labClient, until } from './http-support.js'
+import { until } from '../support/until.js'
+import { labClient } from './http-support.js'
 
 let lab: Lab
 const closers: Array<{ close(): Promise<void> }> = []

@@ -79,12 +79,3 @@ export function getLoad(
     },
   }
 }
-
-/** Resolves once `condition()` holds, checking every 20 ms; rejects naming `what` after `ms`. */
-export async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Clock, systemClock } from '../../src/discovery/clock.js'
 import type { Endpoint } from '../../src/endpoint.js'
 import { ClosedError } from '../../src/errors.js'
 import { createPool } from '../../src/pool.js'
 import { type Lab, startLab } from '../lab/index.js'
-import { until } from './pool-support.js'
+import { trackingClock } from '../support/tracking-clock.js'
+import { until } from '../support/until.js'
 
 let lab: Lab
 
@@ -17,26 +17,6 @@ afterAll(async () => {
 })
 
 /** The real clock, counting timers that are set and not yet fired or cleared. */
-function trackingClock(): Clock & { live: Set<unknown> } {
-  const live = new Set<unknown>()
-  return {
-    live,
-    now: () => systemClock.now(),
-    setTimeout(callback, ms) {
-      const handle: unknown = systemClock.setTimeout(() => {
-        live.delete(handle)
-        callback()
-      }, ms)
-      live.add(handle)
-      return handle
-    },
-    clearTimeout(handle) {
-      live.delete(handle)
-      systemClock.clearTimeout(handle)
-    },
-  }
-}
-
 function sockets(): number {
   return process.getActiveResourcesInfo().filter((r) => /TCP/.test(r)).length
 }
@@ -71,11 +51,11 @@ describe('pool lifecycle', () => {
       ok: false,
       kind: 'connect-refused',
     })
-    await until(() => svc.pod('life-1').healthChecks >= 2, 'checks running')
+    await until('checks running', () => svc.pod('life-1').healthChecks >= 2)
     await pool.close()
     closed = true
     expect(clock.live.size).toBe(0)
-    await until(() => sockets() <= before, 'health-check sockets closed', 5_000)
+    await until('health-check sockets closed', () => sockets() <= before, 5_000)
     expect(() => pool.pick()).toThrow(ClosedError)
     await expect(pool.ready()).rejects.toBeInstanceOf(ClosedError)
     await pool.close() // idempotent

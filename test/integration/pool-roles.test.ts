@@ -3,7 +3,8 @@ import { NoPrimaryError } from '../../src/errors.js'
 import type { Pool, PrimaryEvent } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
 import { type Lab, type LabService, startLab } from '../lab/index.js'
-import { nextPoolEvent, until } from './pool-support.js'
+import { until } from '../support/until.js'
+import { nextPoolEvent } from './pool-support.js'
 
 let lab: Lab
 let svc: LabService
@@ -42,6 +43,6 @@ describe('primary by StatefulSet ordinal, with pod names from SRV', () => {
     const back = nextPoolEvent<PrimaryEvent>(pool, 'primary', (e) => e.primary?.name === 'db-0')
     await svc.pod('db-0').setReady(true)
     await back
-    await until(() => pool.pick({ role: 'primary' }).name === 'db-0', 'db-0 primary again')
+    await until('db-0 primary again', () => pool.pick({ role: 'primary' }).name === 'db-0')
   })
 })

@@ -31,15 +31,6 @@ export function nextPoolEvent<T>(
   })
 }
 
-/** Checks `condition` every 20 ms until it holds, failing after `deadlineMs` (for state without an event). */
-export async function until(condition: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${deadlineMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 /** The names `n` picks return. */
 export function picks(pool: Pool, n: number): string[] {
   return Array.from({ length: n }, () => pool.pick().name ?? '?')

@@ -46,23 +46,15 @@ async function eventually(check: () => Promise<boolean>, deadlineMs: number): Pr
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url))
+const resolveHook = fileURLToPath(new URL('../../scripts/ts-resolve.mjs', import.meta.url))
 
 /**
  * A separate Node process that starts a lab and then dies without `close()` (`how`: 'exit' =
- * process.exit, 'sigkill' = waits to be killed). Node 24 strips the types; a resolve hook maps
- * the sources' `.js` specifiers to their `.ts` files.
+ * process.exit, 'sigkill' = waits to be killed). Node 24 strips the types; the repository's
+ * resolve hook (scripts/ts-resolve.mjs) maps the sources' `.js` specifiers to their `.ts` files.
  */
 function labInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Promise<{ dir: string }> } {
   const script = `
-    import { registerHooks } from 'node:module'
-    registerHooks({
-      resolve(specifier, context, next) {
-        try { return next(specifier, context) } catch (error) {
-          if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
-          throw error
-        }
-      },
-    })
     const { startLab } = await import(${JSON.stringify(`${here}index.ts`)})
     const lab = await startLab()
     await lab.addService({ name: 'orphan', kind: 'clusterIP', replicas: 2 })
@@ -70,9 +62,13 @@ function labInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Pr
     if (${JSON.stringify(how)} === 'exit') process.exit(3)
     setInterval(() => {}, 1000)
   `
-  const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', resolveHook, '--input-type=module', '--no-warnings', '-e', script],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   const started = new Promise<{ dir: string }>((resolve, reject) => {
     let out = ''
     child.stdout!.setEncoding('utf8').on('data', (c: string) => {

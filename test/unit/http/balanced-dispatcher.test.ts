@@ -10,8 +10,9 @@ import type { RetryEvent } from '../../../src/http/balanced-dispatcher.js'
 import type { HttpOptions } from '../../../src/http/client-options.js'
 import { createClient } from '../../../src/http/create-client.js'
 import type { HeadlessClient } from '../../../src/http/headless-client.js'
+import { until } from '../../support/until.js'
 import { endpoint, FakePool } from './fake-pool.js'
-import { type Behaviour, TestServer, waitFor } from './test-servers.js'
+import { type Behaviour, TestServer } from './test-servers.js'
 
 const servers: TestServer[] = []
 const clients: Array<{ close(): Promise<void> }> = []
@@ -432,7 +433,7 @@ describe('BalancedDispatcher', () => {
     expect(error).toBeInstanceOf(DeadlineExceededError)
     expect((error as DeadlineExceededError).cause).toMatchObject({ name: 'TimeoutError' })
     expect(pool.acquired).toHaveLength(1)
-    await waitFor('the lease to be released', () => pool.released.length === 1)
+    await until('the lease to be released', () => pool.released.length === 1)
   })
 
   it('an abort during the backoff stops the retries', async () => {
@@ -461,7 +462,7 @@ describe('BalancedDispatcher', () => {
     }
     const { client, pool } = clientFor(pods)
     const slow = client.request('/slow')
-    await waitFor('the request to reach web-0', () => finish !== undefined)
+    await until('the request to reach web-0', () => finish !== undefined)
     await (await client.request('/x')).body.dump() // web-1
     pool.setEndpoints([endpoint('web-1', pods[1]!.address, pods[1]!.port)])
     expect(client.stats().pools).toEqual(['web-1.web.test'])
@@ -469,8 +470,8 @@ describe('BalancedDispatcher', () => {
     finish?.()
     const res = await slow
     expect(await res.body.text()).toBe('late')
-    await waitFor('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
-    await waitFor('the drain to end', () => client.stats().draining === 0)
+    await until('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
+    await until('the drain to end', () => client.stats().draining === 0)
     for (let i = 0; i < 4; i++) expect(await (await client.request('/x')).body.text()).toBe('web-1')
   })
 
@@ -479,7 +480,7 @@ describe('BalancedDispatcher', () => {
     pods[0]!.behaviour = () => {} // never answers
     const { client, pool } = clientFor(pods, { timeouts: { headers: 60_000 } })
     const hung = client.request('/hung').catch((e: unknown) => e)
-    await waitFor('the request to reach web-0', () => pods[0]!.count() === 1)
+    await until('the request to reach web-0', () => pods[0]!.count() === 1)
     pool.setEndpoints([endpoint('web-1', pods[1]!.address, pods[1]!.port)])
     expect(client.stats().draining).toBe(1)
     const destroyed = client.dispatcher.destroy()
@@ -487,9 +488,9 @@ describe('BalancedDispatcher', () => {
     void destroyed.then(() => {
       done = true
     })
-    await waitFor('destroy() to end', () => done, 3_000)
+    await until('destroy() to end', () => done, 3_000)
     expect(await hung).toBeInstanceOf(Error)
-    await waitFor('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
+    await until('web-0 sockets to close', () => pods[0]!.sockets.size === 0)
   })
 
   it('a new endpoint gets traffic at once', async () => {
@@ -568,7 +569,7 @@ describe('BalancedDispatcher', () => {
     expect(await res.body.text()).toBe('web-1')
     await closing
     expect(client.stats()).toMatchObject({ pools: [], draining: 0 })
-    await waitFor('web-1 to see its connection close', () => pods[1]!.sockets.size === 0, 2_000)
+    await until('web-1 to see its connection close', () => pods[1]!.sockets.size === 0, 2_000)
   })
 
   it('is closed after close(): requests fail with ClosedError, and no socket is left', async () => {
@@ -579,7 +580,7 @@ describe('BalancedDispatcher', () => {
     await client.close()
     await client.close()
     await expect(client.request('/x')).rejects.toMatchObject({ code: 'HLB_ERR_CLOSED' })
-    await waitFor('sockets to close', () => pods.every((p) => p.sockets.size === 0))
+    await until('sockets to close', () => pods.every((p) => p.sockets.size === 0))
     expect(pool.closed).toBe(0) // a given pool belongs to the caller
   })
 })

@@ -8,8 +8,9 @@ import { fetch as undiciFetch } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../../src/http/create-client.js'
 import { HeadlessAgent } from '../../../src/http/headless-agent.js'
+import { until } from '../../support/until.js'
 import { endpoint, FakePool } from './fake-pool.js'
-import { TestServer, waitFor } from './test-servers.js'
+import { TestServer } from './test-servers.js'
 
 const servers: TestServer[] = []
 const closers: Array<{ close(): Promise<void> }> = []
@@ -306,7 +307,7 @@ describe('HeadlessAgent', () => {
     await expect(undiciFetch('http://web.test/x', { dispatcher: agent })).rejects.toMatchObject({
       cause: { code: 'HLB_ERR_CLOSED' },
     })
-    await waitFor('the pod to see its connection close', () => list[0]!.sockets.size === 0)
+    await until('the pod to see its connection close', () => list[0]!.sockets.size === 0)
     expect(pool.closed).toBe(0) // a pool given in the options is the caller's
   })
 

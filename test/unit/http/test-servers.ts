@@ -54,12 +54,3 @@ export const ok: Behaviour = (req, res, server) => {
     res.end(server.name)
   })
 }
-
-/** Waits for a condition, polling; fails after `ms` with `what`. */
-export async function waitFor(what: string, condition: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
