@@ -88,6 +88,10 @@ export interface PanicEvent {
   readonly panic: boolean
   /** Endpoints fit for traffic (healthy or on probation). */
   readonly healthy: number
+  /**
+   * Endpoints (checked, not `pending`) of the SRV priority level in use: all of them when they
+   * share one priority, as from CoreDNS.
+   */
   readonly total: number
 }
 
@@ -231,6 +235,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
+  /** The SRV priority level `readPreference: 'nearest'` chooses in (see rebuild). */
+  private nearestLevel = 0
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
@@ -519,7 +525,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     return primary
   }
 
-  /** Lowest EWMA latency among eligible primary and replicas (MongoDB's `nearest`, without its window). */
+  /**
+   * Lowest EWMA latency among eligible primary and replicas of the preferred SRV priority level
+   * (MongoDB's `nearest`, without its window).
+   */
   private pickNearest(exclude: Exclusions): EndpointState | undefined {
     const members = this.members
     const now = this.context.now
@@ -527,7 +536,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     let bestLatency = Number.POSITIVE_INFINITY
     for (let i = 0; i < members.length; i++) {
       const state = members[i]!
-      if (!state.eligible || state.role === 'unknown') continue
+      if (!state.eligible || state.role === 'unknown' || state.priority !== this.nearestLevel) continue
       if (exclude !== undefined && isExcluded(state, exclude)) continue
       const latency = decayedEwma(state, now, this.options.ewmaDecay)
       if (latency < bestLatency) {
@@ -600,6 +609,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         const previous = state.endpoint
         state.endpoint = endpoint
         state.weight = endpoint.weight ?? 1
+        state.priority = endpoint.priority ?? 0
         if (this.options.primary.kind !== 'probe') state.role = staticRole(endpoint, this.options.primary)
         if (!sameAddress(previous, endpoint)) {
           this.readdress(state, now)
@@ -848,29 +858,65 @@ export class Pool extends EventEmitter<PoolEvents> {
     const members = this.members
     // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
     // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
-    let total = 0
     let fit = 0
+    let fitLevel = Number.POSITIVE_INFINITY
+    let checkedLevel = Number.POSITIVE_INFINITY
     for (const state of members) {
-      if (state.health !== 'pending') total++
-      if (state.health === 'healthy' || state.health === 'probation') fit++
+      if (state.health === 'pending') continue
+      if (state.priority < checkedLevel) checkedLevel = state.priority
+      if (state.health === 'healthy' || state.health === 'probation') {
+        fit++
+        if (state.priority < fitLevel) fitLevel = state.priority
+      }
     }
+    // The SRV priority level traffic goes to (below): the lowest with a fit endpoint, else the
+    // lowest with a checked one. Its size is the panic threshold's denominator, and every fit
+    // endpoint counts (all are at that level or a later one, where failover would send the
+    // traffic): so a less-preferred level, even a dead one, never pushes the preferred level into
+    // panic. With one level (CoreDNS: priority 0 for all) this is fit / all checked endpoints.
+    const level = fitLevel === Number.POSITIVE_INFINITY ? checkedLevel : fitLevel
+    let total = 0
+    for (const state of members) if (state.health !== 'pending' && state.priority === level) total++
     // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
     // overloading the few (and the checks may be the ones that are wrong).
     const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
-    const eligible: EndpointState[] = []
-    const replicas: EndpointState[] = []
-    const replicasEligible: EndpointState[] = []
+    // SRV priority (RFC 2782): each group (any role, replicas, nearest) is served by its lowest
+    // priority level that has a fit endpoint, and fails over to the next level only when that one
+    // has none (gRPC's priority LB). In panic, that level's unfit endpoints join it; when no level
+    // has a fit endpoint, panic serves the lowest level that has any. Per-endpoint `eligible`
+    // stays health-only: the primary is one endpoint, taken whatever its priority.
+    const any = new LevelFinder()
+    const replica = new LevelFinder()
+    const nearest = new LevelFinder()
     let primary: EndpointState | undefined
     for (const state of members) {
-      state.eligible =
-        state.health === 'healthy' || state.health === 'probation' || (panic && state.health !== 'pending')
-      if (state.eligible) eligible.push(state)
-      if (state.role === 'replica') {
+      const fitNow = state.health === 'healthy' || state.health === 'probation'
+      state.eligible = fitNow || (panic && state.health !== 'pending')
+      if (state.role === 'primary' && primary === undefined) primary = state
+      any.add(state, fitNow)
+      if (state.role === 'replica') replica.add(state, fitNow)
+      if (state.role !== 'unknown') nearest.add(state, fitNow)
+    }
+    const anyLevel = any.level()
+    const replicaLevel = replica.level()
+    this.nearestLevel = nearest.level()
+    // A balancer sees the members of its level only: consistent hashing places keys on them (and
+    // tests `state.eligible`, which is true of fit endpoints at every level).
+    const eligible: EndpointState[] = []
+    const levelMembers: EndpointState[] = []
+    const replicasEligible: EndpointState[] = []
+    const replicas: EndpointState[] = []
+    for (const state of members) {
+      if (state.priority === anyLevel) {
+        levelMembers.push(state)
+        if (state.eligible) eligible.push(state)
+      }
+      if (state.role === 'replica' && state.priority === replicaLevel) {
         replicas.push(state)
         if (state.eligible) replicasEligible.push(state)
-      } else if (state.role === 'primary' && primary === undefined) primary = state
+      }
     }
-    this.anyBalancer.update(eligible, members)
+    this.anyBalancer.update(eligible, levelMembers)
     this.replicaBalancer.update(replicasEligible, replicas)
     const previousPrimary = this.primaryState
     this.primaryState = primary
@@ -886,6 +932,33 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** @internal Exposed for tests: the number of currently ejected endpoints. */
   get ejected(): number {
     return this.ejectedCount
+  }
+}
+
+/**
+ * Finds a group's SRV priority level in one pass over its members: the lowest priority with a fit
+ * endpoint, else (panic) the lowest with an eligible one, else the lowest of all, so that a group
+ * with nothing eligible keeps the level (and consistent hashing its table) it would return to.
+ */
+class LevelFinder {
+  private fit = Number.POSITIVE_INFINITY
+  private eligible = Number.POSITIVE_INFINITY
+  private lowest = Number.POSITIVE_INFINITY
+
+  add(state: EndpointState, fit: boolean): void {
+    const p = state.priority
+    if (p < this.lowest) this.lowest = p
+    if (fit) {
+      if (p < this.fit) this.fit = p
+    } else if (state.eligible && p < this.eligible) this.eligible = p
+  }
+
+  level(): number {
+    return this.fit !== Number.POSITIVE_INFINITY
+      ? this.fit
+      : this.eligible !== Number.POSITIVE_INFINITY
+        ? this.eligible
+        : this.lowest
   }
 }
 

@@ -31,6 +31,8 @@ export class EndpointState {
   removed = false
   /** SRV weight, 1 when absent. */
   weight = 1
+  /** SRV priority (lower is preferred), 0 when absent. */
+  priority = 0
 
   // Active checks.
   checkHealthy = true
@@ -74,6 +76,7 @@ export class EndpointState {
     this.endpoint = endpoint
     this.id = endpoint.id
     this.weight = endpoint.weight ?? 1
+    this.priority = endpoint.priority ?? 0
   }
 }
 
