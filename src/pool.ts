@@ -489,6 +489,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     const key = options.key
     const exclude = options.exclude
+    // One type check, on the path with options only: a lone endpoint or id would otherwise be
+    // read as an empty list and exclude nothing, sending a retry back to the endpoint that failed.
+    if (exclude !== undefined && !Array.isArray(exclude)) {
+      throw invalidType('pick options.exclude', 'an array of endpoints or endpoint ids', exclude)
+    }
     let state: EndpointState | undefined
     switch (selectionPlan(options.role, options.readPreference)) {
       case SELECT_ANY:

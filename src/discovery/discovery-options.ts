@@ -227,6 +227,18 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   if (addresses && portName !== undefined) {
     throw invalidType(join(path, 'portName'), 'absent when addresses is set', portName, 'SRV needs DNS')
   }
+  if (addresses) {
+    // A static list has no DNS to shape: these would be accepted and silently do nothing.
+    for (const [key, hint] of [
+      ['family', 'The addresses give their own families'],
+      ['minRefresh', 'Static addresses are never refreshed'],
+      ['maxRefresh', 'Static addresses are never refreshed'],
+      ['readyTimeout', 'Static addresses are ready at once'],
+    ] as const) {
+      if (o[key] !== undefined)
+        throw invalidType(join(path, key), 'absent when addresses is set', o[key], hint)
+    }
+  }
   if (pods && portName !== undefined) {
     throw invalidType(join(path, 'portName'), 'absent when pods is set', portName, 'Pod names need a port')
   }

@@ -37,6 +37,17 @@ describe('validateDiscoveryOptions', () => {
     )
   })
 
+  it.each(['family', 'minRefresh', 'maxRefresh', 'readyTimeout'])(
+    'rejects %s with static addresses (it would be ignored), naming both',
+    (key) => {
+      const options = { service: 'web', addresses: ['127.0.0.1:80'], [key]: key === 'family' ? 6 : 5_000 }
+      expect(() => validateDiscoveryOptions(options)).toThrow(
+        new RegExp(`^${key} must be absent when addresses is set, got`),
+      )
+      expect(() => validateDiscoveryOptions(options)).toThrow(TypeError)
+    },
+  )
+
   it.each([
     [{ service: 'web', port: 1, prot: 2 }, TypeError, /^prot must be a known option/],
     [
@@ -66,6 +77,11 @@ describe('validateDiscoveryOptions', () => {
       { service: 'web', portName: 'http', pods: ['db-0'] },
       TypeError,
       /^portName must be absent when pods is set/,
+    ],
+    [
+      { service: 'web', addresses: ['127.0.0.1:80'], dns: { servers: ['127.0.0.1'] } },
+      TypeError,
+      /^dns must be absent when addresses is set/,
     ],
     [{ service: 'web', port: 80, pods: ['db-0.x'] }, TypeError, /^pods\[0\] must be a pod name/],
     [{ service: 'web', port: 80, pods: [] }, RangeError, /^pods must be a non-empty array/],

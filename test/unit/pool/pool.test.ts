@@ -86,6 +86,17 @@ describe('createPool', () => {
     expect(pool.stats().endpoints.map((e) => e.inFlight)).toEqual([0, 0])
   })
 
+  it('rejects an exclude that is not an array (a lone endpoint or id), naming exclude', () => {
+    const { pool } = setup()
+    const [first] = pool.endpoints
+    for (const exclude of [first, first!.id]) {
+      expect(() => pool.pick({ exclude } as never)).toThrow(TypeError)
+      expect(() => pool.acquire({ exclude } as never)).toThrow(/^pick options\.exclude must be an array/)
+    }
+    expect(pool.stats().endpoints.every((s) => s.inFlight === 0)).toBe(true)
+    expect(pool.pick({ exclude: [first!] }).id).not.toBe(first!.id)
+  })
+
   it('counts in-flight leases and recycles them', () => {
     const { pool } = setup({ balancer: 'least-request' })
     const a = pool.acquire()
