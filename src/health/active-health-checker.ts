@@ -16,8 +16,10 @@ interface Schedule {
 }
 
 /**
- * Runs the configured active check against every endpoint it is given: the first check at once
- * (so `initialState: 'unhealthy'` endpoints join quickly), then every `interval` +- `jitter`.
+ * Runs the configured active check against every endpoint it is given: the first check after a
+ * random share of `interval` x `jitter` (at once under `initialState: 'unhealthy'`, so pending
+ * endpoints join quickly, and at once for an endpoint's new address), then every
+ * `interval` +- `jitter`.
  * One check per endpoint at a time; a check that outlives `timeout` is aborted and fails.
  * Results for endpoints removed meanwhile, or after close, are dropped.
  */
@@ -45,7 +47,14 @@ export class ActiveHealthChecker {
     if (this.closed || this.schedules.has(state)) return
     const schedule: Schedule = { timer: undefined, controller: undefined }
     this.schedules.set(state, schedule)
-    this.run(state, schedule)
+    // A fleet of clients restarted together (a rollout) would otherwise check every pod at the
+    // same instant, and every interval after in near lockstep: spread each endpoint's first check
+    // over the jitter's share of the interval. Not under initialState 'unhealthy': there the
+    // endpoint takes no traffic until a check passes, so its first check runs at once.
+    const { interval, jitter, initialState } = this.options
+    const delay = initialState === 'unhealthy' ? 0 : interval * jitter * this.random()
+    if (delay > 0) schedule.timer = this.clock.setTimeout(() => this.run(state, schedule), delay)
+    else this.run(state, schedule)
   }
 
   /**

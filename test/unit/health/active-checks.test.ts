@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { Endpoint } from '../../../src/endpoint.js'
 import type { HealthEvent, PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, statefulSet } from '../pool/fakes.js'
+import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 /** Lets the promise callbacks of finished checks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))
@@ -72,8 +72,41 @@ describe('active health checks', () => {
     expect(pool.stats().endpoints.map((e) => e.state)).toEqual(['unhealthy', 'healthy', 'unhealthy'])
   })
 
-  it('with initialState unhealthy, sends no traffic before the first pass', async () => {
-    const { pool, events } = setup(new Map(), { initialState: 'unhealthy' })
+  it('spreads the first checks over the jitter share of the interval, not all at one instant', async () => {
+    const source = new FakeSource(statefulSet(3))
+    const clock = new FakeClock()
+    const start = clock.now()
+    const firstCheckAt = new Map<string, number>()
+    const pool = createPool(
+      {
+        service: 'web',
+        healthCheck: {
+          check: async (endpoint) => {
+            if (!firstCheckAt.has(endpoint.name!)) firstCheckAt.set(endpoint.name!, clock.now() - start)
+            return true
+          },
+          interval: 1_000,
+          jitter: 0.2,
+        },
+      },
+      { source, clock, random: seededRandom() },
+    )
+    expect(firstCheckAt.size).toBe(0)
+    clock.advance(200)
+    const delays = [...firstCheckAt.values()]
+    expect(delays).toHaveLength(3)
+    expect(new Set(delays).size).toBe(3)
+    for (const delay of delays) expect(delay).toBeGreaterThan(0)
+    // Still healthy meanwhile: the default initialState trusts DNS's readiness.
+    expect(pool.stats().endpoints.map((e) => e.state)).toEqual(['healthy', 'healthy', 'healthy'])
+    await pool.close()
+    await settle()
+    expect(clock.pending).toBe(0)
+  })
+
+  it('with initialState unhealthy, checks at once (whatever the jitter) and sends no traffic before the first pass', async () => {
+    const { pool, events, calls } = setup(new Map(), { initialState: 'unhealthy', jitter: 0.5 })
+    expect(calls).toHaveLength(3)
     expect(pool.stats().endpoints.map((e) => e.state)).toEqual(['pending', 'pending', 'pending'])
     expect(() => pool.pick()).toThrow(/3 pending/)
     await settle()
