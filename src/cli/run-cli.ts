@@ -19,6 +19,8 @@ export const EXIT = Object.freeze({
   usage: 2,
   /** DNS gave no answer (timeout, SERVFAIL, refused). */
   dnsFailure: 3,
+  /** A bug: an error nothing here expected (sysexits' EX_SOFTWARE); its stack goes to stderr. */
+  internal: 70,
   /** Ctrl-C (SIGINT) or SIGTERM before there was an answer to print: 128 + SIGINT, as shells report it. */
   interrupted: 130,
 })
@@ -39,7 +41,8 @@ Options:
   --ndots <n>               ndots for short names; default: resolv.conf
   --timeout <ms>            How long resolve waits for a first answer (default 10000)
   --watch                   resolve: keep running and print each change
-  --json                    Machine-readable output (resolve --watch: one JSON object per line)
+  --json                    Machine-readable output (resolve --watch: one JSON object per line,
+                            {"type":"snapshot",...} first, then {"type":"change",...})
   -h, --help                This help
 
 Exit codes:
@@ -47,6 +50,7 @@ Exit codes:
   1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
   2  usage error (unknown option, invalid service name...)
   3  DNS failure (timeout, SERVFAIL, refused)
+  70  internal error (a bug: please report it with the stack printed)
   130  interrupted (Ctrl-C) before there was an answer
 `
 
@@ -59,6 +63,19 @@ export interface CliIo {
 }
 
 class UsageError extends Error {}
+
+/**
+ * Runs one of our option validators: what it throws (TypeError/RangeError naming the option) is
+ * the user's mistake, so a usage error. A TypeError from anywhere else is a bug, not usage.
+ */
+function validated<T>(validate: () => T): T {
+  try {
+    return validate()
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message)
+    throw error
+  }
+}
 
 function parse(argv: string[]) {
   try {
@@ -117,7 +134,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write('headless-lb: interrupted\n')
       return EXIT.interrupted
     }
-    if (error instanceof UsageError || error instanceof TypeError || error instanceof RangeError) {
+    if (error instanceof UsageError) {
       io.stderr.write(`headless-lb: ${error.message}\n\n${USAGE}`)
       return EXIT.usage
     }
@@ -125,7 +142,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`headless-lb: DNS failure: ${error.message}\n`)
       return EXIT.dnsFailure
     }
-    throw error
+    io.stderr.write(`headless-lb: internal error: ${(error as Error)?.stack ?? String(error)}\n`)
+    return EXIT.internal
   }
 }
 
@@ -165,14 +183,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   }
   if (command === 'doctor') {
     // doctor asks SRV (default port name http) even when --port is given.
-    if (port !== undefined) portNumber('port', port)
-    const checked = validateDiscoveryOptions({
-      ...options,
-      port: undefined,
-      portName: options.portName ?? 'http',
-    })
+    if (port !== undefined) validated(() => portNumber('port', port))
+    const checked = validated(() =>
+      validateDiscoveryOptions({ ...options, port: undefined, portName: options.portName ?? 'http' }),
+    )
     return doctor(checked, port, values.json, io)
   }
+  validated(() => validateDiscoveryOptions(options))
   return resolve(options, values.watch, values.json, io)
 }
 
@@ -218,10 +235,18 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
   try {
     await source.ready(io.signal === undefined ? {} : { signal: io.signal })
     const endpoints = source.endpoints
+    // Every JSON object has one shape, `{ type, at, service, stale, endpoints }` (a change adds
+    // added, removed, updated), so a --watch reader parses every line the same way.
+    const service = options.service
     if (json) {
-      io.stdout.write(
-        `${JSON.stringify({ service: options.service, stale: source.stale, endpoints }, null, watch ? 0 : 2).replace(/\n?$/, '\n')}`,
-      )
+      const snapshot = {
+        type: 'snapshot',
+        at: new Date().toISOString(),
+        service,
+        stale: source.stale,
+        endpoints,
+      }
+      io.stdout.write(`${JSON.stringify(snapshot, null, watch ? 0 : 2)}\n`)
     } else {
       io.stdout.write(`${options.service}: ${endpoints.length} endpoint(s)\n`)
       for (const e of endpoints) io.stdout.write(`  ${endpointLine(e)}\n`)
@@ -231,7 +256,19 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
     await new Promise<void>((done) => {
       const onChange = (change: EndpointChange): void => {
         if (json) {
-          io.stdout.write(`${JSON.stringify({ type: 'change', at: new Date().toISOString(), ...change })}\n`)
+          const { added, removed, updated, endpoints } = change
+          const at = new Date().toISOString()
+          const line = {
+            type: 'change',
+            at,
+            service,
+            stale: source.stale,
+            endpoints,
+            added,
+            removed,
+            updated,
+          }
+          io.stdout.write(`${JSON.stringify(line)}\n`)
           return
         }
         const at = new Date().toISOString()
@@ -244,7 +281,7 @@ async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean,
       }
       const onError = (error: Error): void => {
         const line = json
-          ? `${JSON.stringify({ type: 'error', at: new Date().toISOString(), message: error.message, dnsCode: (error as ResolutionError).dnsCode })}\n`
+          ? `${JSON.stringify({ type: 'error', at: new Date().toISOString(), service, message: error.message, dnsCode: (error as ResolutionError).dnsCode })}\n`
           : `${new Date().toISOString()} ! ${error.message} (keeping the last good set)\n`
         io.stderr.write(line)
       }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Lab, startLab } from '../lab/index.js'
+import { until } from '../support/until.js'
 import { CLI, cli } from './discovery-support.js'
 
 let lab: Lab
@@ -29,7 +30,7 @@ describe('headless-lb resolve', () => {
     const json = await cli(['resolve', svc.fqdn, '--port', '8080', '--dns-server', lab.dnsServer, '--json'])
     expect(json.code).toBe(0)
     const parsed = JSON.parse(json.stdout)
-    expect(parsed.stale).toBe(false)
+    expect(parsed).toMatchObject({ type: 'snapshot', service: svc.fqdn, stale: false })
     expect(parsed.endpoints.map((e: { address: string }) => e.address).sort()).toEqual(
       svc.pods.map((p) => p.ip).sort(),
     )
@@ -131,6 +132,52 @@ describe('headless-lb resolve', () => {
       const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'still running'))])
       expect(err).not.toMatch(/Unhandled|EPIPE/)
       expect(code).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('--watch --json prints one JSON shape per line: the snapshot, then each change', async () => {
+    const svc = await lab.addService({ name: 'jsonwatch', kind: 'headless', replicas: 1 })
+    const child = spawn(process.execPath, [
+      CLI,
+      'resolve',
+      svc.fqdn,
+      '--port-name',
+      'http',
+      '--watch',
+      '--json',
+      '--dns-server',
+      lab.dnsServer,
+    ])
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const lines = () => out.split('\n').filter(Boolean)
+    try {
+      await until('the snapshot line', () => lines().length >= 1, 15_000)
+      await svc.scale(2)
+      await until(
+        'a change line with 2 endpoints',
+        () => lines().some((l) => JSON.parse(l).endpoints?.length === 2),
+        15_000,
+      )
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+      const parsed = lines().map((l) => JSON.parse(l))
+      expect(parsed[0]).toMatchObject({ type: 'snapshot', service: svc.fqdn, stale: false })
+      expect(parsed[0].endpoints).toHaveLength(1)
+      for (const line of parsed.slice(1)) {
+        expect(line).toMatchObject({ type: 'change', service: svc.fqdn })
+        expect(Object.keys(line).sort()).toEqual(
+          ['added', 'at', 'endpoints', 'removed', 'service', 'stale', 'type', 'updated'].sort(),
+        )
+      }
+      expect(parsed.flatMap((l) => l.added ?? []).map((e: { name: string }) => e.name)).toContain(
+        'jsonwatch-1',
+      )
     } finally {
       child.kill('SIGKILL')
     }
