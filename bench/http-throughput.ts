@@ -24,6 +24,8 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     json: { type: 'boolean' },
     only: { type: 'string' },
+    // One shape only: `16x1` or `50x10` (connections x pipelining).
+    shape: { type: 'string' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
@@ -102,10 +104,13 @@ async function measure(v: Variant, concurrency: number, ms: number): Promise<{ r
 }
 
 const report: Record<string, unknown> = {}
-for (const [connections, pipelining] of [
-  [16, 1],
-  [50, 10],
-] as const) {
+const shapes = (
+  [
+    [16, 1],
+    [50, 10],
+  ] as const
+).filter(([c, p]) => values.shape === undefined || values.shape === `${c}x${p}`)
+for (const [connections, pipelining] of shapes) {
   const list = variants(connections, pipelining).filter(
     (v, i) => i === 0 || values.only === undefined || v.name.includes(values.only),
   )
