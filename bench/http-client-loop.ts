@@ -29,6 +29,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     pipelining: { type: 'string', default: '1' },
     listeners: { type: 'boolean' },
+    // The client's balancer (default round-robin, as in bench/http-throughput.ts).
+    balancer: { type: 'string', default: 'round-robin' },
     // undici's headersTimeout / bodyTimeout for any variant (default: each variant's own default).
     'headers-timeout': { type: 'string' },
     'body-timeout': { type: 'string' },
@@ -78,7 +80,7 @@ if (values.variant === 'raw') {
     origin: `http://${podsProcess.service}:${pods[0]!.port}`,
     portName: 'http',
     dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
-    balancer: 'round-robin',
+    balancer: values.balancer as 'round-robin',
     connections: perPod,
     pipelining,
     timeouts: {

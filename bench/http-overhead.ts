@@ -5,6 +5,7 @@
 // both, so the difference is what the client adds to a raw undici Pool.
 //
 //   npx node --expose-gc --import ./scripts/ts-resolve.mjs bench/http-overhead.ts [--quick]
+//   (--profile 5: loop the client alone for 5 s, to run under --cpu-prof)
 //
 // Two callers: a minimal DispatchHandler (the layer's cost alone), and undici's `request()` API
 // (RequestHandler, a body stream, a promise: what `client.request` does), awaited one at a time.
@@ -84,10 +85,8 @@ class CountingHandler implements Handler {
   }
 }
 
-// Few enough that no scavenge runs inside a measured loop (heap bytes are then exact) when the
-// young generation is large enough (--max-semi-space-size=128).
-const HANDLER_N = 20_000
-const REQUEST_N = 5_000
+const HANDLER_N = 200_000
+const REQUEST_N = 20_000
 
 const fake = new InstantDispatcher()
 const client = createClient({
@@ -111,36 +110,40 @@ interface Result {
   readonly bytes: number
 }
 
-/** ns per request over `n` synchronous dispatches, and heap bytes per request (no GC in between, young generation large enough). */
-function handlerLoop(target: Dispatcher, n: number): Result {
+/** Synchronous dispatches with the minimal handler; returns how many were answered. */
+function handlerRun(target: Dispatcher, n: number): number {
   const handler = new CountingHandler()
-  gc!()
-  const heapBefore = process.memoryUsage().heapUsed
-  const start = process.hrtime.bigint()
   for (let i = 0; i < n; i++) target.dispatch(options, handler)
-  const ns = Number(process.hrtime.bigint() - start) / n
-  const bytes = (process.memoryUsage().heapUsed - heapBefore) / n
-  if (handler.done !== n) throw new Error(`${handler.done} of ${n} answered`)
-  return { ns, bytes }
+  return handler.done
 }
 
-async function requestLoop(target: Dispatcher, n: number): Promise<Result> {
-  gc!()
-  const heapBefore = process.memoryUsage().heapUsed
-  const start = process.hrtime.bigint()
+async function requestRun(target: Dispatcher, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const res = await target.request({ origin, path: '/', method: 'GET' })
     await res.body.dump()
   }
+}
+
+/**
+ * ns per request over `n` requests (scavenges included, as in a long-running process), then
+ * heap bytes per request over a run short enough that no GC happens inside it.
+ */
+async function measure(run: (n: number) => unknown, n: number, bytesN: number): Promise<Result> {
+  const start = process.hrtime.bigint()
+  await run(n)
   const ns = Number(process.hrtime.bigint() - start) / n
-  return { ns, bytes: (process.memoryUsage().heapUsed - heapBefore) / n }
+  gc!()
+  const heapBefore = process.memoryUsage().heapUsed
+  await run(bytesN)
+  const bytes = (process.memoryUsage().heapUsed - heapBefore) / bytesN
+  return { ns, bytes }
 }
 
 if (values.profile !== undefined) {
   const end = performance.now() + Number(values.profile) * 1_000
   let n = 0
   while (performance.now() < end) {
-    handlerLoop(client.dispatcher, HANDLER_N)
+    handlerRun(client.dispatcher, HANDLER_N)
     n += HANDLER_N
   }
   console.log(`${n} requests`)
@@ -152,11 +155,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 const reps = values.quick ? 5 : 11
 
 // Warm-up (JIT) for both paths, then interleaved repetitions, medians.
-for (let i = 0; i < 20; i++) {
-  handlerLoop(fake, HANDLER_N)
-  handlerLoop(client.dispatcher, HANDLER_N)
-  await requestLoop(fake, REQUEST_N)
-  await requestLoop(client.dispatcher, REQUEST_N)
+for (let i = 0; i < 10; i++) {
+  handlerRun(fake, HANDLER_N)
+  handlerRun(client.dispatcher, HANDLER_N)
+  await requestRun(fake, REQUEST_N / 10)
+  await requestRun(client.dispatcher, REQUEST_N / 10)
 }
 const rows: Record<string, { ns: number[]; bytes: number[] }> = {
   'handler, fake directly': { ns: [], bytes: [] },
@@ -169,10 +172,10 @@ for (let r = 0; r < reps; r++) {
     rows[name]!.ns.push(m.ns)
     rows[name]!.bytes.push(m.bytes)
   }
-  add('handler, fake directly', handlerLoop(fake, HANDLER_N))
-  add('handler, through client', handlerLoop(client.dispatcher, HANDLER_N))
-  add('request(), fake directly', await requestLoop(fake, REQUEST_N))
-  add('request(), through client', await requestLoop(client.dispatcher, REQUEST_N))
+  add('handler, fake directly', await measure((n) => handlerRun(fake, n), HANDLER_N, 5_000))
+  add('handler, through client', await measure((n) => handlerRun(client.dispatcher, n), HANDLER_N, 5_000))
+  add('request(), fake directly', await measure((n) => requestRun(fake, n), REQUEST_N, 1_000))
+  add('request(), through client', await measure((n) => requestRun(client.dispatcher, n), REQUEST_N, 1_000))
 }
 const out: Record<string, { ns: number; bytes: number }> = {}
 for (const [name, r] of Object.entries(rows)) {
