@@ -11,6 +11,7 @@
 // The client resolves the service through the lab's DNS (SRV), as in a cluster.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { GCProfiler } from 'node:v8'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
@@ -24,6 +25,10 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     json: { type: 'boolean' },
     only: { type: 'string' },
+    // One shape only: `16x1` or `50x10` (connections x pipelining).
+    shape: { type: 'string' },
+    // Adds variants that isolate where the client's extra CPU goes (see docs/performance.md).
+    diagnose: { type: 'boolean' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
@@ -48,15 +53,16 @@ function variants(connections: number, pipelining: number): Variant[] {
     { connections: perPod, pipelining },
   )
   const vip = new Pool(origin(podsProcess.vip.ip, podsProcess.vip.port), { connections, pipelining })
-  const client = createClient({
+  const clientOptions = {
     origin: `http://${podsProcess.service}:${pods[0]!.port}`,
     portName: 'http',
     dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
-    balancer: 'round-robin',
+    balancer: 'round-robin' as const,
     connections: perPod,
     pipelining,
-  })
-  return [
+  }
+  const client = createClient(clientOptions)
+  const list: Variant[] = [
     {
       name: 'undici Pool, 1 pod',
       dispatcher: raw,
@@ -82,10 +88,51 @@ function variants(connections: number, pipelining: number): Variant[] {
       close: () => client.close(),
     },
   ]
+  if (!values.diagnose) return list
+  // The client's default timeouts (headers 10 s, body 30 s) differ, so undici re-arms each
+  // connection's timer (a new FastTimer) at every switch between waiting for headers and for the
+  // body; the raw Pool's defaults (300 s both) only refresh it.
+  const rawTimeouts = new Pool(origin(pods[0]!.ip, pods[0]!.port), {
+    connections,
+    pipelining,
+    headersTimeout: 10_000,
+    bodyTimeout: 30_000,
+  })
+  const sameTimeouts = createClient({ ...clientOptions, timeouts: { headers: 30_000, body: 30_000 } })
+  // Round-robin sends a request to the next pod even when all its connections are busy (it waits
+  // in that pod's Pool while another pod's connection idles); least-request picks by in-flight count.
+  const leastRequest = createClient({ ...clientOptions, balancer: 'least-request' })
+  list.push(
+    {
+      name: 'Pool, 1 pod, timeouts 10s/30s',
+      dispatcher: rawTimeouts,
+      origin: origin(pods[0]!.ip, pods[0]!.port),
+      close: () => rawTimeouts.close(),
+    },
+    {
+      name: 'client, timeouts 30s/30s',
+      dispatcher: sameTimeouts.dispatcher,
+      origin: sameTimeouts.origin,
+      close: () => sameTimeouts.close(),
+    },
+    {
+      name: 'client, least-request',
+      dispatcher: leastRequest.dispatcher,
+      origin: leastRequest.origin,
+      close: () => leastRequest.close(),
+    },
+  )
+  return list
 }
 
 /** Requests/s over the run, and the client process's CPU time per request (µs): less sensitive to other load on the machine. */
-async function measure(v: Variant, concurrency: number, ms: number): Promise<{ rps: number; cpuUs: number }> {
+async function measure(
+  v: Variant,
+  concurrency: number,
+  ms: number,
+): Promise<{ rps: number; cpuUs: number; gcUs: number }> {
+  const gc = new GCProfiler()
+  gc.start()
   const started = performance.now()
   const cpu = process.cpuUsage()
   const result = await closedLoop(concurrency, ms, async () => {
@@ -94,18 +141,25 @@ async function measure(v: Variant, concurrency: number, ms: number): Promise<{ r
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
   })
   const used = process.cpuUsage(cpu)
+  let gcUs = 0
+  for (const event of gc.stop()?.statistics ?? []) gcUs += event.cost
   if (result.failed > 0) console.error(`${v.name}: ${result.failed} failed`, result.errors)
   return {
     rps: result.ok / ((performance.now() - started) / 1_000),
     cpuUs: (used.user + used.system) / result.ok,
+    // Pause time of the GCs that ran during the sample (main thread), per request.
+    gcUs: gcUs / result.ok,
   }
 }
 
 const report: Record<string, unknown> = {}
-for (const [connections, pipelining] of [
-  [16, 1],
-  [50, 10],
-] as const) {
+const shapes = (
+  [
+    [16, 1],
+    [50, 10],
+  ] as const
+).filter(([c, p]) => values.shape === undefined || values.shape === `${c}x${p}`)
+for (const [connections, pipelining] of shapes) {
   const list = variants(connections, pipelining).filter(
     (v, i) => i === 0 || values.only === undefined || v.name.includes(values.only),
   )
@@ -114,6 +168,7 @@ for (const [connections, pipelining] of [
   for (const v of list) await measure(v, concurrency, 300)
   const samples = new Map<string, number[]>(list.map((v) => [v.name, []]))
   const cpuSamples = new Map<string, number[]>(list.map((v) => [v.name, []]))
+  const gcSamples = new Map<string, number[]>(list.map((v) => [v.name, []]))
   for (let rep = 0; rep < reps; rep++) {
     // Rotate the order so that no variant always runs first (or last) in a repetition.
     for (let i = 0; i < list.length; i++) {
@@ -121,6 +176,7 @@ for (const [connections, pipelining] of [
       const m = await measure(v, concurrency, runMs)
       samples.get(v.name)!.push(m.rps)
       cpuSamples.get(v.name)!.push(m.cpuUs)
+      gcSamples.get(v.name)!.push(m.gcUs)
     }
   }
   await Promise.all(list.map((v) => v.close()))
@@ -130,12 +186,13 @@ for (const [connections, pipelining] of [
   const title = `${connections} connections, pipelining ${pipelining} (${concurrency} requests in flight), ${reps} x ${runMs} ms`
   console.log(`\n${title}`)
   console.log(
-    `  ${'variant'.padEnd(30)} ${'req/s'.padStart(7)}   ratio   ${'CPU µs/req'.padStart(10)}  CPU ratio   best  best ratio   samples (req/s)`,
+    `  ${'variant'.padEnd(30)} ${'req/s'.padStart(7)}   ratio   ${'CPU µs/req'.padStart(10)}  CPU ratio  GC µs/req   best  best ratio   samples (req/s)`,
   )
   const rows: Record<string, unknown> = {}
   for (const v of list) {
     const m = median(samples.get(v.name)!)
     const cpu = median(cpuSamples.get(v.name)!)
+    const gcUs = median(gcSamples.get(v.name)!)
     // Other load on the machine only ever lowers a sample: the best one estimates capacity.
     const best = Math.max(...samples.get(v.name)!)
     rows[v.name] = {
@@ -144,12 +201,13 @@ for (const [connections, pipelining] of [
       cpuUsPerRequest: Number(cpu.toFixed(1)),
       // Raw Pool's CPU per request over this variant's: the throughput ratio a CPU-bound client would see.
       cpuRatioToRawPool: Number((rawCpu / cpu).toFixed(3)),
+      gcUsPerRequest: Number(gcUs.toFixed(2)),
       bestRps: Math.round(best),
       bestRatioToRawPool: Number((best / rawBest).toFixed(3)),
       samples: samples.get(v.name)!.map(Math.round),
     }
     console.log(
-      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
+      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}  ${gcUs.toFixed(2).padStart(9)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
     )
   }
   report[title] = rows

@@ -110,11 +110,12 @@ class AttemptHandler implements Handler {
   latency = -1
   #released = false
 
-  constructor(request: BalancedRequest, lease: Lease) {
+  /** `start`: performance.now() when the attempt began (the caller has just read it). */
+  constructor(request: BalancedRequest, lease: Lease, start: number) {
     this.request = request
     this.lease = lease
     this.endpoint = lease.endpoint
-    this.start = performance.now()
+    this.start = start
   }
 
   release(ok: boolean, kind: FailureKind | undefined, error: unknown): void {
@@ -335,7 +336,11 @@ export class BalancedRequest implements Controller {
   start(): void {
     const d = this.#d
     d.requests++
-    d.budget?.recordRequest()
+    // One clock read for the budget's window and the first attempt's latency (each read costs as
+    // much as the rest of the budget's bookkeeping).
+    const now = performance.now()
+    const budget = d.budget
+    if (budget !== null) budget.recordRequest(budget.systemClock ? now : undefined)
     try {
       this.#handler.onRequestStart?.(this, {})
     } catch (error) {
@@ -350,18 +355,19 @@ export class BalancedRequest implements Controller {
     const signal = this.#opts.signal instanceof AbortSignal ? this.#opts.signal : undefined
     const ready = d.whenReady(signal)
     if (ready === null) {
-      this.#first()
+      this.#first(now)
       return
     }
     ready.then(
       () => {
-        if (!this.#done) this.#first()
+        if (!this.#done) this.#first(performance.now())
       },
       (error: unknown) => this.#fail(error as Error),
     )
   }
 
-  #first(): void {
+  /** `now`: performance.now(), read by the caller. */
+  #first(now: number): void {
     const d = this.#d
     // Closed while this request waited for the pool to be ready: it never started.
     if (d.closed) {
@@ -377,12 +383,12 @@ export class BalancedRequest implements Controller {
     }
     d.enter()
     this.#entered = true
-    this.#send(lease)
+    this.#send(lease, now)
   }
 
-  #send(lease: Lease): void {
+  #send(lease: Lease, now: number): void {
     const d = this.#d
-    const attempt = new AttemptHandler(this, lease)
+    const attempt = new AttemptHandler(this, lease, now)
     this.#current = attempt
     this.#attemptCount++
     d.attempts++
@@ -640,7 +646,7 @@ export class BalancedRequest implements Controller {
     }
     return new Promise<void>((resolve, reject) => {
       this.#settle = { resolve, reject }
-      this.#send(lease)
+      this.#send(lease, performance.now())
     })
   }
 

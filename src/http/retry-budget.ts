@@ -13,6 +13,7 @@ export class RetryBudget {
   readonly #minPerWindow: number
   readonly #slotMs: number
   readonly #now: () => number
+  readonly #systemClock: boolean
   readonly #requests = new Float64Array(10)
   readonly #retries = new Float64Array(10)
   #slotStart = 0
@@ -23,8 +24,10 @@ export class RetryBudget {
   constructor(
     options: { ratio: number; minPerSecond: number; window: number },
     // Monotonic: a wall-clock step (NTP, a resumed VM) must neither refill nor freeze the budget.
-    now: () => number = () => performance.now(),
+    now?: () => number,
   ) {
+    this.#systemClock = now === undefined
+    now ??= () => performance.now()
     this.#ratio = options.ratio
     this.#minPerWindow = (options.minPerSecond * options.window) / 1_000
     this.#slotMs = options.window / 10
@@ -32,11 +35,19 @@ export class RetryBudget {
     this.#slotStart = now()
   }
 
-  /** Counts one request (a first attempt). */
-  recordRequest(): void {
-    this.#advance()
+  /**
+   * Counts one request (a first attempt). `now`: the time read from this budget's clock by the
+   * caller, which has just read it for itself (one clock read per request, not two).
+   */
+  recordRequest(now: number = this.#now()): void {
+    this.#advanceTo(now)
     this.#requests[this.#slot]! += 1
     this.#requestSum += 1
+  }
+
+  /** True when this budget reads performance.now(): a caller may then pass its own reading to recordRequest. */
+  get systemClock(): boolean {
+    return this.#systemClock
   }
 
   /** Takes one retry from the budget; false when the budget is spent (the retry must not happen). */
@@ -64,7 +75,10 @@ export class RetryBudget {
   }
 
   #advance(): void {
-    const now = this.#now()
+    this.#advanceTo(this.#now())
+  }
+
+  #advanceTo(now: number): void {
     const elapsed = now - this.#slotStart
     if (elapsed < this.#slotMs) return
     // Expire the slots that have left the window (all ten when idle for a whole window).

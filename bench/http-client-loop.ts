@@ -1,0 +1,197 @@
+// One variant of bench/http-throughput.ts alone, for profiling: closed-loop GETs for --seconds
+// after a warm-up, then requests/s, CPU time per request, and bytes allocated on the JS heap per
+// request (from V8's GC profiler: heap used before each GC minus heap used after the previous one).
+//
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-client-loop.ts --variant client [--seconds 5]
+//   npx node --cpu-prof --cpu-prof-dir=/tmp/prof --import ./scripts/ts-resolve.mjs bench/http-client-loop.ts --variant raw
+//
+// Variants: raw (undici Pool, 1 pod), balanced (undici BalancedPool, 4 pods), client
+// (headless-lb client, 4 pods, round-robin). --connections 16 --pipelining 1 by default.
+// The pods run in a child process (bench/http-pods.ts), so a profile of this process shows the
+// client side only (--cpu-prof also profiles the pods process: ignore its file, the one with the
+// other pid).
+import { Session } from 'node:inspector/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { GCProfiler, writeHeapSnapshot } from 'node:v8'
+import { BalancedPool, type Dispatcher, Pool } from 'undici'
+import { createClient } from '../src/index.js'
+import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { closedLoop, startPods } from './http-bench-support.js'
+
+if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
+
+const { values } = parseArgs({
+  options: {
+    variant: { type: 'string', default: 'client' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '16' },
+    pipelining: { type: 'string', default: '1' },
+    listeners: { type: 'boolean' },
+    // The client's balancer (default round-robin, as in bench/http-throughput.ts).
+    balancer: { type: 'string', default: 'round-robin' },
+    // undici's headersTimeout / bodyTimeout for any variant (default: each variant's own default).
+    'headers-timeout': { type: 'string' },
+    'body-timeout': { type: 'string' },
+    // Sample allocations (every --heap-sample bytes on average, short-lived objects included)
+    // and print the bytes allocated per request by function.
+    'heap-sample': { type: 'string' },
+    'gc-log': { type: 'boolean' },
+    // With --heap-sample: leave out objects a scavenge collected, so what is left is what lived
+    // long enough to be promoted to the old generation (or is still alive).
+    promoted: { type: 'boolean' },
+    // Write a heap snapshot to this file halfway through the run, while requests are in flight.
+    snapshot: { type: 'string' },
+  },
+})
+const connections = Number(values.connections)
+const pipelining = Number(values.pipelining)
+const podsProcess = await startPods(4)
+const pods = podsProcess.pods
+const podOrigin = (i: number) => `http://${pods[i]!.ip}:${pods[i]!.port}`
+const perPod = Math.floor(connections / pods.length)
+const optionalMs = (value: string | undefined) => (value === undefined ? undefined : Number(value))
+const headersTimeout = optionalMs(values['headers-timeout'])
+const bodyTimeout = optionalMs(values['body-timeout'])
+const undiciTimeouts = {
+  ...(headersTimeout === undefined ? {} : { headersTimeout }),
+  ...(bodyTimeout === undefined ? {} : { bodyTimeout }),
+}
+
+let dispatcher: Dispatcher
+let origin: string
+let close: () => Promise<void>
+if (values.variant === 'raw') {
+  const raw = new Pool(podOrigin(0), { connections, pipelining, ...undiciTimeouts })
+  dispatcher = raw
+  origin = podOrigin(0)
+  close = () => raw.close()
+} else if (values.variant === 'balanced') {
+  const balanced = new BalancedPool(
+    pods.map((_, i) => podOrigin(i)),
+    { connections: perPod, pipelining, ...undiciTimeouts },
+  )
+  dispatcher = balanced
+  origin = podOrigin(0)
+  close = () => balanced.close()
+} else if (values.variant === 'client') {
+  const client = createClient({
+    origin: `http://${podsProcess.service}:${pods[0]!.port}`,
+    portName: 'http',
+    dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
+    balancer: values.balancer as 'round-robin',
+    connections: perPod,
+    pipelining,
+    timeouts: {
+      ...(headersTimeout === undefined ? {} : { headers: headersTimeout }),
+      ...(bodyTimeout === undefined ? {} : { body: bodyTimeout }),
+    },
+  })
+  // With --listeners, the client pays for `attempt` events too.
+  if (values.listeners) client.on('attempt', () => {})
+  dispatcher = client.dispatcher
+  origin = client.origin
+  close = () => client.close()
+} else {
+  throw new RangeError(`--variant must be raw, balanced or client, got ${values.variant}`)
+}
+
+const loop = (ms: number) =>
+  closedLoop(connections * pipelining, ms, async () => {
+    const res = await dispatcher.request({ origin, path: '/', method: 'GET' })
+    await res.body.dump()
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
+  })
+
+const warm = await loop(Number(values.warmup) * 1_000)
+const gc = new GCProfiler()
+gc.start()
+const session = values['heap-sample'] === undefined ? null : new Session()
+if (session !== null) {
+  session.connect()
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: Number(values['heap-sample']),
+    includeObjectsCollectedByMinorGC: values.promoted !== true,
+    includeObjectsCollectedByMajorGC: true,
+  })
+}
+if (values.snapshot !== undefined) {
+  const file = values.snapshot
+  setTimeout(() => writeHeapSnapshot(file), Number(values.seconds) * 500).unref()
+}
+const started = performance.now()
+const cpu = process.cpuUsage()
+const result = await loop(Number(values.seconds) * 1_000)
+const used = process.cpuUsage(cpu)
+const elapsed = performance.now() - started
+const profile = gc.stop()
+if (session !== null) {
+  const { profile: heap } = await session.post('HeapProfiler.stopSampling')
+  session.disconnect()
+  printAllocations(heap.head, result.ok)
+}
+let allocated = 0
+let previousAfter: number | undefined
+let gcTime = 0
+const heapUsed = (s: { heapStatistics: { usedHeapSize: number } }) => s.heapStatistics.usedHeapSize
+for (const event of profile?.statistics ?? []) {
+  if (previousAfter !== undefined) allocated += heapUsed(event.beforeGC) - previousAfter
+  previousAfter = heapUsed(event.afterGC)
+  gcTime += event.cost
+  if (values['gc-log']) {
+    console.log(
+      `${event.gcType} ${event.cost.toFixed(0)} µs  heap ${heapUsed(event.beforeGC)} -> ${heapUsed(event.afterGC)}`,
+    )
+  }
+}
+console.log(
+  JSON.stringify({
+    variant: values.variant,
+    connections,
+    pipelining,
+    ok: result.ok,
+    // Warm-up included: what a --cpu-prof of the whole process covers.
+    okWithWarmup: result.ok + warm.ok,
+    failed: result.failed,
+    rps: Math.round(result.ok / (elapsed / 1_000)),
+    cpuUsPerRequest: Number(((used.user + used.system) / result.ok).toFixed(2)),
+    gcs: profile?.statistics.length ?? 0,
+    gcUsPerRequest: Number((gcTime / result.ok).toFixed(2)),
+    // Between the first and the last GC of the run.
+    heapBytesPerRequest: Math.round(allocated / result.ok),
+  }),
+)
+// With --expose-gc: the heap left after a full GC (what the run retained, not just promoted).
+const fullGc = (globalThis as { gc?: () => void }).gc
+if (fullGc !== undefined) {
+  fullGc()
+  console.log(`heap after a full GC: ${process.memoryUsage().heapUsed} bytes`)
+}
+await close()
+await podsProcess.stop()
+
+interface SamplingNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+  readonly selfSize: number
+  readonly children: ReadonlyArray<SamplingNode>
+}
+
+/** Bytes per request by allocating function (self), and by the innermost frame of ours or undici's. */
+function printAllocations(head: SamplingNode, requests: number): void {
+  const bySelf = new Map<string, number>()
+  const walk = (node: SamplingNode) => {
+    const f = node.callFrame
+    const url = f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|bench)\//, '$1/')
+    const key = `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}`
+    if (node.selfSize > 0) bySelf.set(key, (bySelf.get(key) ?? 0) + node.selfSize)
+    for (const child of node.children) walk(child)
+  }
+  walk(head)
+  let total = 0
+  for (const bytes of bySelf.values()) total += bytes
+  console.log(`sampled allocations: ${(total / requests).toFixed(0)} bytes per request`)
+  for (const [key, bytes] of [...bySelf].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    console.log(`${(bytes / requests).toFixed(1).padStart(8)}  ${key}`)
+  }
+}
