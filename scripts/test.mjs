@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const reportDir = mkdtempSync(join(tmpdir(), 'hlb-test-report-'))
 const report = join(reportDir, 'vitest.json')
@@ -17,7 +18,9 @@ const vitestArgs = [
   `--outputFile.json=${report}`,
   ...process.argv.slice(2),
 ]
-const env = { ...process.env }
+// node_modules/.bin first, as npm scripts have it, so `node scripts/test.mjs` works on its own too.
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin')
+const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` }
 
 function vitest() {
   if (env.HLB_NETNS === undefined) {
