@@ -9,7 +9,8 @@ export type Role = 'primary' | 'replica' | 'any'
  * - `primaryPreferred`: the primary, else a replica;
  * - `replica`: only replicas;
  * - `replicaPreferred`: a replica, else the primary;
- * - `nearest`: the lowest EWMA latency among healthy endpoints of either role.
+ * - `nearest`: healthy endpoints of either role within `nearestThreshold` ms of the lowest EWMA
+ *   latency (MongoDB's latency window), the less loaded of two drawn at random.
  */
 export type ReadPreference = 'primary' | 'primaryPreferred' | 'replica' | 'replicaPreferred' | 'nearest'
 

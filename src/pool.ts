@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
-import { isExcluded, PickContext } from './balancing/balancer.js'
+import { admits, isExcluded, PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
@@ -531,25 +531,73 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Lowest EWMA latency among eligible primary and replicas of the preferred SRV priority level
-   * (MongoDB's `nearest`, without its window).
+   * MongoDB's `nearest` server selection: the eligible primary and replicas of the preferred SRV
+   * priority level whose EWMA latency is within `nearestThreshold` ms of the lowest (its
+   * `localThresholdMS` window), then power of two choices on in-flight leases among those, so
+   * `nearest` traffic spreads over every endpoint about as close instead of piling onto one. An
+   * endpoint with no latency sample yet is inside the window: it gets traffic, and so a sample,
+   * without winning every pick as a latency of 0 would.
+   *
+   * The window moves with every release, so it is found here, by allocation-free scans (this is
+   * not the default path): the lowest latency, the window's size, then the two drawn members.
+   * Latencies are compared as `ewmaScaled` x one decay factor (one exp per pick, not one each).
    */
   private pickNearest(exclude: Exclusions): EndpointState | undefined {
     const members = this.members
-    const now = this.context.now
-    let best: EndpointState | undefined
-    let bestLatency = Number.POSITIVE_INFINITY
-    for (let i = 0; i < members.length; i++) {
+    const n = members.length
+    const context = this.context
+    const factor = Math.exp((context.ewmaEpoch - context.now) / context.ewmaDecay)
+    let lowest = Number.POSITIVE_INFINITY
+    for (let i = 0; i < n; i++) {
       const state = members[i]!
-      if (!state.eligible || state.role === 'unknown' || state.priority !== this.nearestLevel) continue
-      if (exclude !== undefined && isExcluded(state, exclude)) continue
-      const latency = decayedEwma(state, now, this.options.ewmaDecay)
-      if (latency < bestLatency) {
-        best = state
-        bestLatency = latency
-      }
+      if (state.ewmaStamp === 0 || !this.nearestCandidate(state, exclude)) continue
+      const latency = state.ewmaScaled * factor
+      if (latency < lowest) lowest = latency
     }
-    return best
+    // No sample anywhere: every candidate is in (Infinity + threshold stays Infinity).
+    const limit = lowest + this.options.nearestThreshold
+    let count = 0
+    for (let i = 0; i < n; i++) if (this.inNearestWindow(members[i]!, exclude, factor, limit)) count++
+    if (count === 0) return undefined
+    let a: EndpointState | undefined
+    let b: EndpointState | undefined
+    if (count === 1) {
+      for (let i = 0; i < n && a === undefined; i++) {
+        if (this.inNearestWindow(members[i]!, exclude, factor, limit)) a = members[i]!
+      }
+      return a
+    }
+    // Two distinct ranks from one random number, as the P2C balancers draw them.
+    const x = context.random() * count
+    const first = x | 0
+    const k = ((x - first) * (count - 1)) | 0
+    const second = k + (((k - first) >>> 31) ^ 1)
+    for (let i = 0, rank = 0; i < n && (a === undefined || b === undefined); i++) {
+      const state = members[i]!
+      if (!this.inNearestWindow(state, exclude, factor, limit)) continue
+      if (rank === first) a = state
+      else if (rank === second) b = state
+      rank++
+    }
+    // A ramping endpoint (slow start, probation) takes a pick only with its current share.
+    if (a!.ramping !== 0 && !admits(a!, context)) return b
+    if (b!.ramping !== 0 && !admits(b!, context)) return a
+    return b!.inFlight < a!.inFlight ? b : a
+  }
+
+  private nearestCandidate(state: EndpointState, exclude: Exclusions): boolean {
+    return (
+      state.eligible &&
+      state.role !== 'unknown' &&
+      state.priority === this.nearestLevel &&
+      (exclude === undefined || !isExcluded(state, exclude))
+    )
+  }
+
+  private inNearestWindow(state: EndpointState, exclude: Exclusions, factor: number, limit: number): boolean {
+    return (
+      this.nearestCandidate(state, exclude) && (state.ewmaStamp === 0 || state.ewmaScaled * factor <= limit)
+    )
   }
 
   private throwNoEndpoints(wanted: string, exclude: Exclusions): never {

@@ -68,6 +68,12 @@ export interface BalancingOptions {
   slowStart?: SlowStartOptions | number
   /** Latency tracking for peak-EWMA and `nearest`. */
   ewma?: EwmaOptions
+  /**
+   * `readPreference: 'nearest'` chooses among the endpoints whose EWMA latency is within this
+   * many ms of the lowest (MongoDB's `localThresholdMS`), by in-flight count. 0 keeps only the
+   * lowest (and endpoints with no latency yet). Default 15.
+   */
+  nearestThreshold?: number
 }
 
 export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
@@ -78,6 +84,7 @@ export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
   'panicThreshold',
   'slowStart',
   'ewma',
+  'nearestThreshold',
 ]
 
 export type ResolvedPrimary =
@@ -100,6 +107,7 @@ export interface ResolvedBalancingOptions {
   readonly slowStart: ResolvedSlowStart
   readonly ewmaDecay: number
   readonly failurePenalty: number
+  readonly nearestThreshold: number
 }
 
 /** Validates the balancing half of the pool's options (unknown keys are checked by the caller). */
@@ -115,6 +123,7 @@ export function resolveBalancingOptions(options: Record<string, unknown>): Resol
     slowStart: resolveSlowStart(options.slowStart),
     ewmaDecay: durationMs('ewma.decay', ewma.decay, 10_000, 1),
     failurePenalty: durationMs('ewma.failurePenalty', ewma.failurePenalty, 1_000),
+    nearestThreshold: durationMs('nearestThreshold', options.nearestThreshold, 15),
   }
 }
 
