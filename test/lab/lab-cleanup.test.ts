@@ -1,25 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { eventually, orphanInChild, processesMentioning } from '../support/orphan-process.js'
 import { startLab } from './index.js'
-
-/** Pids of processes whose command line mentions `text` (named runs with `-c <dir>/named.conf`). */
-async function processesMentioning(text: string): Promise<number[]> {
-  const pids: number[] = []
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8')
-      if (cmdline.includes(text)) pids.push(Number(entry))
-    } catch {}
-  }
-  return pids
-}
 
 function nftTables(): Promise<string> {
   return new Promise((resolve) => execFile('nft', ['list', 'tables'], (_e, stdout) => resolve(stdout ?? '')))
@@ -36,49 +23,17 @@ function refused(host: string, port: number): Promise<boolean> {
   })
 }
 
-async function eventually(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
-  const deadline = Date.now() + deadlineMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 const here = fileURLToPath(new URL('.', import.meta.url))
-const resolveHook = fileURLToPath(new URL('../../scripts/ts-resolve.mjs', import.meta.url))
 
-/**
- * A separate Node process that starts a lab and then dies without `close()` (`how`: 'exit' =
- * process.exit, 'sigkill' = waits to be killed). Node 24 strips the types; the repository's
- * resolve hook (scripts/ts-resolve.mjs) maps the sources' `.js` specifiers to their `.ts` files.
- */
-function labInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Promise<{ dir: string }> } {
-  const script = `
+/** A separate Node process that starts a lab and then dies without `close()`. */
+function labInChild(how: 'exit' | 'sigkill') {
+  const body = `
     const { startLab } = await import(${JSON.stringify(`${here}index.ts`)})
     const lab = await startLab()
     await lab.addService({ name: 'orphan', kind: 'clusterIP', replicas: 2 })
-    console.log(JSON.stringify({ dir: lab.dir }))
-    if (${JSON.stringify(how)} === 'exit') process.exit(3)
-    setInterval(() => {}, 1000)
+    const dir = lab.dir
   `
-  const child = spawn(
-    process.execPath,
-    ['--import', resolveHook, '--input-type=module', '--no-warnings', '-e', script],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
-  const started = new Promise<{ dir: string }>((resolve, reject) => {
-    let out = ''
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (line) resolve(JSON.parse(line) as { dir: string })
-    })
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its lab: ${out}`)))
-  })
-  return { child, started }
+  return orphanInChild(body, how)
 }
 
 describe('the lab cleans up after itself', () => {

@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually, orphanInChild, processesMentioning } from '../support/orphan-process.js'
 import { type PostgresPair, postgresSupport, startPostgresPair } from './postgres.js'
 
 const support = postgresSupport()
@@ -75,61 +74,16 @@ describe.skipIf(!support.supported)('the PostgreSQL pair harness', () => {
   })
 })
 
-/** Pids of processes whose command line mentions `text` (postgres runs with `-D <dataDir>`). */
-async function processesMentioning(text: string): Promise<number[]> {
-  const pids: number[] = []
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8')
-      if (cmdline.includes(text)) pids.push(Number(entry))
-    } catch {}
-  }
-  return pids
-}
-
-async function eventually(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
-  const deadline = Date.now() + deadlineMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 const harness = fileURLToPath(new URL('./postgres.ts', import.meta.url))
 
-/** A separate Node process that starts a pair and dies without close() ('exit': process.exit; 'sigkill': waits to be killed). */
-function pairInChild(how: 'exit' | 'sigkill'): { child: ChildProcess; started: Promise<{ dir: string }> } {
-  const script = `
-    import { registerHooks } from 'node:module'
-    registerHooks({
-      resolve(specifier, context, next) {
-        try { return next(specifier, context) } catch (error) {
-          if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context)
-          throw error
-        }
-      },
-    })
+/** A separate Node process that starts a pair and dies without close(). */
+function pairInChild(how: 'exit' | 'sigkill') {
+  const body = `
     const { startPostgresPair } = await import(${JSON.stringify(harness)})
     const pair = await startPostgresPair()
-    console.log(JSON.stringify({ dir: pair.baseDir }))
-    if (${JSON.stringify(how)} === 'exit') process.exit(3)
-    setInterval(() => {}, 1000)
+    const dir = pair.baseDir
   `
-  const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const started = new Promise<{ dir: string }>((resolve, reject) => {
-    let out = ''
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (line) resolve(JSON.parse(line) as { dir: string })
-    })
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting its pair: ${out}`)))
-  })
-  return { child, started }
+  return orphanInChild(body, how)
 }
 
 describe.skipIf(!support.supported)('the PostgreSQL pair is cleaned up without close()', () => {
