@@ -1,25 +1,20 @@
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../src/http/create-client.js'
 import { type Lab, startLab } from '../lab/index.js'
+import { selfSignedCertificate } from '../support/self-signed-certificate.js'
 
 const SERVICE = 'secure.default.svc.cluster.local'
 let lab: Lab
-let dir: string
 let tls: { cert: Buffer; key: Buffer }
 const servers: Server[] = []
 const seen: Array<{ pod: string; sni: string | undefined; host: string | undefined }> = []
 
 beforeAll(async () => {
   lab = await startLab()
-  dir = mkdtempSync(join(tmpdir(), 'hlb-http-tls-'))
   // One certificate for the service and its pods, as a cluster's CA would issue.
-  tls = certificateFor('service', [SERVICE, `*.${SERVICE}`])
+  tls = selfSignedCertificate([SERVICE, `*.${SERVICE}`])
 })
 afterAll(async () => {
   for (const s of servers) {
@@ -27,38 +22,7 @@ afterAll(async () => {
     await new Promise<void>((r) => s.close(() => r()))
   }
   await lab?.close()
-  rmSync(dir, { recursive: true, force: true })
 })
-
-/** A self-signed certificate for `names` (no CA: the test trusts the certificate itself). */
-function certificateFor(label: string, names: string[]): { cert: Buffer; key: Buffer } {
-  const cert = join(dir, `${label}-cert.pem`)
-  const key = join(dir, `${label}-key.pem`)
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-    ],
-    { stdio: 'ignore' },
-  )
-  return { cert: readFileSync(cert), key: readFileSync(key) }
-}
 
 describe('HTTPS to pods by the service name', () => {
   it('connects to each pod IP, sends SNI and Host as the service name, and verifies the certificate against it', async () => {
@@ -89,7 +53,7 @@ describe('HTTPS to pods by the service name', () => {
     )
 
     // The name is really checked: a certificate for another name is refused.
-    const other = certificateFor('other', ['other.default.svc.cluster.local'])
+    const other = selfSignedCertificate(['other.default.svc.cluster.local'])
     const strict = createClient({
       origin,
       portName: 'http',

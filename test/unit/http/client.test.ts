@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fetch as undiciFetch } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../../../src/http/create-client.js'
 import { HeadlessAgent } from '../../../src/http/headless-agent.js'
+import { selfSignedCertificate } from '../../support/self-signed-certificate.js'
 import { until } from '../../support/until.js'
 import { endpoint, FakePool } from './fake-pool.js'
 import { TestServer } from './test-servers.js'
@@ -184,39 +181,12 @@ describe('createClient', () => {
 })
 
 describe('HTTPS by service name', () => {
-  let dir: string
   let cert: Buffer
   let key: Buffer
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'hlb-tls-'))
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=web.test',
-        '-addext',
-        'subjectAltName=DNS:web.test',
-      ],
-      { stdio: 'ignore' },
-    )
-    cert = readFileSync(join(dir, 'cert.pem'))
-    key = readFileSync(join(dir, 'key.pem'))
+    ;({ cert, key } = selfSignedCertificate(['web.test']))
   })
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('connects to pod IPs and verifies a certificate issued to the service name (SNI and Host = the name)', async () => {
     const seen: Array<{ sni: string | undefined; host: string | undefined }> = []
