@@ -16,6 +16,30 @@ afterAll(async () => {
   await lab?.close()
 })
 
+/** `headless-lb resolve <service> --port-name http --watch [...extra]` against the lab, collecting its output. */
+function watchResolve(service: string, extra: string[] = []) {
+  const child = spawn(process.execPath, [
+    CLI,
+    'resolve',
+    service,
+    '--port-name',
+    'http',
+    '--watch',
+    ...extra,
+    '--dns-server',
+    lab.dnsServer,
+  ])
+  const output = { out: '', err: '' }
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output.out += chunk
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output.err += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, output, exited }
+}
+
 describe('headless-lb resolve', () => {
   it('prints the endpoint set (text and --json)', async () => {
     const svc = await lab.addService({ name: 'web', kind: 'headless', replicas: 2 })
@@ -110,27 +134,13 @@ describe('headless-lb resolve', () => {
 
   it('--watch ends quietly when its reader goes away (resolve --watch | head -1)', async () => {
     const svc = await lab.addService({ name: 'piped', kind: 'headless', replicas: 1 })
-    const child = spawn(process.execPath, [
-      CLI,
-      'resolve',
-      svc.fqdn,
-      '--port-name',
-      'http',
-      '--watch',
-      '--dns-server',
-      lab.dnsServer,
-    ])
-    let err = ''
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      err += chunk
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const { child, output, exited } = watchResolve(svc.fqdn)
     try {
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
       child.stdout.destroy() // the reader is gone: the next line written gets EPIPE
       await svc.scale(2)
       const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000, 'still running'))])
-      expect(err).not.toMatch(/Unhandled|EPIPE/)
+      expect(output.err).not.toMatch(/Unhandled|EPIPE/)
       expect(code).toBe(0)
     } finally {
       child.kill('SIGKILL')
@@ -139,23 +149,8 @@ describe('headless-lb resolve', () => {
 
   it('--watch --json prints one JSON shape per line: the snapshot, then each change', async () => {
     const svc = await lab.addService({ name: 'jsonwatch', kind: 'headless', replicas: 1 })
-    const child = spawn(process.execPath, [
-      CLI,
-      'resolve',
-      svc.fqdn,
-      '--port-name',
-      'http',
-      '--watch',
-      '--json',
-      '--dns-server',
-      lab.dnsServer,
-    ])
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-    const lines = () => out.split('\n').filter(Boolean)
+    const { child, output, exited } = watchResolve(svc.fqdn, ['--json'])
+    const lines = () => output.out.split('\n').filter(Boolean)
     try {
       await until('the snapshot line', () => lines().length >= 1, 15_000)
       await svc.scale(2)
@@ -185,36 +180,9 @@ describe('headless-lb resolve', () => {
 
   it('--watch prints each change as it happens, and exits 0 on SIGINT', async () => {
     const svc = await lab.addService({ name: 'watched', kind: 'headless', replicas: 1 })
-    const child = spawn(process.execPath, [
-      CLI,
-      'resolve',
-      svc.fqdn,
-      '--port-name',
-      'http',
-      '--watch',
-      '--dns-server',
-      lab.dnsServer,
-    ])
-    let out = ''
-    const waitFor = (pattern: RegExp, deadlineMs = 15_000) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no ${pattern} within ${deadlineMs} ms in:\n${out}`)),
-          deadlineMs,
-        )
-        const check = () => {
-          if (!pattern.test(out)) return
-          clearTimeout(timer)
-          child.stdout.off('data', check)
-          resolve()
-        }
-        child.stdout.on('data', check)
-        check()
-      })
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const { child, output, exited } = watchResolve(svc.fqdn)
+    const waitFor = (pattern: RegExp) =>
+      until(`${pattern} in:\n${output.out}`, () => pattern.test(output.out), 15_000)
     try {
       await waitFor(/1 endpoint\(s\)/)
       await svc.scale(2)
@@ -224,7 +192,7 @@ describe('headless-lb resolve', () => {
       await waitFor(new RegExp(` ~ watched-0 \\(.*\\) -> watched-0 \\(${ip}:8080\\)`))
       child.kill('SIGINT')
       expect(await exited).toBe(0)
-      console.log(out)
+      console.log(output.out)
     } finally {
       child.kill('SIGKILL')
     }
