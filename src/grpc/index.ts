@@ -1,0 +1,8 @@
+// The headless-lb/grpc subpath: a name resolver for @grpc/grpc-js. The root entry never imports
+// this file, so applications without grpc-js never load it.
+export type { GrpcLike } from './grpc-like.js'
+export type {
+  HeadlessResolverOptions,
+  HeadlessResolverUpdate,
+} from './register-headless-resolver.js'
+export { HeadlessResolverRegistration, registerHeadlessResolver } from './register-headless-resolver.js'
