@@ -1,11 +1,12 @@
 import { debuglog } from 'node:util'
 import type { Endpoint } from '../endpoint.js'
 import { describeEndpoint } from '../endpoint.js'
-import type { Pool, PoolOptions } from '../pool.js'
+import type { Pool, PoolInternals, PoolOptions } from '../pool.js'
 import { createPool } from '../pool.js'
 import type {
   GrpcEndpoint,
   GrpcLike,
+  GrpcResolverConstructor,
   GrpcResolverListener,
   GrpcServiceConfig,
   GrpcStatusObject,
@@ -35,6 +36,7 @@ export interface ResolverContext {
   readonly scheme: string
   /** Pool options for every target: discovery and health, without service and port. */
   readonly poolOptions: Readonly<Record<string, unknown>>
+  readonly poolInternals: Omit<PoolInternals, 'source'>
   /** Called as pools are made and closed, and with each list handed to grpc-js. */
   readonly track: {
     opened(pool: Pool): void
@@ -130,7 +132,7 @@ export class HeadlessResolver {
     }
     let pool: Pool
     try {
-      pool = createPool(options as unknown as PoolOptions)
+      pool = createPool(options as unknown as PoolOptions, this.#context.poolInternals)
     } catch (error) {
       // The options were validated at registration and the target by getDefaultAuthority: this is
       // a combination only the target shows (a short name with no search list...).
@@ -245,7 +247,7 @@ export class HeadlessResolver {
 }
 
 /** The class grpc-js registers for the scheme: HeadlessResolver bound to one registration's context. */
-export function createResolverClass(context: ResolverContext) {
+export function createResolverClass(context: ResolverContext): GrpcResolverConstructor {
   return class RegisteredHeadlessResolver extends HeadlessResolver {
     constructor(target: GrpcUri, listener: GrpcResolverListener, channelOptions: Record<string, unknown>) {
       super(target, listener, channelOptions, context)

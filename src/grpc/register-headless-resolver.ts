@@ -6,8 +6,8 @@ import { validateDiscoveryOptions } from '../discovery/discovery-options.js'
 import type { Endpoint } from '../endpoint.js'
 import type { HealthCheckFunction, HealthCheckOptions } from '../health/health-options.js'
 import { invalidType, outOfRange, rejectUnknownKeys, requireObject } from '../options.js'
-import type { Pool } from '../pool.js'
-import type { GrpcLike, GrpcResolverConstructor } from './grpc-like.js'
+import type { Pool, PoolInternals } from '../pool.js'
+import type { GrpcLike } from './grpc-like.js'
 import { createResolverClass } from './headless-resolver.js'
 
 const debug = debuglog('headless-lb')
@@ -112,6 +112,8 @@ export class HeadlessResolverRegistration extends EventEmitter<RegistrationEvent
 export function registerHeadlessResolver(
   grpc: GrpcLike,
   options: HeadlessResolverOptions = {},
+  /** Test seams for every pool made (a clock, a fake DNS resolver), as createPool takes them. */
+  internals: Omit<PoolInternals, 'source'> = {},
 ): HeadlessResolverRegistration {
   const registerResolver = (grpc as { experimental?: { registerResolver?: unknown } } | undefined)
     ?.experimental?.registerResolver
@@ -173,6 +175,7 @@ export function registerHeadlessResolver(
     grpc,
     scheme,
     poolOptions: Object.freeze(poolOptions),
+    poolInternals: internals,
     track: {
       opened: (pool) => registration.opened(pool),
       closed: (pool) => registration.closed(pool),
@@ -181,6 +184,6 @@ export function registerHeadlessResolver(
       error: (error) => registration.reportError(error),
     },
   })
-  grpc.experimental.registerResolver(scheme, resolverClass satisfies GrpcResolverConstructor as never)
+  grpc.experimental.registerResolver(scheme, resolverClass as never)
   return registration
 }

@@ -13,6 +13,8 @@ describe('the published package', () => {
     const targets = [
       ...Object.values(manifest.exports['.'].import),
       ...Object.values(manifest.exports['.'].require),
+      ...Object.values(manifest.exports['./grpc'].import),
+      ...Object.values(manifest.exports['./grpc'].require),
       ...Object.values(manifest.bin),
     ] as string[]
     for (const target of targets) expect(existsSync(target), target).toBe(true)
@@ -26,6 +28,33 @@ describe('the published package', () => {
     expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort())
     for (const name of ['createPool', 'createClient', 'HeadlessAgent', 'HeadlessLbError']) {
       expect(typeof esm[name], name).toBe('function')
+    }
+  })
+
+  it('serves headless-lb/grpc to require() and import, by its package name', async () => {
+    // Self-reference: the package's own name resolves through its exports map, as for a user.
+    const cjs = createRequire(import.meta.url)('headless-lb/grpc') as Record<string, unknown>
+    const name = 'headless-lb/grpc'
+    const esm = (await import(name)) as Record<string, unknown>
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort())
+    expect(typeof esm.registerHeadlessResolver).toBe('function')
+    expect(typeof cjs.registerHeadlessResolver).toBe('function')
+  })
+
+  it('registers on the grpc-js module it is given, from CommonJS as from ESM', async () => {
+    const require = createRequire(import.meta.url)
+    const grpc = require('@grpc/grpc-js')
+    const { registerHeadlessResolver } = require('headless-lb/grpc')
+    registerHeadlessResolver(grpc, { scheme: 'pkg-cjs' })
+    // The scheme is known to that module: a bad target now fails in the resolver, not as unknown.
+    expect(
+      () => new grpc.Client('pkg-cjs:///web.default.svc.cluster.local', grpc.credentials.createInsecure()),
+    ).toThrow(/names no port/)
+  })
+
+  it('keeps @grpc/grpc-js out of the root entry', () => {
+    for (const file of ['dist/esm/index.js', 'dist/cjs/index.js']) {
+      expect(readFileSync(file, 'utf8'), file).not.toMatch(/grpc/)
     }
   })
 

@@ -85,7 +85,10 @@ async function compile(entries: readonly Entry[]): Promise<Map<string, Diagnosti
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: '../tsconfig.json',
-      compilerOptions: { paths: { 'headless-lb': ['../src/index.ts'] }, noEmit: true },
+      compilerOptions: {
+        paths: { 'headless-lb': ['../src/index.ts'], 'headless-lb/grpc': ['../src/grpc/index.ts'] },
+        noEmit: true,
+      },
       files: entries.map((e) => e.name),
       include: [],
     }),
