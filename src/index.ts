@@ -6,7 +6,7 @@ export type {
   PrimaryOptions,
   PrimaryProbe,
 } from './balancing/balancing-options.js'
-export type { EndpointSource } from './discovery/endpoint-source.js'
+export type { EndpointSource, ResolutionEvent } from './discovery/endpoint-source.js'
 // discovery
 export {
   createEndpointSource,
@@ -42,7 +42,7 @@ export type {
   SlowStartOptions,
 } from './health/health-options.js'
 // http
-export type { AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export type { AttemptEndEvent, AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
 export { BalancedDispatcher } from './http/balanced-dispatcher.js'
 export type {
   HttpOptions,
@@ -60,10 +60,12 @@ export { HeadlessClient } from './http/headless-client.js'
 export type { LeasePool } from './http/lease-pool.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 export type {
+  CheckEvent,
   EjectEvent,
   EndpointStats,
   HealthEvent,
   PanicEvent,
+  PoolEvents,
   PoolInternals,
   PoolOptions,
   PoolStats,

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { ReadPreference } from '../lease.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import {
   booleanOption,
   durationMs,
@@ -80,6 +81,11 @@ export interface HttpOptions {
   routeByMethod?: boolean
   /** Where reads go when routing by method. Default `'replicaPreferred'`. */
   readPreference?: ReadPreference
+  /**
+   * Where the HTTP and pool metrics go (docs/observability.md). Default: the MeterProvider
+   * registered with `@opentelemetry/api`, if any; without one nothing is recorded. `false`: none.
+   */
+  meterProvider?: MeterProviderLike | false
 }
 
 export interface ResolvedHttpOptions {
@@ -103,6 +109,7 @@ export interface ResolvedHttpOptions {
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
+  readonly meterProvider: MeterProviderLike | false | undefined
 }
 
 export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
@@ -114,6 +121,7 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'tls',
   'routeByMethod',
   'readPreference',
+  'meterProvider',
 ]
 
 const RETRY_KEYS = [
@@ -207,6 +215,7 @@ export function resolveHttpOptions(
       READ_PREFERENCES,
       'replicaPreferred',
     ),
+    meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
   }
 }
 

@@ -125,7 +125,12 @@ export class HeadlessAgent extends Dispatcher {
       poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
     const made =
       givenPool === undefined
-        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
+        ? createServicePool({
+            ...poolOptions,
+            service: name,
+            port: port as number,
+            ...(http.meterProvider === undefined ? {} : { meterProvider: http.meterProvider }),
+          } as PoolOptions)
         : undefined
     const pool = givenPool ?? (made as ServicePool).pool
     const dispatcher = new BalancedDispatcher({

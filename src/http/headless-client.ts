@@ -1,6 +1,12 @@
 import { Dispatcher, fetch as undiciFetch } from 'undici'
 import type { Pool } from '../pool.js'
-import type { AttemptEvent, BalancedDispatcher, HttpStats, RetryEvent } from './balanced-dispatcher.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcher,
+  HttpStats,
+  RetryEvent,
+} from './balanced-dispatcher.js'
 import type { RouteOptions } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 
@@ -82,15 +88,17 @@ export class HeadlessClient<P extends LeasePool = Pool> {
   }
 
   on(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  on(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   on(event: 'retry', listener: (event: RetryEvent) => void): this
-  on(event: 'attempt' | 'retry', listener: (event: never) => void): this {
+  on(event: 'attempt' | 'attempt-end' | 'retry', listener: (event: never) => void): this {
     this.dispatcher.on(event as 'drain', listener as never)
     return this
   }
 
   off(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  off(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   off(event: 'retry', listener: (event: RetryEvent) => void): this
-  off(event: 'attempt' | 'retry', listener: (event: never) => void): this {
+  off(event: 'attempt' | 'attempt-end' | 'retry', listener: (event: never) => void): this {
     this.dispatcher.off(event as 'drain', listener as never)
     return this
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
@@ -27,6 +27,15 @@ describe('the published package', () => {
     for (const name of ['createPool', 'createClient', 'HeadlessAgent', 'HeadlessLbError']) {
       expect(typeof esm[name], name).toBe('function')
     }
+  })
+
+  it('never imports the optional peer @opentelemetry/api from the root entry (metrics read the global registration)', () => {
+    const files = readdirSync('dist', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))
+    expect(files.length).toBeGreaterThan(10)
+    const importing = files.filter((f) =>
+      /require\(["']@opentelemetry|from ["']@opentelemetry/.test(readFileSync(`dist/${f}`, 'utf8')),
+    )
+    expect(importing).toEqual([])
   })
 
   it('installs a headless-lb command that answers --help', async () => {
