@@ -1,3 +1,6 @@
+// First: a clear error on a Node.js older than the engines floor, before undici loads.
+import './node-version-guard.js'
+
 // pool and balancing
 export type {
   BalancerName,

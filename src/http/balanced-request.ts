@@ -276,7 +276,7 @@ export class BalancedRequest implements Controller {
     }
     this.#attemptOpts = {
       path: opts.path,
-      method: opts.method,
+      method: normalizeMethod(opts.method),
       headers: opts.headers,
       body: body as Dispatcher.DispatchOptions['body'],
       query: opts.query,
@@ -506,7 +506,7 @@ export class BalancedRequest implements Controller {
    * and returned as it is if no retry can be made after all).
    */
   retryOnStatus(
-    _attempt: AttemptHandler,
+    attempt: AttemptHandler,
     controller: Controller,
     statusCode: number,
     headers: Record<string, unknown>,
@@ -522,6 +522,9 @@ export class BalancedRequest implements Controller {
       this.#d.retriesDenied++
       return false
     }
+    // Waiting out a Retry-After only to find no endpoint to retry on would hand the caller the
+    // same answer that much later: return it now.
+    if (!this.#canRetryElsewhere(attempt)) return false
     this.#pendingRetryAfter = retryAfter
     this.#setAside = {
       statusCode,
@@ -534,6 +537,20 @@ export class BalancedRequest implements Controller {
       rawTrailers: null,
     }
     return true
+  }
+
+  /** Whether the pool has an endpoint besides those tried (a pool without `pick` is taken to have one). */
+  #canRetryElsewhere(attempt: AttemptHandler): boolean {
+    const pool = this.#d.pool
+    if (pool.pick === undefined) return true
+    const exclude = (this.#attempts ?? []).map((a) => a.endpoint.id)
+    exclude.push(attempt.endpoint.id)
+    try {
+      pool.pick({ ...this.#pick, exclude })
+      return true
+    } catch {
+      return false
+    }
   }
 
   buffer(chunk: Buffer): void {
@@ -817,6 +834,18 @@ export class BalancedRequest implements Controller {
         : `${kind} (${(error as { code?: string })?.code ?? (error as Error)?.message ?? 'unknown'})`
     return `${what}; ${suffix}`
   }
+}
+
+/**
+ * The Fetch standard's method normalization: these six are sent upper-case however they were
+ * written (a server answers `get` with 400); any other method goes as given, as fetch sends it.
+ */
+const NORMALIZED_METHODS: ReadonlyArray<string> = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']
+
+function normalizeMethod(method: unknown): Dispatcher.HttpMethod {
+  if (typeof method !== 'string') return method as Dispatcher.HttpMethod
+  const upper = method.toUpperCase()
+  return (upper !== method && NORMALIZED_METHODS.includes(upper) ? upper : method) as Dispatcher.HttpMethod
 }
 
 /** undici's errors for a request it will not send anywhere (invalid options or headers, a wrong content-length). */
