@@ -75,6 +75,16 @@ export class ClosedError extends HeadlessLbError {
   }
 }
 
+/**
+ * `destroy()` ended the request at once (no error was given to `destroy`): it was in flight, in
+ * its retry backoff, waiting for the pool, or streaming its response body.
+ */
+export class DestroyedError extends HeadlessLbError {
+  constructor(what: string, service?: string) {
+    super('HLB_ERR_DESTROYED', `${what}${service ? ` for ${service}` : ''} was destroyed`, { service })
+  }
+}
+
 /** An HTTP request failed on every attempt; `attempts` says where each went and why. */
 export class RequestFailedError extends HeadlessLbError {
   readonly attempts: ReadonlyArray<AttemptRecord>
