@@ -25,7 +25,7 @@ export {
   validateDiscoveryOptions,
 } from './discovery/index.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
-export type { AttemptRecord } from './errors.js'
+export type { AttemptRecord, HeadlessLbErrorCode } from './errors.js'
 export {
   ClosedError,
   DeadlineExceededError,

@@ -93,3 +93,24 @@ describe('on a Node.js older than the engines floor', () => {
     },
   )
 })
+
+describe('errors across the ESM and CommonJS copies', () => {
+  it('an error thrown by the CommonJS copy is instanceof the ESM classes, by its code', async () => {
+    const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as Record<
+      string,
+      new (
+        ...args: never[]
+      ) => Error
+    >
+    const esmEntry = '../../dist/esm/index.js'
+    const esm = (await import(esmEntry)) as Record<string, new (...args: never[]) => Error>
+    const NoEndpoints = cjs.NoEndpointsError as unknown as new (service: string, reason: string) => Error
+    const fromCjs = new NoEndpoints('web', 'none ready')
+    expect(fromCjs instanceof (esm.NoEndpointsError as never)).toBe(true)
+    expect(fromCjs instanceof (esm.HeadlessLbError as never)).toBe(true)
+    expect(fromCjs instanceof (esm.NoPrimaryError as never)).toBe(false)
+    expect(fromCjs instanceof Error).toBe(true)
+    expect(new Error('plain') instanceof (esm.HeadlessLbError as never)).toBe(false)
+    expect({ code: 'HLB_ERR_NO_ENDPOINTS' } instanceof (esm.NoEndpointsError as never)).toBe(false)
+  })
+})
