@@ -1,8 +1,14 @@
 import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
+import type { Clock } from '../discovery/clock.js'
+import { systemClock } from '../discovery/clock.js'
+import type { DiscoveryInternals } from '../discovery/create-endpoint-source.js'
+import { createEndpointSource } from '../discovery/create-endpoint-source.js'
+import type { EndpointSource } from '../discovery/endpoint-source.js'
+import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import { ClosedError } from '../errors.js'
 import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
-import type { PoolOptions } from '../pool.js'
+import { createPool, type PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import {
   HTTP_OPTION_KEYS,
@@ -12,12 +18,7 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import {
-  type ClientPoolOptions,
-  createServicePool,
-  type ServicePool,
-  validateServicePoolOptions,
-} from './pool-factory.js'
+import { type ClientPoolOptions, type ServicePool, validateServicePoolOptions } from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
 export type AgentServiceOptions =
@@ -34,6 +35,37 @@ export interface HeadlessAgentOptions extends HttpOptions {
 const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 
 /**
+ * Balanced origins (ports) kept per service. A service exposes a few ports; a caller naming many
+ * more (a port scan, ports from user input) must not grow pools without bound: past this, the
+ * least recently used origin is closed (gracefully) to make room.
+ */
+export const MAX_ORIGINS_PER_SERVICE = 16
+/**
+ * An origin with no request in a whole sweep period (and none unfinished) is closed: between one
+ * and two periods after its last request. The next request makes it again (and waits for DNS).
+ */
+export const IDLE_SWEEP_MS = 60_000
+
+/** @internal Test seams: the clock of the idle sweep and of discovery, and discovery's DNS. */
+export interface AgentInternals {
+  clock?: Clock
+  discovery?: DiscoveryInternals
+}
+
+/** A balanced origin: its dispatcher, the service it belongs to, and whether it was used lately. */
+interface OriginEntry {
+  readonly dispatcher: BalancedDispatcher
+  readonly host: string
+  used: boolean
+}
+
+/** One discovery shared by every origin (port) of a service, and how many pools read it. */
+interface SharedDiscovery {
+  readonly source: EndpointSource
+  users: number
+}
+
+/**
  * An undici Dispatcher for a whole process: requests to the listed services are balanced per
  * request across their endpoints (one pool and one BalancedDispatcher per service origin, made
  * on first use); requests to any other host go through a plain undici Agent.
@@ -41,8 +73,14 @@ const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 export class HeadlessAgent extends Dispatcher {
   readonly #services = new Map<string, AgentServiceOptions>()
   readonly #defaults: Record<string, unknown>
-  /** Balanced origins only: they are bounded by the configured services and their ports. */
-  readonly #byOrigin = new Map<string, Dispatcher>()
+  /** Balanced origins only: at most MAX_ORIGINS_PER_SERVICE per configured service. */
+  readonly #byOrigin = new Map<string, OriginEntry>()
+  readonly #discovery = new Map<string, SharedDiscovery>()
+  /** Origins closed (evicted or idle) and still finishing their requests: close/destroy reach them. */
+  readonly #retiring = new Set<BalancedDispatcher>()
+  readonly #clock: Clock
+  readonly #internals: AgentInternals
+  #sweepTimer: unknown
   /**
    * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
    * a process may call any number of hosts, and this must not grow with them.
@@ -53,8 +91,10 @@ export class HeadlessAgent extends Dispatcher {
   #closed = false
   #closing: Promise<void> | null = null
 
-  constructor(options: HeadlessAgentOptions) {
+  constructor(options: HeadlessAgentOptions, internals: AgentInternals = {}) {
     super()
+    this.#internals = internals
+    this.#clock = internals.clock ?? systemClock
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
     const services = requireObject('options.services', o.services)
@@ -98,16 +138,64 @@ export class HeadlessAgent extends Dispatcher {
     const origin = options.origin
     const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
     if (this.#passThroughOrigins.has(key)) return this.#passThrough.dispatch(options, h)
-    let target = this.#byOrigin.get(key)
-    if (target === undefined) {
-      target = this.#targetFor(origin)
-      if (target === this.#passThrough) this.#passThroughOrigins.set(key, true)
-      else this.#byOrigin.set(key, target)
+    let entry = this.#byOrigin.get(key)
+    if (entry === undefined) {
+      const target = this.#targetFor(origin)
+      if (target === this.#passThrough) {
+        this.#passThroughOrigins.set(key, true)
+        return target.dispatch(options, h)
+      }
+      entry = this.#add(key, target as OriginEntry)
     }
-    return target.dispatch(options, h)
+    entry.used = true
+    return entry.dispatcher.dispatch(options, h)
   }
 
-  #targetFor(origin: string | URL | undefined): Dispatcher {
+  /** Registers a new balanced origin, making room in its service and starting the idle sweep. */
+  #add(key: string, entry: OriginEntry): OriginEntry {
+    let count = 0
+    let victim: string | undefined
+    let oldest: string | undefined
+    for (const [k, e] of this.#byOrigin) {
+      if (e.host !== entry.host) continue
+      count++
+      oldest ??= k
+      if (victim === undefined && !e.used) victim = k
+    }
+    if (count >= MAX_ORIGINS_PER_SERVICE) this.#retire((victim ?? oldest)!)
+    this.#byOrigin.set(key, entry)
+    this.#balanced.add(entry.dispatcher)
+    if (this.#sweepTimer === undefined) this.#scheduleSweep()
+    return entry
+  }
+
+  #scheduleSweep(): void {
+    this.#sweepTimer = this.#clock.setTimeout(() => {
+      this.#sweepTimer = undefined
+      if (this.#closed) return
+      for (const [key, entry] of this.#byOrigin) {
+        if (!entry.used && entry.dispatcher.idle) this.#retire(key)
+        else entry.used = false
+      }
+      if (this.#byOrigin.size > 0) this.#scheduleSweep()
+    }, IDLE_SWEEP_MS)
+  }
+
+  /** Closes an origin gracefully (its requests finish); the next request to it makes a new one. */
+  #retire(key: string): void {
+    const entry = this.#byOrigin.get(key)
+    if (entry === undefined) return
+    this.#byOrigin.delete(key)
+    const d = entry.dispatcher
+    this.#balanced.delete(d)
+    this.#retiring.add(d)
+    d.close().then(
+      () => this.#retiring.delete(d),
+      () => this.#retiring.delete(d),
+    )
+  }
+
+  #targetFor(origin: string | URL | undefined): Dispatcher | OriginEntry {
     if (origin === undefined) return this.#passThrough
     let parsed: ReturnType<typeof parseOrigin>
     try {
@@ -122,11 +210,15 @@ export class HeadlessAgent extends Dispatcher {
     const poolOptions: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(rest)) if (!HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
     const http = this.#resolveHttp(name, entry)
-    const port =
-      poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
+    const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
+    const port = portFromUrl ? parsed.port : poolOptions.port
     const made =
       givenPool === undefined
-        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
+        ? this.#makePool(
+            name,
+            { ...poolOptions, service: name, port: port as number } as PoolOptions,
+            portFromUrl,
+          )
         : undefined
     const pool = givenPool ?? (made as ServicePool).pool
     const dispatcher = new BalancedDispatcher({
@@ -137,8 +229,50 @@ export class HeadlessAgent extends Dispatcher {
       origin: parsed.origin,
       http,
     })
-    this.#balanced.add(dispatcher)
-    return dispatcher
+    return { dispatcher, host: name, used: false }
+  }
+
+  /**
+   * A pool for one origin of a service. DNS answers do not depend on the URL's port, so every
+   * origin of a service reads one shared discovery (one refresh loop), seen on its own port; each
+   * keeps its own health and balancing state. Static `addresses` need no sharing.
+   */
+  #makePool(host: string, options: PoolOptions, portFromUrl: boolean): ServicePool {
+    const { clock, discovery } = this.#internals
+    if (options.addresses !== undefined) {
+      const pool = createPool(options, clock === undefined ? {} : { clock })
+      return { pool, close: () => pool.close() }
+    }
+    let shared = this.#discovery.get(host)
+    if (shared === undefined) {
+      const source = createEndpointSource(options, {
+        ...(clock === undefined ? {} : { clock }),
+        ...discovery,
+      })
+      shared = { source, users: 0 }
+      this.#discovery.set(host, shared)
+    }
+    shared.users++
+    const seen = new PortMappedSource(shared.source, portFromUrl ? options.port : undefined)
+    const pool = createPool(options, { source: seen, ...(clock === undefined ? {} : { clock }) })
+    const users = shared
+    let released: Promise<void> | undefined
+    return {
+      pool,
+      close: () => {
+        released ??= Promise.all([pool.close(), seen.close(), this.#release(host, users)]).then(
+          () => undefined,
+        )
+        return released
+      },
+    }
+  }
+
+  /** A pool stopped reading the service's discovery: the last one closes it. */
+  #release(host: string, shared: SharedDiscovery): Promise<void> {
+    if (--shared.users > 0) return Promise.resolve()
+    if (this.#discovery.get(host) === shared) this.#discovery.delete(host)
+    return shared.source.close()
   }
 
   /** Pool options are checked now, though the pool is made at the service's first request. */
@@ -186,8 +320,10 @@ export class HeadlessAgent extends Dispatcher {
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     this.#closing ??= Promise.all([
-      ...[...this.#balanced].map((d) => d.close()),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.close()),
       this.#passThrough.close(),
     ]).then(() => undefined)
     const done = this.#closing
@@ -205,12 +341,14 @@ export class HeadlessAgent extends Dispatcher {
     callback?: () => void,
   ): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     const previous = this.#closing
     const done = Promise.all([
       previous,
-      ...[...this.#balanced].map((d) => d.destroy(error)),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.destroy(error)),
       this.#passThrough.destroyed ? undefined : this.#passThrough.destroy(error),
     ]).then(() => undefined)
     this.#closing ??= done
