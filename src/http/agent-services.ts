@@ -1,4 +1,4 @@
-import { requireObject } from '../options.js'
+import { invalidType, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
 import {
   HTTP_OPTION_KEYS,
@@ -42,7 +42,8 @@ export class AgentServices {
     for (const key of HTTP_OPTION_KEYS) if (options[key] !== undefined) this.#defaults[key] = options[key]
     checkHttp('options.', options)
     // Validate the agent-wide HTTP options now, not at the first request.
-    resolveHttpOptions(this.#defaults, 'options.', false)
+    // (Whether a primary is configured is each service's business: checked with its own options.)
+    resolveHttpOptions(this.#defaults, 'options.', undefined)
     const services = requireObject('options.services', options.services)
     for (const [name, serviceOptions] of Object.entries(services)) {
       const path = `options.services[${JSON.stringify(name)}]`
@@ -86,7 +87,7 @@ export class AgentServices {
     return resolveHttpOptions(
       merged,
       `options.services[${JSON.stringify(name)}].`,
-      isPrimaryConfigured(entry as Record<string, unknown>),
+      entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
     )
   }
 }
@@ -101,6 +102,13 @@ function poolOptionsOf(entry: AgentServiceOptions): Record<string, unknown> {
 
 /** Pool options are checked now, though the pool is made at the service's first request. */
 function validatePool(path: string, host: string, entry: AgentServiceOptions): void {
+  if ((entry as Record<string, unknown>).service !== undefined) {
+    throw invalidType(
+      `${path}.service`,
+      'absent: the key of options.services names the service',
+      (entry as Record<string, unknown>).service,
+    )
+  }
   const poolOptions = poolOptionsOf(entry)
   if (entry.pool !== undefined) {
     const [first] = Object.keys(poolOptions)

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
-import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici'
+import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import { ClosedError } from '../errors.js'
-import { rejectUnknownKeys, requireObject } from '../options.js'
+import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
 import { type AgentServiceOptions, AgentServices } from './agent-services.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import { HTTP_OPTION_KEYS, type HttpOptions } from './client-options.js'
@@ -42,7 +42,7 @@ export class HeadlessAgent extends Dispatcher {
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
     this.#services = new AgentServices(o)
-    this.#passThrough = new Agent(o.passThrough as Agent.Options | undefined)
+    this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
   /** The balanced dispatchers made so far (one per service origin): stats, pools, events. */
@@ -138,4 +138,39 @@ export class HeadlessAgent extends Dispatcher {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** Agent options whose values undici checks only when it first connects somewhere: checked now. */
+const PASS_THROUGH_DURATIONS = [
+  'keepAliveTimeout',
+  'keepAliveMaxTimeout',
+  'keepAliveTimeoutThreshold',
+  'headersTimeout',
+  'bodyTimeout',
+  'connectTimeout',
+]
+
+/**
+ * undici's Agent makes its Pools and Clients (and validates their options) at the first request
+ * to each origin: a mistake in `passThrough` would surface as a request error much later.
+ */
+function validatePassThrough(value: unknown): Agent.Options | undefined {
+  if (value === undefined) return undefined
+  const o = requireObject('options.passThrough', value)
+  if (o.connections !== undefined && o.connections !== null) {
+    integerIn('options.passThrough.connections', o.connections, 0, 1, Number.MAX_SAFE_INTEGER)
+  }
+  if (o.pipelining !== undefined) integerIn('options.passThrough.pipelining', o.pipelining, 0, 0, 1_000)
+  for (const key of PASS_THROUGH_DURATIONS) durationMs(`options.passThrough.${key}`, o[key], 0)
+  // Everything else as undici itself checks it, by making (without connecting) what the Agent
+  // would make: a Pool and a Client for one origin.
+  try {
+    void new Pool('http://localhost', o as Pool.Options).close()
+    void new Client('http://localhost', o as Client.Options).close()
+  } catch (error) {
+    throw new TypeError(`options.passThrough: undici refuses it: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  return o as Agent.Options
 }
