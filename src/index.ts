@@ -1,3 +1,6 @@
+// First: a clear error on a Node.js older than the engines floor, before undici loads.
+import './node-version-guard.js'
+
 // pool and balancing
 export type {
   BalancerName,
@@ -22,7 +25,7 @@ export {
   validateDiscoveryOptions,
 } from './discovery/index.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
-export type { AttemptRecord } from './errors.js'
+export type { AttemptRecord, HeadlessLbErrorCode } from './errors.js'
 export {
   ClosedError,
   DeadlineExceededError,

@@ -39,6 +39,7 @@ import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
+import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 
@@ -109,6 +110,10 @@ export interface EndpointStats {
   readonly requests: number
   readonly failures: number
   readonly consecutiveFailures: number
+  /** Leases out on it with no answer yet (no response headers). */
+  readonly waiting: number
+  /** Stall detection keeps new requests away from it (it sits on waiting requests, answering nothing). */
+  readonly stalled: boolean
   /** Peak-EWMA latency now, ms (decayed since the last observation). */
   readonly ewma: number
   readonly ejections: number
@@ -182,6 +187,8 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
 class PooledLease implements Lease {
   endpoint: Endpoint
   state: EndpointState | undefined
+  /** 1 until the endpoint answers (responded() or release): counted in state.waiting. */
+  waiting = 0
   private readonly pool: Pool
 
   constructor(pool: Pool, state: EndpointState) {
@@ -198,6 +205,14 @@ class PooledLease implements Lease {
     }
     this.state = undefined
     this.pool.settle(state, outcome, this)
+  }
+
+  responded(): void {
+    const state = this.state
+    if (state === undefined || this.waiting === 0) return
+    this.waiting = 0
+    state.waiting--
+    state.progress++
   }
 }
 
@@ -217,6 +232,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly random: () => number
   private readonly context: PickContext
   private readonly detector: OutlierDetector
+  private readonly stalls: StallDetector
+  /** 1 while a stall sweep is scheduled (armed by acquire, stops when nothing is waiting). */
+  private sweepArmed = 0
+  private sweepTimer: unknown = undefined
+  private readonly onSweep = (): void => this.sweep()
+  private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
 
@@ -275,6 +296,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
+    this.stalls = new StallDetector(options.stallDetection)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
     this.checker =
@@ -350,10 +372,15 @@ export class Pool extends EventEmitter<PoolEvents> {
     const state = this.select(options)
     state.inFlight++
     state.requests++
-    const lease = this.freeLeases.pop()
-    if (lease === undefined) return new PooledLease(this, state)
-    lease.state = state
-    lease.endpoint = state.endpoint
+    state.waiting++
+    if (this.sweepArmed === 0) this.armSweep()
+    let lease = this.freeLeases.pop()
+    if (lease === undefined) lease = new PooledLease(this, state)
+    else {
+      lease.state = state
+      lease.endpoint = state.endpoint
+    }
+    lease.waiting = 1
     return lease
   }
 
@@ -364,6 +391,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
+    if (lease.waiting === 1) {
+      lease.waiting = 0
+      if (state.waiting > 0) state.waiting--
+      // An answer, or nothing left waiting, is progress; a request that got no answer in time (or
+      // was cancelled) is not, while others still wait.
+      if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
+    }
     if (moved) return
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
@@ -384,6 +418,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (kind === 'connect-refused') this.requestRefresh()
     if (state === this.primaryState) this.prober?.requestSoon()
     if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
+  }
+
+  private armSweep(): void {
+    if (this.closed) return
+    this.sweepArmed = 1
+    this.sweepTimer = this.clock.setTimeout(this.onSweep, this.stalls.interval)
+  }
+
+  /** Stall detection's sweep (see StallDetector); runs while requests are out. */
+  private sweep(): void {
+    this.sweepArmed = 0
+    this.sweepTimer = undefined
+    if (this.closed) return
+    const now = this.clock.now()
+    this.context.now = now
+    const { changed, busy } = this.stalls.sweep(this.members, now, this.options.ewmaDecay, this.censor)
+    if (changed) {
+      debug(
+        '%s: stalled %s',
+        this.service,
+        this.members
+          .filter((s) => s.stalled !== 0)
+          .map((s) => s.id)
+          .join(', ') || 'none',
+      )
+      this.rebuild()
+    }
+    if (busy) this.armSweep()
   }
 
   /**
@@ -449,6 +511,8 @@ export class Pool extends EventEmitter<PoolEvents> {
         requests: s.requests,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
+        waiting: s.waiting,
+        stalled: s.stalled !== 0,
         ewma: decayedEwma(s, now, this.options.ewmaDecay),
         ejections: s.ejections,
         ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
@@ -467,6 +531,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.checker?.close()
     this.prober?.close()
     for (const state of this.members) this.clearTimer(state)
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
     this.anyBalancer.update([], [])
     this.replicaBalancer.update([], [])
     this.primaryState = undefined
@@ -955,19 +1021,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.nearestLevel = nearest.level()
     // A balancer sees the members of its level only: consistent hashing places keys on them (and
     // tests `state.eligible`, which is true of fit endpoints at every level).
+    // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
+    // endpoint of the group is stalled: then all of them, as an endpoint that may answer late
+    // beats none.
     const eligible: EndpointState[] = []
     const levelMembers: EndpointState[] = []
     const replicasEligible: EndpointState[] = []
     const replicas: EndpointState[] = []
+    let stalledAny = false
+    let stalledReplica = false
     for (const state of members) {
       if (state.priority === anyLevel) {
         levelMembers.push(state)
-        if (state.eligible) eligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) eligible.push(state)
+          else stalledAny = true
+        }
       }
       if (state.role === 'replica' && state.priority === replicaLevel) {
         replicas.push(state)
-        if (state.eligible) replicasEligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) replicasEligible.push(state)
+          else stalledReplica = true
+        }
       }
+    }
+    if (stalledAny && eligible.length === 0) for (const s of levelMembers) if (s.eligible) eligible.push(s)
+    if (stalledReplica && replicasEligible.length === 0) {
+      for (const s of replicas) if (s.eligible) replicasEligible.push(s)
     }
     this.anyBalancer.update(eligible, levelMembers)
     this.replicaBalancer.update(replicasEligible, replicas)
@@ -1013,6 +1094,11 @@ class LevelFinder {
         ? this.eligible
         : this.lowest
   }
+}
+
+/** Kinds of failure in which the endpoint answered nothing: not progress for stall detection. */
+function noAnswer(kind: FailureKind | undefined): boolean {
+  return kind === 'timeout' || kind === 'connect-timeout' || kind === 'cancelled'
 }
 
 function createBalancer(name: BalancerName, context: PickContext): Balancer {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
-import { ClosedError } from '../errors.js'
+import { ClosedError, DeadlineExceededError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
 import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
@@ -210,6 +210,21 @@ export class BalancedDispatcher extends Dispatcher {
       )
       return false
     }
+    const path = options.path
+    if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f) {
+      // undici sends an absolute URL as an absolute-form target (meant for proxies): the pod would
+      // get `GET http://169.254.169.254/x`, whatever host that names. fetch refuses it by origin.
+      h.onResponseError?.(
+        null as never,
+        invalidType(
+          'path',
+          'a path starting with "/"',
+          path,
+          `Requests go to ${this.#origin}; use HeadlessAgent (or undici) for other URLs`,
+        ),
+      )
+      return false
+    }
     let request: BalancedRequest
     try {
       request = new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h)
@@ -220,6 +235,33 @@ export class BalancedDispatcher extends Dispatcher {
     }
     request.start()
     return true
+  }
+
+  /**
+   * undici's request() throws the bare abort reason (a DOMException) for a signal aborted before
+   * the call, while an abort in flight ends in DeadlineExceededError: both end the same way here.
+   */
+  override request<TOpaque = null>(
+    options: Dispatcher.RequestOptions<TOpaque>,
+    callback: (err: Error | null, data: Dispatcher.ResponseData<TOpaque>) => void,
+  ): void
+  override request<TOpaque = null>(
+    options: Dispatcher.RequestOptions<TOpaque>,
+  ): Promise<Dispatcher.ResponseData<TOpaque>>
+  override request<TOpaque = null>(
+    options: Dispatcher.RequestOptions<TOpaque>,
+    callback?: (err: Error | null, data: Dispatcher.ResponseData<TOpaque>) => void,
+  ): Promise<Dispatcher.ResponseData<TOpaque>> | undefined {
+    const signal = (options as { signal?: unknown } | null)?.signal
+    if (signal instanceof AbortSignal && signal.aborted) {
+      const error = new DeadlineExceededError(this.service, [], signal.reason)
+      if (callback === undefined) return Promise.reject(error)
+      queueMicrotask(() => callback(error, null as never))
+      return undefined
+    }
+    if (callback === undefined) return super.request(options)
+    super.request(options, callback)
+    return undefined
   }
 
   #isOwnOrigin(origin: string | URL): boolean {

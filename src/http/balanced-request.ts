@@ -111,6 +111,8 @@ class AttemptHandler implements Handler {
   swallow = false
   statusCode = 0
   latency = -1
+  /** Why the attempt was detached (the caller's abort reason, or the request moving on). */
+  detachReason: unknown = undefined
   #released = false
 
   /** `start`: performance.now() when the attempt began (the caller has just read it). */
@@ -140,6 +142,7 @@ class AttemptHandler implements Handler {
   detach(reason: Error): void {
     if (this.detached) return
     this.detached = true
+    this.detachReason = reason
     if (this.controller !== null) this.controller.abort(reason)
     else this.release(false, 'cancelled', reason)
   }
@@ -178,11 +181,26 @@ class AttemptHandler implements Handler {
     }
     this.latency = performance.now() - this.start
     this.statusCode = statusCode
+    // The endpoint answered: its lease no longer waits (stall detection), though a body may follow.
+    this.lease.responded?.()
     if (this.request.retryOnStatus(this, controller, statusCode, headers, text)) {
       this.swallow = true
       return
     }
     this.request.commit(this, controller, statusCode, headers, text)
+  }
+
+  /**
+   * How an attempt we abandoned ends for its endpoint. Sent, unanswered, and abandoned because
+   * time ran out (the caller's deadline: an AbortSignal.timeout() reason, or our
+   * DeadlineExceededError): a `timeout`, as if undici's headers timeout had fired, so outlier
+   * detection and the latency average hear of a pod that never answers. Anything else (an explicit
+   * cancel, a hedge that lost, an attempt never written, or an abort after the response began)
+   * says nothing about the endpoint: `cancelled`.
+   */
+  #abandoned(): FailureKind {
+    if (!this.started || this.latency >= 0) return 'cancelled'
+    return isTimeoutReason(this.detached ? this.detachReason : this.request.reason) ? 'timeout' : 'cancelled'
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -201,12 +219,9 @@ class AttemptHandler implements Handler {
 
   onResponseError(controller: Controller, error: Error): void {
     const kind = classifyFailure(error)
-    // An attempt we abandoned (the caller aborted or ran out of time, or a hedge of the same request
-    // answered first) or a request undici refused says nothing about the endpoint: release it as
-    // `cancelled`, not as the endpoint's failure.
     this.release(
       false,
-      this.detached || this.request.aborted || isRequestFault(error) ? 'cancelled' : kind,
+      this.detached || this.request.aborted ? this.#abandoned() : isRequestFault(error) ? 'cancelled' : kind,
       error,
     )
     if (this.detached) return
@@ -295,7 +310,7 @@ export class BalancedRequest implements Controller {
     }
     this.#attemptOpts = {
       path: opts.path,
-      method: opts.method,
+      method: normalizeMethod(opts.method),
       headers: opts.headers,
       body: body as Dispatcher.DispatchOptions['body'],
       query: opts.query,
@@ -688,6 +703,9 @@ export class BalancedRequest implements Controller {
         this.#d.retriesDenied++
         return false
       }
+      // Waiting out a Retry-After only to find no endpoint to retry on would hand the caller the
+      // same answer that much later: return it now.
+      if (!this.#canRetryElsewhere(attempt)) return false
     }
     this.#pendingRetryAfter = retryAfter
     this.#setAside = {
@@ -701,6 +719,20 @@ export class BalancedRequest implements Controller {
       rawTrailers: null,
     }
     return true
+  }
+
+  /** Whether the pool has an endpoint besides those tried (a pool without `pick` is taken to have one). */
+  #canRetryElsewhere(attempt: AttemptHandler): boolean {
+    const pool = this.#d.pool
+    if (pool.pick === undefined) return true
+    const exclude = (this.#attempts ?? []).map((a) => a.endpoint.id)
+    exclude.push(attempt.endpoint.id)
+    try {
+      pool.pick({ ...this.#pick, exclude })
+      return true
+    } catch {
+      return false
+    }
   }
 
   buffer(chunk: Buffer): void {
@@ -1005,6 +1037,26 @@ function hedgeDue(request: BalancedRequest): void {
 
 function hedgeChecked(request: BalancedRequest): void {
   request.hedgeChecked()
+}
+
+/** A reason that says time ran out: a DOMException or Error named TimeoutError, or DeadlineExceededError. */
+function isTimeoutReason(reason: unknown): boolean {
+  if (reason instanceof DeadlineExceededError) return true
+  return (
+    typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError'
+  )
+}
+
+/**
+ * The Fetch standard's method normalization: these six are sent upper-case however they were
+ * written (a server answers `get` with 400); any other method goes as given, as fetch sends it.
+ */
+const NORMALIZED_METHODS: ReadonlyArray<string> = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']
+
+function normalizeMethod(method: unknown): Dispatcher.HttpMethod {
+  if (typeof method !== 'string') return method as Dispatcher.HttpMethod
+  const upper = method.toUpperCase()
+  return (upper !== method && NORMALIZED_METHODS.includes(upper) ? upper : method) as Dispatcher.HttpMethod
 }
 
 /** undici's errors for a request it will not send anywhere (invalid options or headers, a wrong content-length). */

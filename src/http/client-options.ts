@@ -174,13 +174,30 @@ const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
 /**
  * Validates and fills in the HTTP options. `path` prefixes option names in messages
  * (`''` for createClient, `services["web..."].` for the agent); `primaryConfigured` gives the
- * default of `routeByMethod`.
+ * default of `routeByMethod`, and undefined when it cannot be known (a pool made elsewhere).
  */
 export function resolveHttpOptions(
   options: HttpOptions,
   path: string,
-  primaryConfigured: boolean,
+  primaryConfigured: boolean | undefined,
 ): ResolvedHttpOptions {
+  if (primaryConfigured === false) {
+    // Without a primary option no endpoint ever has a role: routing writes to the primary or
+    // reads by preference would fail every request (NoPrimaryError / NoEndpointsError).
+    const hint =
+      'Routing by role needs the pool to know roles: set primary ({ ordinal }, { name } or { probe }), or leave this out'
+    if (options.routeByMethod === true) {
+      throw invalidType(`${path}routeByMethod`, 'false or absent when no primary option is set', true, hint)
+    }
+    if (options.readPreference !== undefined) {
+      throw invalidType(
+        `${path}readPreference`,
+        'absent when no primary option is set',
+        options.readPreference,
+        hint,
+      )
+    }
+  }
   const retry = options.retry === undefined ? {} : requireObject(`${path}retry`, options.retry)
   rejectUnknownKeys(`${path}retry`, retry, RETRY_KEYS)
   const timeouts = options.timeouts === undefined ? {} : requireObject(`${path}timeouts`, options.timeouts)
@@ -232,7 +249,7 @@ export function resolveHttpOptions(
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
     tls: options.tls,
-    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured),
+    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(
       `${path}readPreference`,
       options.readPreference,

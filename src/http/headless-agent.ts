@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
-import { Agent, Dispatcher, Dispatcher1Wrapper } from 'undici'
+import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import { ClosedError } from '../errors.js'
-import { rejectUnknownKeys, requireObject } from '../options.js'
+import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import {
@@ -60,8 +60,9 @@ export class HeadlessAgent extends Dispatcher {
     const services = requireObject('options.services', o.services)
     this.#defaults = {}
     for (const key of HTTP_OPTION_KEYS) if (o[key] !== undefined) this.#defaults[key] = o[key]
-    // Validate the agent-wide HTTP options now, not at the first request.
-    resolveHttpOptions(this.#defaults, 'options.', false)
+    // Validate the agent-wide HTTP options now, not at the first request (whether a primary is
+    // configured is each service's business: checked with its own options below).
+    resolveHttpOptions(this.#defaults, 'options.', undefined)
     for (const [name, serviceOptions] of Object.entries(services)) {
       const host = normalizeHost(name)
       const entry = requireObject(
@@ -72,7 +73,7 @@ export class HeadlessAgent extends Dispatcher {
       this.#validatePool(name, host, entry)
       this.#services.set(host, entry)
     }
-    this.#passThrough = new Agent(o.passThrough as Agent.Options | undefined)
+    this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
   /** The balanced dispatchers made so far (one per service origin): stats, pools, events. */
@@ -143,6 +144,13 @@ export class HeadlessAgent extends Dispatcher {
   /** Pool options are checked now, though the pool is made at the service's first request. */
   #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
     const path = `options.services[${JSON.stringify(name)}]`
+    if ((entry as Record<string, unknown>).service !== undefined) {
+      throw invalidType(
+        `${path}.service`,
+        'absent: the key of options.services names the service',
+        (entry as Record<string, unknown>).service,
+      )
+    }
     const poolOptions: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(entry)) {
       if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
@@ -170,7 +178,7 @@ export class HeadlessAgent extends Dispatcher {
     return resolveHttpOptions(
       merged,
       `options.services[${JSON.stringify(name)}].`,
-      isPrimaryConfigured(entry as Record<string, unknown>),
+      entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
     )
   }
 
@@ -214,6 +222,41 @@ export class HeadlessAgent extends Dispatcher {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
+}
+
+/** Agent options whose values undici checks only when it first connects somewhere: checked now. */
+const PASS_THROUGH_DURATIONS = [
+  'keepAliveTimeout',
+  'keepAliveMaxTimeout',
+  'keepAliveTimeoutThreshold',
+  'headersTimeout',
+  'bodyTimeout',
+  'connectTimeout',
+]
+
+/**
+ * undici's Agent makes its Pools and Clients (and validates their options) at the first request
+ * to each origin: a mistake in `passThrough` would surface as a request error much later.
+ */
+function validatePassThrough(value: unknown): Agent.Options | undefined {
+  if (value === undefined) return undefined
+  const o = requireObject('options.passThrough', value)
+  if (o.connections !== undefined && o.connections !== null) {
+    integerIn('options.passThrough.connections', o.connections, 0, 1, Number.MAX_SAFE_INTEGER)
+  }
+  if (o.pipelining !== undefined) integerIn('options.passThrough.pipelining', o.pipelining, 0, 0, 1_000)
+  for (const key of PASS_THROUGH_DURATIONS) durationMs(`options.passThrough.${key}`, o[key], 0)
+  // Everything else as undici itself checks it, by making (without connecting) what the Agent
+  // would make: a Pool and a Client for one origin.
+  try {
+    void new Pool('http://localhost', o as Pool.Options).close()
+    void new Client('http://localhost', o as Client.Options).close()
+  } catch (error) {
+    throw new TypeError(`options.passThrough: undici refuses it: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  return o as Agent.Options
 }
 
 function normalizeHost(name: string): string {
