@@ -29,6 +29,7 @@ export type { AttemptRecord, HeadlessLbErrorCode } from './errors.js'
 export {
   ClosedError,
   DeadlineExceededError,
+  DestroyedError,
   HeadlessLbError,
   NoEndpointsError,
   NoPrimaryError,

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
-import { ClosedError, DeadlineExceededError } from '../errors.js'
+import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
 import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
@@ -139,6 +139,9 @@ export class BalancedDispatcher extends Dispatcher {
    */
   #unanswered = 0
   #onAnswered: (() => void) | null = null
+  /** Requests started and not finished (response body included): what destroy() ends. */
+  #live: BalancedRequest | null = null
+  #destroying: Promise<void> | null = null
 
   // Counters (plain numbers: the hot path only increments them).
   requests = 0
@@ -312,6 +315,25 @@ export class BalancedDispatcher extends Dispatcher {
     return this.#closed
   }
 
+  /** @internal A request started: destroy() must reach it until it finishes. */
+  link(request: BalancedRequest): void {
+    request.live = true
+    request.liveNext = this.#live
+    if (this.#live !== null) this.#live.livePrev = request
+    this.#live = request
+  }
+
+  /** @internal A linked request finished (answered and its body read, or failed). */
+  unlink(request: BalancedRequest): void {
+    request.live = false
+    const { livePrev, liveNext } = request
+    if (livePrev === null) this.#live = liveNext
+    else livePrev.liveNext = liveNext
+    if (liveNext !== null) liveNext.livePrev = livePrev
+    request.livePrev = null
+    request.liveNext = null
+  }
+
   /** @internal A request made its first attempt. */
   enter(): void {
     this.#unanswered++
@@ -362,7 +384,12 @@ export class BalancedDispatcher extends Dispatcher {
     return undefined
   }
 
-  /** Like close, but in-flight requests fail at once. */
+  /**
+   * Like close, but nothing waits: every unfinished request (waiting for the pool, in flight, in
+   * its retry backoff, or streaming its response body) ends at once with `error`, or with
+   * DestroyedError; then every connection (and an owned pool) is closed. Idempotent; a close()
+   * in progress resolves with it, and close() afterwards returns the same promise.
+   */
   override destroy(): Promise<void>
   override destroy(error: Error | null): Promise<void>
   override destroy(callback: () => void): void
@@ -371,12 +398,23 @@ export class BalancedDispatcher extends Dispatcher {
     errorOrCallback?: Error | null | (() => void),
     callback?: () => void,
   ): Promise<void> | undefined {
-    const error = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
+    const given = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
-    const destroyed = this.#shutdown(() =>
-      this.endpointDispatchers.destroy(error ?? new ClosedError('HTTP client', this.service)),
-    )
-    this.#closing ??= destroyed
+    if (this.#destroying === null) {
+      const error = given ?? new DestroyedError('HTTP client', this.service)
+      this.#destroying = this.#shutdown(() => {
+        // Each request ends (and unlinks itself) synchronously: take the next one first.
+        for (let request = this.#live; request !== null; ) {
+          const next = request.liveNext
+          request.destroy(error)
+          if (request.live) this.unlink(request)
+          request = next
+        }
+        return this.endpointDispatchers.destroy(error)
+      })
+      this.#closing ??= this.#destroying
+    }
+    const destroyed = this.#destroying
     if (cb === undefined) return destroyed
     destroyed.then(cb, cb)
     return undefined

@@ -291,6 +291,13 @@ export class BalancedRequest implements Controller {
   #pendingRetryAfter = 0
   rawHeaders: RawHeaders = null
   rawTrailers: RawHeaders = null
+  /**
+   * @internal The dispatcher's list of unfinished requests (intrusive, so linking allocates
+   * nothing): destroy() walks it to end each one.
+   */
+  livePrev: BalancedRequest | null = null
+  liveNext: BalancedRequest | null = null
+  live = false
 
   constructor(
     dispatcher: BalancedDispatcher,
@@ -339,9 +346,22 @@ export class BalancedRequest implements Controller {
   }
 
   abort(reason: Error): void {
+    this.#abortWith(reason ?? new Error('aborted'), undefined)
+  }
+
+  /**
+   * @internal BalancedDispatcher#destroy: ends the request at once with `error`, wherever it is
+   * (waiting for the pool, in flight, in its backoff, streaming its body).
+   */
+  destroy(error: Error): void {
+    this.#abortWith(error, error)
+  }
+
+  /** `error`: what the caller gets before a response; a caller's abort makes it DeadlineExceededError. */
+  #abortWith(reason: Error, error: Error | undefined): void {
     if (this.#aborted || this.#done) return
     this.#aborted = true
-    this.#reason = reason ?? new Error('aborted')
+    this.#reason = reason
     this.#retryAbort?.abort(this.#reason)
     const current = this.#current
     if (this.#committed) {
@@ -354,9 +374,9 @@ export class BalancedRequest implements Controller {
     this.#clearHedgeTimer()
     current?.detach(this.#reason)
     this.#detachRacing(null, this.#reason)
-    const error = new DeadlineExceededError(this.#d.service, this.#endpoints(), this.#reason)
-    this.#fail(error)
-    this.#rejectSettle(error)
+    const failure = error ?? new DeadlineExceededError(this.#d.service, this.#endpoints(), this.#reason)
+    this.#fail(failure)
+    this.#rejectSettle(failure)
   }
 
   pause(): void {
@@ -390,6 +410,7 @@ export class BalancedRequest implements Controller {
       this.#fail(new ClosedError('HTTP client', d.service))
       return
     }
+    d.link(this)
     const signal = this.#opts.signal instanceof AbortSignal ? this.#opts.signal : undefined
     const ready = d.whenReady(signal)
     if (ready === null) {
@@ -605,7 +626,7 @@ export class BalancedRequest implements Controller {
     socket: unknown,
   ): void {
     this.#committed = true
-    this.#done = true
+    this.#finish()
     this.#answered()
     this.#resolveSettle()
     this.rawHeaders = controller.rawHeaders ?? null
@@ -618,7 +639,7 @@ export class BalancedRequest implements Controller {
 
   end(controller: Controller, trailers: Record<string, unknown>): void {
     if (this.#done) return
-    this.#done = true
+    this.#finish()
     this.rawTrailers = controller.rawTrailers ?? null
     this.#handler.onResponseEnd?.(this, trailers as never)
   }
@@ -627,7 +648,7 @@ export class BalancedRequest implements Controller {
     if (this.#committed) {
       // After the response started, an error (body timeout, reset) belongs to that response.
       if (this.#done) return
-      this.#done = true
+      this.#finish()
       this.#d.failures++
       this.#handler.onResponseError?.(this, error)
       return
@@ -969,7 +990,7 @@ export class BalancedRequest implements Controller {
         h.onResponseData?.(this, chunk)
       }
       if (this.#done || this.#aborted) return
-      this.#done = true
+      this.#finish()
       this.rawTrailers = kept.rawTrailers
       h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
     } catch (error) {
@@ -982,13 +1003,18 @@ export class BalancedRequest implements Controller {
 
   #fail(error: Error): void {
     if (this.#done) return
-    this.#done = true
+    this.#finish()
     this.#answered()
     this.#d.failures++
     this.#clearHedgeTimer()
     this.#detachRacing(null, error)
     this.#retryAbort?.abort(error)
     this.#handler.onResponseError?.(this, error)
+  }
+
+  #finish(): void {
+    this.#done = true
+    if (this.live) this.#d.unlink(this)
   }
 
   #answered(): void {

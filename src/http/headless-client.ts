@@ -103,9 +103,24 @@ export class HeadlessClient<P extends LeasePool = Pool> {
     return this
   }
 
-  /** Lets in-flight requests finish, then closes every connection (and the pool, if the client created it). Idempotent. */
+  /**
+   * Graceful: takes no new request, lets in-flight ones finish (however long a hung pod takes:
+   * up to `timeouts.headers`, or for ever behind a body that keeps dripping), then closes every
+   * connection (and the pool, if the client created it). Idempotent. For a bounded shutdown, race
+   * it with a timer and call destroy().
+   */
   close(): Promise<void> {
     return this.dispatcher.close()
+  }
+
+  /**
+   * Ends everything at once: every unfinished request (in flight on a hung pod, in its retry
+   * backoff, waiting for the pool, or streaming a response body) fails with `error`, or with
+   * DestroyedError; then every connection (and the pool, if the client created it) is closed.
+   * Idempotent. A close() in progress resolves with it; close() afterwards resolves too.
+   */
+  destroy(error?: Error): Promise<void> {
+    return this.dispatcher.destroy(error ?? null)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

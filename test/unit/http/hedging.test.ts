@@ -166,6 +166,21 @@ describe('hedged requests', () => {
     expect(pool.released.every((r) => !r.outcome.ok && r.outcome.kind === 'cancelled')).toBe(true)
   })
 
+  it('destroy() during a race ends the request and cancels both attempts', async () => {
+    const pods = await start(2)
+    const held = [new HeldPod(), new HeldPod()]
+    pods[0]!.behaviour = held[0]!.behaviour
+    pods[1]!.behaviour = held[1]!.behaviour
+    const { client, pool } = clientFor(pods, { hedge: { delay: 0 } })
+    const request = client.request('/x').catch((e: unknown) => e)
+    await until('both attempts to reach their pods', () => held.every((h) => h.held.length === 1))
+    await client.destroy(new Error('shutting down'))
+    expect(await request).toMatchObject({ message: 'shutting down' })
+    await until('both attempts abandoned', () => held.every((h) => h.abandoned === 1))
+    expect(pool.released).toHaveLength(2)
+    expect(pool.released.every((r) => !r.outcome.ok && r.outcome.kind === 'cancelled')).toBe(true)
+  })
+
   it('a hedge is a retry for the budget: a spent budget sends none', async () => {
     const pods = await start(2)
     const slow = new HeldPod()
