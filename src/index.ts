@@ -46,9 +46,10 @@ export type {
   SlowStartOptions,
 } from './health/health-options.js'
 // http
-export type { AttemptEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export type { AttemptEvent, HedgeEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
 export { BalancedDispatcher } from './http/balanced-dispatcher.js'
 export type {
+  HedgeOptions,
   HttpOptions,
   RetryBudgetOptions,
   RetryOptions,
