@@ -94,6 +94,7 @@ export interface BalancedDispatcherOptions {
   readonly now?: () => number
 }
 
+const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
 const PICK_ANY: PickOptions = Object.freeze({})
 const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
 const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
@@ -279,7 +280,9 @@ export class BalancedDispatcher extends Dispatcher {
   whenReady(signal: AbortSignal | undefined): Promise<void> | null {
     if (this.#ready) return null
     if (signal === undefined) {
-      this.#readyPromise ??= this.pool.ready().then(
+      // allowEmpty: a service with no ready pods fails its requests at once (NoEndpointsError)
+      // rather than holding each one for the ready timeout.
+      this.#readyPromise ??= this.pool.ready(ALLOW_EMPTY).then(
         () => {
           this.#ready = true
         },
@@ -290,7 +293,7 @@ export class BalancedDispatcher extends Dispatcher {
       )
       return this.#readyPromise
     }
-    return this.pool.ready({ signal }).then(() => {
+    return this.pool.ready({ signal, allowEmpty: true }).then(() => {
       this.#ready = true
     })
   }
