@@ -320,7 +320,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.sync(source.endpoints)
   }
 
-  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  /**
+   * Resolves once discovery lists at least one endpoint (`allowEmpty: true`: once it has a first
+   * answer, possibly "no ready pods"); rejects with ResolutionError on timeout or abort.
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)

@@ -3,14 +3,13 @@ import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
-import type { FailureKind, PickOptions } from '../lease.js'
+import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
 import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
-import { type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
+import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import { HedgePolicy } from './hedge-policy.js'
 import type { LeasePool } from './lease-pool.js'
-import { PICK_ANY, PICK_BY_PREFERENCE, pickForMethod } from './pick-for-method.js'
 import { RetryBudget } from './retry-budget.js'
 
 const debug = debuglog('headless-lb')
@@ -95,6 +94,18 @@ export interface BalancedDispatcherOptions {
   readonly now?: () => number
 }
 
+const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
+const PICK_ANY: PickOptions = Object.freeze({})
+const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
+const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
+const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object.freeze({
+  primary: PICK_PRIMARY,
+  replica: PICK_REPLICA,
+  primaryPreferred: Object.freeze({ readPreference: 'primaryPreferred' }),
+  replicaPreferred: Object.freeze({ readPreference: 'replicaPreferred' }),
+  nearest: Object.freeze({ readPreference: 'nearest' }),
+})
+
 /**
  * An undici Dispatcher that sends each request of one service to an endpoint the pool picks
  * (one lease per attempt), over one keep-alive undici Pool per endpoint, and retries safely on
@@ -117,6 +128,7 @@ export class BalancedDispatcher extends Dispatcher {
   /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
   readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
+  readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
   #ready = false
   #readyPromise: Promise<void> | null = null
@@ -152,6 +164,7 @@ export class BalancedDispatcher extends Dispatcher {
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
     this.#origin = new URL(options.origin).origin
     this.#closePool = options.closePool
+    this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
     this.hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, performance.now())
     this.endpointDispatchers = new EndpointDispatchers({
@@ -267,7 +280,9 @@ export class BalancedDispatcher extends Dispatcher {
   whenReady(signal: AbortSignal | undefined): Promise<void> | null {
     if (this.#ready) return null
     if (signal === undefined) {
-      this.#readyPromise ??= this.pool.ready().then(
+      // allowEmpty: a service with no ready pods fails its requests at once (NoEndpointsError)
+      // rather than holding each one for the ready timeout.
+      this.#readyPromise ??= this.pool.ready(ALLOW_EMPTY).then(
         () => {
           this.#ready = true
         },
@@ -278,7 +293,7 @@ export class BalancedDispatcher extends Dispatcher {
       )
       return this.#readyPromise
     }
-    return this.pool.ready({ signal }).then(() => {
+    return this.pool.ready({ signal, allowEmpty: true }).then(() => {
       this.#ready = true
     })
   }
@@ -291,8 +306,10 @@ export class BalancedDispatcher extends Dispatcher {
     let pick: PickOptions
     if (route !== undefined) {
       pick = route === 'any' ? PICK_ANY : PICK_BY_PREFERENCE[route]
+    } else if (this.options.routeByMethod) {
+      pick = READ_METHODS.includes(method) ? this.#readPick : PICK_PRIMARY
     } else {
-      pick = pickForMethod(method, this.options.routeByMethod, this.options.readPreference)
+      pick = PICK_ANY
     }
     return key === undefined ? pick : { ...pick, key }
   }
