@@ -1,28 +1,13 @@
 import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import { ClosedError } from '../errors.js'
-import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
-import type { PoolOptions } from '../pool.js'
+import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
+import { type AgentServiceOptions, AgentServices } from './agent-services.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
-import {
-  HTTP_OPTION_KEYS,
-  type HttpOptions,
-  isPrimaryConfigured,
-  resolveHttpOptions,
-} from './client-options.js'
-import type { LeasePool } from './lease-pool.js'
+import { HTTP_OPTION_KEYS, type HttpOptions } from './client-options.js'
 import { parseOrigin } from './parse-origin.js'
-import {
-  type ClientPoolOptions,
-  createServicePool,
-  type ServicePool,
-  validateServicePoolOptions,
-} from './pool-factory.js'
 
-/** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
-export type AgentServiceOptions =
-  | (ClientPoolOptions & HttpOptions & { pool?: undefined })
-  | (HttpOptions & { pool: LeasePool })
+export type { AgentServiceOptions } from './agent-services.js'
 
 export interface HeadlessAgentOptions extends HttpOptions {
   /** Services to balance, by host name (FQDN as requests name it). Their HTTP options override the agent's. */
@@ -39,8 +24,7 @@ const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
  * on first use); requests to any other host go through a plain undici Agent.
  */
 export class HeadlessAgent extends Dispatcher {
-  readonly #services = new Map<string, AgentServiceOptions>()
-  readonly #defaults: Record<string, unknown>
+  readonly #services: AgentServices
   /** Balanced origins only: they are bounded by the configured services and their ports. */
   readonly #byOrigin = new Map<string, Dispatcher>()
   /**
@@ -57,22 +41,7 @@ export class HeadlessAgent extends Dispatcher {
     super()
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
-    const services = requireObject('options.services', o.services)
-    this.#defaults = {}
-    for (const key of HTTP_OPTION_KEYS) if (o[key] !== undefined) this.#defaults[key] = o[key]
-    // Validate the agent-wide HTTP options now, not at the first request (whether a primary is
-    // configured is each service's business: checked with its own options below).
-    resolveHttpOptions(this.#defaults, 'options.', undefined)
-    for (const [name, serviceOptions] of Object.entries(services)) {
-      const host = normalizeHost(name)
-      const entry = requireObject(
-        `options.services[${JSON.stringify(name)}]`,
-        serviceOptions,
-      ) as AgentServiceOptions
-      this.#resolveHttp(name, entry)
-      this.#validatePool(name, host, entry)
-      this.#services.set(host, entry)
-    }
+    this.#services = new AgentServices(o)
     this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
@@ -115,71 +84,18 @@ export class HeadlessAgent extends Dispatcher {
     } catch {
       return this.#passThrough
     }
-    const entry = this.#services.get(parsed.hostname)
-    if (entry === undefined) return this.#passThrough
-    const name = parsed.hostname
-    const { pool: givenPool, ...rest } = entry
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(rest)) if (!HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    const http = this.#resolveHttp(name, entry)
-    const port =
-      poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
-    const made =
-      givenPool === undefined
-        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
-        : undefined
-    const pool = givenPool ?? (made as ServicePool).pool
+    const opened = this.#services.open(parsed)
+    if (opened === undefined) return this.#passThrough
     const dispatcher = new BalancedDispatcher({
-      pool,
-      ...(made === undefined ? {} : { closePool: () => made.close() }),
+      pool: opened.pool,
+      ...(opened.closePool === undefined ? {} : { closePool: opened.closePool }),
       protocol: parsed.protocol,
       hostname: parsed.hostname,
       origin: parsed.origin,
-      http,
+      http: opened.http,
     })
     this.#balanced.add(dispatcher)
     return dispatcher
-  }
-
-  /** Pool options are checked now, though the pool is made at the service's first request. */
-  #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
-    const path = `options.services[${JSON.stringify(name)}]`
-    if ((entry as Record<string, unknown>).service !== undefined) {
-      throw invalidType(
-        `${path}.service`,
-        'absent: the key of options.services names the service',
-        (entry as Record<string, unknown>).service,
-      )
-    }
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(entry)) {
-      if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    }
-    if (entry.pool !== undefined) {
-      const [first] = Object.keys(poolOptions)
-      if (first !== undefined) {
-        throw new TypeError(
-          `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
-        )
-      }
-      return
-    }
-    // The port comes from the request's URL when neither port nor portName is given.
-    const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
-    validateServicePoolOptions(path, { ...poolOptions, service: host, port })
-  }
-
-  #resolveHttp(name: string, entry: AgentServiceOptions) {
-    const merged: Record<string, unknown> = { ...this.#defaults }
-    for (const key of HTTP_OPTION_KEYS) {
-      const value = (entry as Record<string, unknown>)[key]
-      if (value !== undefined) merged[key] = value
-    }
-    return resolveHttpOptions(
-      merged,
-      `options.services[${JSON.stringify(name)}].`,
-      entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
-    )
   }
 
   override close(): Promise<void>
@@ -257,9 +173,4 @@ function validatePassThrough(value: unknown): Agent.Options | undefined {
     })
   }
   return o as Agent.Options
-}
-
-function normalizeHost(name: string): string {
-  const host = name.toLowerCase()
-  return host.endsWith('.') ? host.slice(0, -1) : host
 }
