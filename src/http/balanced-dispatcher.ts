@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
@@ -7,6 +8,7 @@ import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
 import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
+import { HedgePolicy } from './hedge-policy.js'
 import type { LeasePool } from './lease-pool.js'
 import { RetryBudget } from './retry-budget.js'
 
@@ -38,6 +40,23 @@ export interface RetryEvent {
   readonly retryAfter: number
 }
 
+/**
+ * Payload of the `hedge` event: a request had no answer after `delay` ms, and the same request now
+ * also goes to `endpoint` (its `attempt` event follows). The attempts in `outstanding` stay in
+ * flight: the first to answer wins, the others are cancelled.
+ */
+export interface HedgeEvent {
+  readonly service: string
+  /** Where the hedge goes. */
+  readonly endpoint: Endpoint
+  /** The hedge's attempt number (2 for the first hedge). */
+  readonly attempt: number
+  /** How long the request waited for an answer before this hedge, ms. */
+  readonly delay: number
+  /** The attempts still waited on, by where they went. */
+  readonly outstanding: ReadonlyArray<Endpoint>
+}
+
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
   readonly service: string
@@ -50,6 +69,12 @@ export interface HttpStats {
   readonly retriesDenied: number
   /** Requests that ended with an error (not counting responses with an error status). */
   readonly failures: number
+  /** Hedges sent (attempts beyond the first made while the earlier ones were still in flight; counted in `attempts` too). */
+  readonly hedges: number
+  /** Requests answered by a hedge rather than by their first attempt. */
+  readonly hedgesWon: number
+  /** Hedges not sent because the retry budget was spent. */
+  readonly hedgesDenied: number
   /** Endpoint ids with a live connection pool, and pools still draining after their endpoint left. */
   readonly pools: ReadonlyArray<string>
   readonly draining: number
@@ -87,7 +112,7 @@ const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object
  * another endpoint. Because it is a Dispatcher, `undici.request`, `undici.fetch`,
  * `setGlobalDispatcher` and `Dispatcher#compose` work with it unchanged.
  *
- * Events: `attempt` (AttemptEvent), `retry` (RetryEvent).
+ * Events: `attempt` (AttemptEvent), `retry` (RetryEvent), `hedge` (HedgeEvent).
  */
 export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
@@ -98,6 +123,8 @@ export class BalancedDispatcher extends Dispatcher {
   readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
+  /** When requests are hedged (`hedge` option); null when they are not. */
+  readonly hedge: HedgePolicy | null
   /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
   readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
@@ -123,6 +150,9 @@ export class BalancedDispatcher extends Dispatcher {
   retries = 0
   retriesDenied = 0
   failures = 0
+  hedges = 0
+  hedgesWon = 0
+  hedgesDenied = 0
 
   constructor(options: BalancedDispatcherOptions) {
     super()
@@ -136,6 +166,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
+    this.hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, performance.now())
     this.endpointDispatchers = new EndpointDispatchers({
       origin: options.origin,
       servername: this.servername ?? options.hostname,
@@ -340,6 +371,9 @@ export class BalancedDispatcher extends Dispatcher {
       retries: this.retries,
       retriesDenied: this.retriesDenied,
       failures: this.failures,
+      hedges: this.hedges,
+      hedgesWon: this.hedgesWon,
+      hedgesDenied: this.hedgesDenied,
       pools,
       draining,
     }

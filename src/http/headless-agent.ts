@@ -2,28 +2,19 @@ import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import type { Clock } from '../discovery/clock.js'
 import { systemClock } from '../discovery/clock.js'
-import type { DiscoveryInternals } from '../discovery/create-endpoint-source.js'
-import { createEndpointSource } from '../discovery/create-endpoint-source.js'
-import type { EndpointSource } from '../discovery/endpoint-source.js'
-import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import { ClosedError } from '../errors.js'
-import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
-import { createPool, type PoolOptions } from '../pool.js'
-import { BalancedDispatcher } from './balanced-dispatcher.js'
+import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
 import {
-  HTTP_OPTION_KEYS,
-  type HttpOptions,
-  isPrimaryConfigured,
-  resolveHttpOptions,
-} from './client-options.js'
-import type { LeasePool } from './lease-pool.js'
+  type AgentInternals,
+  type AgentServiceOptions,
+  AgentServices,
+  normalizeHost,
+} from './agent-services.js'
+import { BalancedDispatcher } from './balanced-dispatcher.js'
+import { HTTP_OPTION_KEYS, type HttpOptions } from './client-options.js'
 import { parseOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, type ServicePool, validateServicePoolOptions } from './pool-factory.js'
 
-/** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
-export type AgentServiceOptions =
-  | (ClientPoolOptions & HttpOptions & { pool?: undefined })
-  | (HttpOptions & { pool: LeasePool })
+export type { AgentServiceOptions } from './agent-services.js'
 
 export interface HeadlessAgentOptions extends HttpOptions {
   /** Services to balance, by host name (FQDN as requests name it). Their HTTP options override the agent's. */
@@ -46,23 +37,11 @@ export const MAX_ORIGINS_PER_SERVICE = 16
  */
 export const IDLE_SWEEP_MS = 60_000
 
-/** @internal Test seams: the clock of the idle sweep and of discovery, and discovery's DNS. */
-export interface AgentInternals {
-  clock?: Clock
-  discovery?: DiscoveryInternals
-}
-
 /** A balanced origin: its dispatcher, the service it belongs to, and whether it was used lately. */
 interface OriginEntry {
   readonly dispatcher: BalancedDispatcher
   readonly host: string
   used: boolean
-}
-
-/** One discovery shared by every origin (port) of a service, and how many pools read it. */
-interface SharedDiscovery {
-  readonly source: EndpointSource
-  users: number
 }
 
 /**
@@ -71,15 +50,12 @@ interface SharedDiscovery {
  * on first use); requests to any other host go through a plain undici Agent.
  */
 export class HeadlessAgent extends Dispatcher {
-  readonly #services = new Map<string, AgentServiceOptions>()
-  readonly #defaults: Record<string, unknown>
+  readonly #services: AgentServices
   /** Balanced origins only: at most MAX_ORIGINS_PER_SERVICE per configured service. */
   readonly #byOrigin = new Map<string, OriginEntry>()
-  readonly #discovery = new Map<string, SharedDiscovery>()
   /** Origins closed (evicted or idle) and still finishing their requests: close/destroy reach them. */
   readonly #retiring = new Set<BalancedDispatcher>()
   readonly #clock: Clock
-  readonly #internals: AgentInternals
   #sweepTimer: unknown
   /**
    * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
@@ -93,26 +69,10 @@ export class HeadlessAgent extends Dispatcher {
 
   constructor(options: HeadlessAgentOptions, internals: AgentInternals = {}) {
     super()
-    this.#internals = internals
     this.#clock = internals.clock ?? systemClock
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
-    const services = requireObject('options.services', o.services)
-    this.#defaults = {}
-    for (const key of HTTP_OPTION_KEYS) if (o[key] !== undefined) this.#defaults[key] = o[key]
-    // Validate the agent-wide HTTP options now, not at the first request (whether a primary is
-    // configured is each service's business: checked with its own options below).
-    resolveHttpOptions(this.#defaults, 'options.', undefined)
-    for (const [name, serviceOptions] of Object.entries(services)) {
-      const host = normalizeHost(name)
-      const entry = requireObject(
-        `options.services[${JSON.stringify(name)}]`,
-        serviceOptions,
-      ) as AgentServiceOptions
-      this.#resolveHttp(name, entry)
-      this.#validatePool(name, host, entry)
-      this.#services.set(host, entry)
-    }
+    this.#services = new AgentServices(o, undefined, internals)
     this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
@@ -162,7 +122,7 @@ export class HeadlessAgent extends Dispatcher {
       oldest ??= k
       if (victim === undefined && !e.used) victim = k
     }
-    if (count >= MAX_ORIGINS_PER_SERVICE) this.#retire((victim ?? oldest)!)
+    if (count >= MAX_ORIGINS_PER_SERVICE) this.#retire((victim ?? oldest) as string)
     this.#byOrigin.set(key, entry)
     this.#balanced.add(entry.dispatcher)
     if (this.#sweepTimer === undefined) this.#scheduleSweep()
@@ -203,117 +163,17 @@ export class HeadlessAgent extends Dispatcher {
     } catch {
       return this.#passThrough
     }
-    const entry = this.#services.get(parsed.hostname)
-    if (entry === undefined) return this.#passThrough
-    const name = parsed.hostname
-    const { pool: givenPool, ...rest } = entry
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(rest)) if (!HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    const http = this.#resolveHttp(name, entry)
-    const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
-    const port = portFromUrl ? parsed.port : poolOptions.port
-    const made =
-      givenPool === undefined
-        ? this.#makePool(
-            name,
-            { ...poolOptions, service: name, port: port as number } as PoolOptions,
-            portFromUrl,
-          )
-        : undefined
-    const pool = givenPool ?? (made as ServicePool).pool
+    const opened = this.#services.open(parsed)
+    if (opened === undefined) return this.#passThrough
     const dispatcher = new BalancedDispatcher({
-      pool,
-      ...(made === undefined ? {} : { closePool: () => made.close() }),
+      pool: opened.pool,
+      ...(opened.closePool === undefined ? {} : { closePool: opened.closePool }),
       protocol: parsed.protocol,
       hostname: parsed.hostname,
       origin: parsed.origin,
-      http,
+      http: opened.http,
     })
-    return { dispatcher, host: name, used: false }
-  }
-
-  /**
-   * A pool for one origin of a service. DNS answers do not depend on the URL's port, so every
-   * origin of a service reads one shared discovery (one refresh loop), seen on its own port; each
-   * keeps its own health and balancing state. Static `addresses` need no sharing.
-   */
-  #makePool(host: string, options: PoolOptions, portFromUrl: boolean): ServicePool {
-    const { clock, discovery } = this.#internals
-    if (options.addresses !== undefined) {
-      const pool = createPool(options, clock === undefined ? {} : { clock })
-      return { pool, close: () => pool.close() }
-    }
-    let shared = this.#discovery.get(host)
-    if (shared === undefined) {
-      const source = createEndpointSource(options, {
-        ...(clock === undefined ? {} : { clock }),
-        ...discovery,
-      })
-      shared = { source, users: 0 }
-      this.#discovery.set(host, shared)
-    }
-    shared.users++
-    const seen = new PortMappedSource(shared.source, portFromUrl ? options.port : undefined)
-    const pool = createPool(options, { source: seen, ...(clock === undefined ? {} : { clock }) })
-    const users = shared
-    let released: Promise<void> | undefined
-    return {
-      pool,
-      close: () => {
-        released ??= Promise.all([pool.close(), seen.close(), this.#release(host, users)]).then(
-          () => undefined,
-        )
-        return released
-      },
-    }
-  }
-
-  /** A pool stopped reading the service's discovery: the last one closes it. */
-  #release(host: string, shared: SharedDiscovery): Promise<void> {
-    if (--shared.users > 0) return Promise.resolve()
-    if (this.#discovery.get(host) === shared) this.#discovery.delete(host)
-    return shared.source.close()
-  }
-
-  /** Pool options are checked now, though the pool is made at the service's first request. */
-  #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
-    const path = `options.services[${JSON.stringify(name)}]`
-    if ((entry as Record<string, unknown>).service !== undefined) {
-      throw invalidType(
-        `${path}.service`,
-        'absent: the key of options.services names the service',
-        (entry as Record<string, unknown>).service,
-      )
-    }
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(entry)) {
-      if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    }
-    if (entry.pool !== undefined) {
-      const [first] = Object.keys(poolOptions)
-      if (first !== undefined) {
-        throw new TypeError(
-          `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
-        )
-      }
-      return
-    }
-    // The port comes from the request's URL when neither port nor portName is given.
-    const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
-    validateServicePoolOptions(path, { ...poolOptions, service: host, port })
-  }
-
-  #resolveHttp(name: string, entry: AgentServiceOptions) {
-    const merged: Record<string, unknown> = { ...this.#defaults }
-    for (const key of HTTP_OPTION_KEYS) {
-      const value = (entry as Record<string, unknown>)[key]
-      if (value !== undefined) merged[key] = value
-    }
-    return resolveHttpOptions(
-      merged,
-      `options.services[${JSON.stringify(name)}].`,
-      entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
-    )
+    return { dispatcher, host: normalizeHost(parsed.hostname), used: false }
   }
 
   override close(): Promise<void>
@@ -395,9 +255,4 @@ function validatePassThrough(value: unknown): Agent.Options | undefined {
     })
   }
   return o as Agent.Options
-}
-
-function normalizeHost(name: string): string {
-  const host = name.toLowerCase()
-  return host.endsWith('.') ? host.slice(0, -1) : host
 }
