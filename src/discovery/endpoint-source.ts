@@ -6,6 +6,11 @@ export interface ReadyOptions {
   signal?: AbortSignal
   /** Gives up after this many ms (>= 0; Infinity: only `signal`). Default: the `readyTimeout` discovery option (10 s). */
   timeout?: number
+  /**
+   * Resolve after the first answer even when it lists no endpoint ("no ready pods"). Default
+   * false: `ready()` waits until there is at least one endpoint.
+   */
+  allowEmpty?: boolean
 }
 
 /** `resolution` event: one resolution finished (every refresh, whether or not the set changed). */
@@ -34,8 +39,10 @@ export interface EndpointSource {
   /** Clock time (ms) of the last answer from discovery; undefined before one, or when the source does not say. */
   readonly answeredAt?: number | undefined
   /**
-   * Resolves after the first successful resolution (an answer, possibly "no ready pods");
-   * rejects with ResolutionError on timeout or abort, and with ClosedError after close().
+   * Resolves once the set has at least one endpoint (with `allowEmpty`: after the first answer,
+   * possibly "no ready pods"); rejects with ResolutionError on timeout or abort (naming the
+   * service, and saying "no ready pods, or no such service" when DNS answered with none), and
+   * with ClosedError after close().
    */
   ready(options?: ReadyOptions): Promise<void>
   /**

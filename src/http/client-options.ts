@@ -53,6 +53,25 @@ export interface RetryOptions {
   budget?: RetryBudgetOptions | false
 }
 
+/**
+ * Hedged requests (gRPC's `hedgingPolicy`, Finagle's `BackupRequestFilter`, "The Tail at Scale"):
+ * when an idempotent request with a replayable body has no answer after `delay`, the same request
+ * also goes to another endpoint; the first response wins and the other attempt is cancelled.
+ */
+export interface HedgeOptions {
+  /** Attempts in all, the first one included (gRPC's `maxAttempts`, capped at 5 as gRPC does). Default 2. */
+  maxAttempts?: number
+  /**
+   * How long to wait for an answer before sending the next attempt: milliseconds, or a percentile
+   * of this client's recent attempt latencies (`'p95'`, `'p99'`, `'p99.9'`: time to the response
+   * headers, over the last 10 s). Default `'p95'` (Dean and Barroso's "defer until the 95th
+   * percentile").
+   */
+  delay?: number | `p${number}`
+  /** Floor under a percentile delay, ms (Finagle's `minSendBackupAfterMs`). Default 1. Only with a percentile `delay`. */
+  minDelay?: number
+}
+
 export interface TimeoutOptions {
   /** TCP (and TLS) connect timeout, ms. Default 1_000: a vanished pod's IP usually black-holes, and undici's 10 s would stall every request queued behind it. */
   connect?: number
@@ -86,6 +105,16 @@ export interface HttpOptions {
    * registered with `@opentelemetry/api`, if any; without one nothing is recorded. `false`: none.
    */
   meterProvider?: MeterProviderLike | false
+  /** Hedged requests: `true` for the defaults, or options. Default off. */
+  hedge?: boolean | HedgeOptions
+}
+
+/** `hedge` resolved: `delay` in ms, or -1 with `percentile` (0 to 1) for a measured one. */
+export interface ResolvedHedgeOptions {
+  readonly maxAttempts: number
+  readonly delay: number
+  readonly percentile: number
+  readonly minDelay: number
 }
 
 export interface ResolvedHttpOptions {
@@ -110,6 +139,7 @@ export interface ResolvedHttpOptions {
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
   readonly meterProvider: MeterProviderLike | false | undefined
+  readonly hedge: ResolvedHedgeOptions | false
 }
 
 export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
@@ -122,6 +152,7 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'routeByMethod',
   'readPreference',
   'meterProvider',
+  'hedge',
 ]
 
 const RETRY_KEYS = [
@@ -137,6 +168,7 @@ const RETRY_KEYS = [
   'maxRetryAfter',
   'budget',
 ]
+const HEDGE_KEYS = ['maxAttempts', 'delay', 'minDelay']
 const BUDGET_KEYS = ['ratio', 'minPerSecond', 'window']
 const TIMEOUT_KEYS = ['connect', 'headers', 'body']
 const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
@@ -150,13 +182,30 @@ const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
 /**
  * Validates and fills in the HTTP options. `path` prefixes option names in messages
  * (`''` for createClient, `services["web..."].` for the agent); `primaryConfigured` gives the
- * default of `routeByMethod`.
+ * default of `routeByMethod`, and undefined when it cannot be known (a pool made elsewhere).
  */
 export function resolveHttpOptions(
   options: HttpOptions,
   path: string,
-  primaryConfigured: boolean,
+  primaryConfigured: boolean | undefined,
 ): ResolvedHttpOptions {
+  if (primaryConfigured === false) {
+    // Without a primary option no endpoint ever has a role: routing writes to the primary or
+    // reads by preference would fail every request (NoPrimaryError / NoEndpointsError).
+    const hint =
+      'Routing by role needs the pool to know roles: set primary ({ ordinal }, { name } or { probe }), or leave this out'
+    if (options.routeByMethod === true) {
+      throw invalidType(`${path}routeByMethod`, 'false or absent when no primary option is set', true, hint)
+    }
+    if (options.readPreference !== undefined) {
+      throw invalidType(
+        `${path}readPreference`,
+        'absent when no primary option is set',
+        options.readPreference,
+        hint,
+      )
+    }
+  }
   const retry = options.retry === undefined ? {} : requireObject(`${path}retry`, options.retry)
   rejectUnknownKeys(`${path}retry`, retry, RETRY_KEYS)
   const timeouts = options.timeouts === undefined ? {} : requireObject(`${path}timeouts`, options.timeouts)
@@ -208,7 +257,7 @@ export function resolveHttpOptions(
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
     tls: options.tls,
-    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured),
+    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(
       `${path}readPreference`,
       options.readPreference,
@@ -216,6 +265,46 @@ export function resolveHttpOptions(
       'replicaPreferred',
     ),
     meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
+    hedge: resolveHedgeOptions(`${path}hedge`, options.hedge),
+  }
+}
+
+const PERCENTILE = /^p(\d{1,2}(?:\.\d+)?)$/
+
+function resolveHedgeOptions(path: string, value: unknown): ResolvedHedgeOptions | false {
+  if (value === undefined || value === false) return false
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidType(path, 'true, false or an object ({ maxAttempts, delay, minDelay })', value)
+  }
+  const hedge = value === true ? {} : (value as Record<string, unknown>)
+  rejectUnknownKeys(path, hedge, HEDGE_KEYS)
+  const maxAttempts = integerIn(`${path}.maxAttempts`, hedge.maxAttempts, 2, 2, 5)
+  const delay = hedge.delay ?? 'p95'
+  if (typeof delay === 'number') {
+    if (hedge.minDelay !== undefined) {
+      throw invalidType(
+        `${path}.minDelay`,
+        'absent with a fixed delay',
+        hedge.minDelay,
+        `It is the floor under a percentile delay (delay: 'p95'); hedge.delay is ${delay} ms`,
+      )
+    }
+    return { maxAttempts, delay: durationMs(`${path}.delay`, delay, 0), percentile: 0, minDelay: 0 }
+  }
+  const match = typeof delay === 'string' ? PERCENTILE.exec(delay) : null
+  const percent = match === null ? Number.NaN : Number(match[1])
+  if (!(percent > 0 && percent < 100)) {
+    throw invalidType(
+      `${path}.delay`,
+      "a number of milliseconds or a percentile from 'p1' to 'p99.99' (such as 'p95')",
+      delay,
+    )
+  }
+  return {
+    maxAttempts,
+    delay: -1,
+    percentile: percent / 100,
+    minDelay: durationMs(`${path}.minDelay`, hedge.minDelay, 1, 0),
   }
 }
 

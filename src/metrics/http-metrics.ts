@@ -1,4 +1,9 @@
-import type { AttemptEndEvent, BalancedDispatcher, RetryEvent } from '../http/balanced-dispatcher.js'
+import type {
+  AttemptEndEvent,
+  BalancedDispatcher,
+  HedgeEvent,
+  RetryEvent,
+} from '../http/balanced-dispatcher.js'
 import { VERSION } from '../version.js'
 import { endpointLabel } from './endpoint-label.js'
 import {
@@ -48,6 +53,10 @@ export function recordHttpMetrics(
     description: 'Retries not made because the retry budget was spent',
     unit: '{retry}',
   })
+  const hedges = meter.createCounter('headless_lb.hedges', {
+    description: 'Hedged attempts: a request without an answer also sent to another endpoint',
+    unit: '{hedge}',
+  })
   const service = dispatcher.service
   const address = dispatcher.hostname
   const base = { 'headless_lb.service': service }
@@ -67,15 +76,20 @@ export function recordHttpMetrics(
   const onRetry = (event: RetryEvent): void => {
     retries.add(1, { ...base, 'headless_lb.failure.kind': event.kind })
   }
+  const onHedge = (_event: HedgeEvent): void => {
+    hedges.add(1, base)
+  }
   const observe: BatchCallback = (result) => {
     result.observe(denied, dispatcher.stats().retriesDenied, base)
   }
   dispatcher.on('attempt-end' as 'drain', onAttemptEnd as never)
   dispatcher.on('retry' as 'drain', onRetry as never)
+  dispatcher.on('hedge' as 'drain', onHedge as never)
   meter.addBatchObservableCallback(observe, [denied])
   return () => {
     dispatcher.off('attempt-end' as 'drain', onAttemptEnd as never)
     dispatcher.off('retry' as 'drain', onRetry as never)
+    dispatcher.off('hedge' as 'drain', onHedge as never)
     meter.removeBatchObservableCallback(observe, [denied])
   }
 }
