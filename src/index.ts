@@ -64,6 +64,7 @@ export type {
   EndpointStats,
   HealthEvent,
   PanicEvent,
+  PoolEvents,
   PoolInternals,
   PoolOptions,
   PoolStats,
