@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Endpoint } from '../../src/index.js'
-import { createPgRouter, type PgRouter, type PgRoute } from '../../src/pg/index.js'
+import { createPgRouter, type PgRoute, type PgRouter } from '../../src/pg/index.js'
 import type { Lab } from '../../test/lab/api.js'
 import type { PostgresPair } from '../../test/lab/postgres.js'
 
@@ -196,7 +196,11 @@ export async function runFailoverDemo(options: FailoverDemoOptions): Promise<Fai
  * Resolves with the primary once the router routes writes to one that `accept` accepts (checked
  * now and on every `primary` event); rejects after `timeout` ms.
  */
-function waitForPrimary(db: PgRouter, accept: (endpoint: Endpoint) => boolean, timeout: number): Promise<Endpoint> {
+function waitForPrimary(
+  db: PgRouter,
+  accept: (endpoint: Endpoint) => boolean,
+  timeout: number,
+): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const primary = db.pool.primary
@@ -207,7 +211,9 @@ function waitForPrimary(db: PgRouter, accept: (endpoint: Endpoint) => boolean, t
     }
     const timer = setTimeout(() => {
       done()
-      reject(new Error(`no matching primary after ${timeout} ms (now: ${db.pool.primary?.address ?? 'none'})`))
+      reject(
+        new Error(`no matching primary after ${timeout} ms (now: ${db.pool.primary?.address ?? 'none'})`),
+      )
     }, timeout)
     const done = (): void => {
       clearTimeout(timer)

@@ -4,6 +4,7 @@ import { DISCOVERY_OPTION_KEYS } from '../discovery/discovery-options.js'
 import type { ReadPreference } from '../lease.js'
 import { invalidType, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
+import type { ProbeTracker } from './probe-tracker.js'
 
 /**
  * The `primary` option of a router: the pool's own forms (`{ probe }`, `{ ordinal }`, `{ name }`),
@@ -36,6 +37,7 @@ export function routerPoolOptions(
   routerKeys: ReadonlyArray<string>,
   defaultPort: number,
   builtInProbe: PrimaryProbe,
+  tracker: ProbeTracker,
 ): PoolOptions {
   rejectUnknownKeys('', record, [...routerKeys, ...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
   const options: Record<string, unknown> = {}
@@ -44,9 +46,14 @@ export function routerPoolOptions(
   }
   if (options.port === undefined && options.portName === undefined) options.port = defaultPort
   const primary = record.primary === undefined ? {} : requireObject('primary', record.primary)
-  // Only timing given: the built-in probe with that timing. A probe, ordinal or name: as given.
-  options.primary =
-    'probe' in primary || 'ordinal' in primary || 'name' in primary ? primary : { ...primary, probe: builtInProbe }
+  // Only timing given: the built-in probe with that timing. A probe, ordinal or name: as given,
+  // a probe watched so that ready() can wait for its first round.
+  if ('ordinal' in primary || 'name' in primary) options.primary = primary
+  else if (typeof primary.probe === 'function') {
+    options.primary = { ...primary, probe: tracker.wrap(primary.probe as PrimaryProbe) }
+  } else if ('probe' in primary)
+    options.primary = primary // not a function: createPool says so
+  else options.primary = { ...primary, probe: tracker.wrap(builtInProbe) }
   return options as unknown as PoolOptions
 }
 

@@ -13,6 +13,8 @@ export async function redisRole(
 ): Promise<'primary' | 'replica'> {
   signal.throwIfAborted()
   if (client.status === 'end') throw new Error('the client is closed')
+  // lazyConnect: the first probe is what connects it (a failure shows as an 'error' event).
+  if (client.status === 'wait') client.connect().catch(() => {})
   if (client.status !== 'ready') await untilReady(client, signal)
   const reply = await abortable(send('ROLE'), signal)
   const role = Array.isArray(reply) ? String(reply[0]) : undefined

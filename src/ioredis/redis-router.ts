@@ -3,9 +3,10 @@ import { debuglog } from 'node:util'
 import type { Command, RedisOptions } from 'ioredis'
 import { Redis } from 'ioredis'
 import { EndpointClients } from '../adapters/endpoint-clients.js'
+import { ProbeTracker } from '../adapters/probe-tracker.js'
 import type { RouterPrimaryOptions } from '../adapters/router-options.js'
 import { clientOptions, readPreferenceOption, routerPoolOptions } from '../adapters/router-options.js'
-import { waitForPrimary } from '../adapters/wait-for-primary.js'
+import { waitForRoles } from '../adapters/wait-for-roles.js'
 import type { ReadyOptions } from '../discovery/endpoint-source.js'
 import type { Endpoint } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
@@ -74,9 +75,10 @@ export function createRedisRouter(options: RedisRouterOptions, internals?: PoolI
   const readPreference = readPreferenceOption(record.readPreference)
   let core: RedisCore | undefined
   const probe = (endpoint: Endpoint, signal: AbortSignal) => core!.probe(endpoint, signal)
-  const poolOptions = routerPoolOptions(record, ROUTER_KEYS, 6379, probe)
+  const tracker = new ProbeTracker()
+  const poolOptions = routerPoolOptions(record, ROUTER_KEYS, 6379, probe, tracker)
   core = new RedisCore(createPool(poolOptions, internals), config)
-  return new RedisRouter(core, readPreference)
+  return new RedisRouter(core, readPreference, tracker)
 }
 
 /** One endpoint's client, and the leases waiting for its next command. */
@@ -137,7 +139,8 @@ class RedisCore {
       port: endpoint.port,
     }
     // The certificate names the pod; ioredis would check it against the IP address.
-    if (tls !== undefined && endpoint.hostname !== undefined) options.tls = { servername: endpoint.hostname, ...tls }
+    if (tls !== undefined && endpoint.hostname !== undefined)
+      options.tls = { servername: endpoint.hostname, ...tls }
     const client = new Redis(options)
     const entry = new RedisEndpoint(endpoint, client)
     // Without a listener ioredis prints every failed connect; the pool hears of them through leases.
@@ -190,7 +193,9 @@ class RedisCore {
         settled = true
         const failure = classifyRedisError(error)
         const latency = performance.now() - started
-        lease.release(failure.endpointFailure ? { ok: false, error, kind: failure.kind, latency } : { ok: true, latency })
+        lease.release(
+          failure.endpointFailure ? { ok: false, error, kind: failure.kind, latency } : { ok: true, latency },
+        )
       }
       reject(error)
     }
@@ -213,7 +218,11 @@ class RedisCore {
     }
   }
 
-  private reportOnPrimary(entry: RedisEndpoint, error: Error, kind: ReturnType<typeof classifyRedisError>['kind']): void {
+  private reportOnPrimary(
+    entry: RedisEndpoint,
+    error: Error,
+    kind: ReturnType<typeof classifyRedisError>['kind'],
+  ): void {
     if (this.closed || this.pool.primary?.id !== entry.endpoint.id) return
     let lease: Lease
     try {
@@ -267,12 +276,14 @@ export class RedisRouter {
   readonly readPreference: ReadPreference
   readonly #core: RedisCore
   readonly #replica: PickOptions
+  readonly #tracker: ProbeTracker
   readonly #picks = new Map<ReadPreference, PickOptions>()
   #closing: Promise<void> | undefined
 
   /** Use `createRedisRouter`. */
-  constructor(core: RedisCore, readPreference: ReadPreference) {
+  constructor(core: RedisCore, readPreference: ReadPreference, tracker: ProbeTracker) {
     this.#core = core
+    this.#tracker = tracker
     this.pool = core.pool
     this.readPreference = readPreference
     this.#replica = this.#pick(readPreference)
@@ -298,10 +309,13 @@ export class RedisRouter {
     return this.#core.take(this.#pick(readPreference))
   }
 
-  /** Resolves once discovery has answered and the primary is known (see waitForPrimary). */
+  /**
+   * Resolves once discovery has answered, the primary is known and every endpoint has been probed
+   * once; rejects with ResolutionError or NoPrimaryError after `timeout` (default 10 s).
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError('redis router', this.pool.service))
-    return waitForPrimary(this.pool, options)
+    return waitForRoles(this.pool, this.#tracker, options)
   }
 
   stats(): RedisRouterStats {

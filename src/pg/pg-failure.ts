@@ -62,7 +62,9 @@ export function classifyPgError(error: unknown): PgFailure {
   if (code === 'ECONNRESET' || code === 'EPIPE') return RESET
   const message = error instanceof Error ? error.message : ''
   // pg-pool's connectionTimeoutMillis: "timeout exceeded when trying to connect".
-  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+  if (
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)
+  ) {
     return CONNECT_TIMEOUT
   }
   // pg's query_timeout: the connection still has the query's answer coming, so it is dropped.

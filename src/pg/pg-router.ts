@@ -2,13 +2,14 @@ import type { ConnectionOptions } from 'node:tls'
 import { debuglog } from 'node:util'
 import pg from 'pg'
 import { EndpointClients } from '../adapters/endpoint-clients.js'
+import { ProbeTracker } from '../adapters/probe-tracker.js'
 import type { RouterPrimaryOptions } from '../adapters/router-options.js'
 import { clientOptions, readPreferenceOption, routerPoolOptions } from '../adapters/router-options.js'
-import { waitForPrimary } from '../adapters/wait-for-primary.js'
+import { waitForRoles } from '../adapters/wait-for-roles.js'
 import type { ReadyOptions } from '../discovery/endpoint-source.js'
 import type { Endpoint } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
-import type { PickOptions, ReadPreference } from '../lease.js'
+import type { Lease, PickOptions, ReadPreference } from '../lease.js'
 import { requireObject } from '../options.js'
 import type { Pool, PoolEvents, PoolInternals, PoolOptions, PoolStats } from '../pool.js'
 import { createPool } from '../pool.js'
@@ -70,12 +71,11 @@ export function createPgRouter(options: PgRouterOptions, internals?: PoolInterna
   const record = requireObject('options', options)
   const config = clientOptions('pg', record.pg, FORBIDDEN_PG_KEYS) as PgClientConfig
   const readPreference = readPreferenceOption(record.readPreference)
-  let probe: PgRoleProbe | undefined
-  const builtIn = new PgRoleProbe((endpoint) => endpointConfig(config, endpoint))
-  const poolOptions = routerPoolOptions(record, ROUTER_KEYS, 5432, builtIn.probe)
-  if ((poolOptions.primary as { probe?: unknown }).probe === builtIn.probe) probe = builtIn
-  const pool = createPool(poolOptions, internals)
-  return new PgRouter(pool, config, readPreference, probe)
+  // Unused (and so never connecting) when the caller replaces it; closing it is then a no-op.
+  const probe = new PgRoleProbe((endpoint) => endpointConfig(config, endpoint))
+  const tracker = new ProbeTracker()
+  const pool = createPool(routerPoolOptions(record, ROUTER_KEYS, 5432, probe.probe, tracker), internals)
+  return new PgRouter(pool, config, readPreference, probe, tracker)
 }
 
 /** The config of one endpoint's pool: the pod's address, and its stable name as the TLS server name. */
@@ -115,11 +115,11 @@ export class PgRoute {
    * and latency. Never retried: an error is the caller's to handle (it is `pg`'s error, with its
    * SQLSTATE `code`), or NoPrimaryError / NoEndpointsError when no endpoint may take it.
    */
-  query<R extends pg.QueryResultRow = any, I = any[]>(
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
     text: string | pg.QueryConfig<I>,
     values?: pg.QueryConfigValues<I>,
   ): Promise<pg.QueryResult<R>> {
-    return this.#core.query<R>(this.#pick, text, values)
+    return this.#core.query<R>(this.#pick, text as string | pg.QueryConfig<unknown[]>, values)
   }
 
   /**
@@ -130,6 +130,15 @@ export class PgRoute {
   connect(): Promise<pg.PoolClient> {
     return this.#core.connect(this.#pick)
   }
+}
+
+/** `client.query(textOrConfig, values, callback)`: pg takes values beside a config too; its types do not say so. */
+interface CallbackClient<R extends pg.QueryResultRow> {
+  query(
+    text: string | pg.QueryConfig<unknown[]>,
+    values: unknown,
+    callback: (error: Error | undefined | null, result: pg.QueryResult<R>) => void,
+  ): void
 }
 
 /** The router's state, shared by its routes. */
@@ -159,34 +168,52 @@ class PgCore {
     for (const endpoint of pool.endpoints) this.clients.get(endpoint)
   }
 
-  async query<R extends pg.QueryResultRow>(
+  /**
+   * Callbacks rather than awaits inside: one promise per query, as `pg.Pool.query` itself does,
+   * so routing costs little more CPU than the pool it wraps (bench/pg-replica-throughput.ts).
+   */
+  query<R extends pg.QueryResultRow>(
     pick: PickOptions,
-    text: string | pg.QueryConfig<any>,
+    text: string | pg.QueryConfig<unknown[]>,
     values: unknown,
   ): Promise<pg.QueryResult<R>> {
-    if (this.closed) throw new ClosedError('pg router', this.pool.service)
-    const lease = this.pool.acquire(pick)
+    if (this.closed) return Promise.reject(new ClosedError('pg router', this.pool.service))
+    let lease: Lease
+    try {
+      lease = this.pool.acquire(pick)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const started = performance.now()
-    let client: pg.PoolClient
-    try {
-      client = await this.clients.get(lease.endpoint).connect()
-    } catch (error) {
-      // Not sent: the connection failed. Still not retried here, so that a caller's deadline holds.
-      lease.release({ ok: false, error, kind: classifyPgError(error).kind, latency: performance.now() - started })
-      throw error
-    }
-    try {
-      const result = await client.query<R>(text as pg.QueryConfig<any>, values as any[])
-      client.release()
-      lease.release({ ok: true, latency: performance.now() - started })
-      return result
-    } catch (error) {
-      const failure = classifyPgError(error)
-      client.release(failure.broken ? (error as Error) : undefined)
-      const latency = performance.now() - started
-      lease.release(failure.endpointFailure ? { ok: false, error, kind: failure.kind, latency } : { ok: true, latency })
-      throw error
-    }
+    const connections = this.clients.get(lease.endpoint)
+    return new Promise((resolve, reject) => {
+      connections.connect((connectError, client, done) => {
+        if (connectError !== undefined && connectError !== null) {
+          // Not sent: the connection failed. Still not retried here, so that a caller's deadline holds.
+          const kind = classifyPgError(connectError).kind
+          lease.release({ ok: false, error: connectError, kind, latency: performance.now() - started })
+          reject(connectError)
+          return
+        }
+        ;(client as unknown as CallbackClient<R>).query(text, values, (error, result) => {
+          const latency = performance.now() - started
+          if (error === undefined || error === null) {
+            done()
+            lease.release({ ok: true, latency })
+            resolve(result)
+            return
+          }
+          const failure = classifyPgError(error)
+          done(failure.broken ? error : undefined)
+          lease.release(
+            failure.endpointFailure
+              ? { ok: false, error, kind: failure.kind, latency }
+              : { ok: true, latency },
+          )
+          reject(error)
+        })
+      })
+    })
   }
 
   async connect(pick: PickOptions): Promise<pg.PoolClient> {
@@ -197,7 +224,12 @@ class PgCore {
     try {
       client = await this.clients.get(lease.endpoint).connect()
     } catch (error) {
-      lease.release({ ok: false, error, kind: classifyPgError(error).kind, latency: performance.now() - started })
+      lease.release({
+        ok: false,
+        error,
+        kind: classifyPgError(error).kind,
+        latency: performance.now() - started,
+      })
       throw error
     }
     // A session's length is the caller's, not the server's: its latency sample is the time it
@@ -210,7 +242,9 @@ class PgCore {
         released = true
         const failure = error instanceof Error ? classifyPgError(error) : undefined
         lease.release(
-          failure?.endpointFailure ? { ok: false, error, kind: failure.kind, latency } : { ok: true, latency },
+          failure?.endpointFailure
+            ? { ok: false, error, kind: failure.kind, latency }
+            : { ok: true, latency },
         )
       }
       release.call(client, error)
@@ -228,15 +262,23 @@ export class PgRouter {
   /** Reads per the `readPreference` option. */
   readonly replica: PgRoute
   readonly #core: PgCore
-  readonly #probe: PgRoleProbe | undefined
+  readonly #probe: PgRoleProbe
+  readonly #tracker: ProbeTracker
   readonly #routes = new Map<ReadPreference, PgRoute>()
   #closing: Promise<void> | undefined
 
   /** Use `createPgRouter`. */
-  constructor(pool: Pool, config: PgClientConfig, readPreference: ReadPreference, probe: PgRoleProbe | undefined) {
+  constructor(
+    pool: Pool,
+    config: PgClientConfig,
+    readPreference: ReadPreference,
+    probe: PgRoleProbe,
+    tracker: ProbeTracker,
+  ) {
     this.pool = pool
     this.#core = new PgCore(pool, config)
     this.#probe = probe
+    this.#tracker = tracker
     this.primary = this.route('primary')
     this.replica = this.route(readPreference)
   }
@@ -251,14 +293,17 @@ export class PgRouter {
     return route
   }
 
-  /** Resolves once discovery has answered and the primary is known (see waitForPrimary). */
+  /**
+   * Resolves once discovery has answered, the primary is known and every endpoint has been probed
+   * once; rejects with ResolutionError or NoPrimaryError after `timeout` (default 10 s).
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError('pg router', this.pool.service))
-    return waitForPrimary(this.pool, options)
+    return waitForRoles(this.pool, this.#tracker, options)
   }
 
   /** A query on the primary: always safe for writes. See PgRoute.query. */
-  query<R extends pg.QueryResultRow = any, I = any[]>(
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
     text: string | pg.QueryConfig<I>,
     values?: pg.QueryConfigValues<I>,
   ): Promise<pg.QueryResult<R>> {
@@ -310,7 +355,7 @@ export class PgRouter {
       this.#core.closed = true
       this.pool.off('change', this.#core.clients.onChange)
       await this.pool.close()
-      await Promise.all([this.#probe?.close(), this.#core.clients.close()])
+      await Promise.all([this.#probe.close(), this.#core.clients.close()])
     })()
     return this.#closing
   }

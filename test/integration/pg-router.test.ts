@@ -188,7 +188,9 @@ describe.skipIf(!support.supported)('headless-lb/pg over a PostgreSQL primary an
       await service.scale(2)
       await added
       // The returning pod is probed at once; until it answers, its role is unknown.
-      expect(await eventually(async () => db.stats().endpoints.some((e) => e.role === 'replica'), 5_000)).toBe(true)
+      expect(
+        await eventually(async () => db.stats().endpoints.some((e) => e.role === 'replica'), 5_000),
+      ).toBe(true)
       await db.replica.query('SELECT 1')
       expect(await connectionsNamed(STANDBY, name)).toBe(1)
     } finally {

@@ -68,7 +68,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeout: num
       last = error
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting until ${what}${last ? ` (${String(last)})` : ''}`)
+      throw new Error(
+        `timed out after ${timeout} ms waiting until ${what}${last ? ` (${String(last)})` : ''}`,
+      )
     }
     // A server's state has no event to wait for; the deadline bounds the polling.
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -135,10 +137,14 @@ class Server implements RedisServer {
       }),
     )
     try {
-      await waitFor(`redis-server on ${this.host}:${this.port} answers PING`, async () => {
-        if (this.child !== child) throw new Error(`redis-server exited: ${this.output}`)
-        return (await this.command('PING')) === 'PONG'
-      }, timeout)
+      await waitFor(
+        `redis-server on ${this.host}:${this.port} answers PING`,
+        async () => {
+          if (this.child !== child) throw new Error(`redis-server exited: ${this.output}`)
+          return (await this.command('PING')) === 'PONG'
+        },
+        timeout,
+      )
     } catch (error) {
       await this.stop()
       throw error
