@@ -176,6 +176,7 @@ export class BalancedDispatcher extends Dispatcher {
       headersTimeout: options.http.headersTimeout,
       bodyTimeout: options.http.bodyTimeout,
       keepAliveTimeout: options.http.keepAliveTimeout,
+      allowH2: options.http.allowH2,
       tls: options.http.tls,
     })
     this.#onChange = (change) => {

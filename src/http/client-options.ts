@@ -90,6 +90,12 @@ export interface HttpOptions {
   pipelining?: number
   /** Idle keep-alive time of a connection, ms (undici `keepAliveTimeout`). Default 4_000. */
   keepAliveTimeout?: number
+  /**
+   * Offer HTTP/2 through ALPN on `https:` origins (undici `allowH2`). Default true, undici 8's
+   * default: a pod that prefers h2 gets one multiplexed session per pod, and every request is
+   * still balanced on its own (docs/http.md, "HTTP/2"). false: HTTP/1.1 only.
+   */
+  allowH2?: boolean
   /** TLS options for `https:` origins (`ca`, `cert`, `key`, `rejectUnauthorized`...). `servername` defaults to the logical host name. */
   tls?: ConnectionOptions
   /**
@@ -129,6 +135,7 @@ export interface ResolvedHttpOptions {
   readonly connections: number
   readonly pipelining: number
   readonly keepAliveTimeout: number
+  readonly allowH2: boolean
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
@@ -141,6 +148,7 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'connections',
   'pipelining',
   'keepAliveTimeout',
+  'allowH2',
   'tls',
   'routeByMethod',
   'readPreference',
@@ -248,6 +256,7 @@ export function resolveHttpOptions(
     connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
+    allowH2: booleanOption(`${path}allowH2`, options.allowH2, true),
     tls: options.tls,
     routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(

@@ -77,7 +77,7 @@ function checkNodeHttpOptions(protocol: 'http:' | 'https:') {
   }
 }
 
-const ROUTER_KEYS = [...HTTP_OPTION_KEYS, 'allowH2', 'services', 'passThrough']
+const ROUTER_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 
 /**
  * What HeadlessHttpAgent and HeadlessHttpsAgent do, apart from being an http.Agent or an
