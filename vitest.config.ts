@@ -3,6 +3,14 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     globalSetup: ['./test/global-setup.ts'],
+    // `npm run test:coverage` (CI prints the summary): a report, not a gate, to show the modules
+    // the unit tests reach only through Pool or a factory.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary', 'html'],
+      reportsDirectory: 'coverage',
+    },
     projects: [
       {
         extends: true,

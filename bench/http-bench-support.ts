@@ -2,6 +2,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import type { PodFault } from '../test/lab/api.js'
 
 export interface PodInfo {
   readonly name: string
@@ -18,6 +19,8 @@ export interface PodsProcess {
   /** A ClusterIP service over as many pods of its own: the per-connection proxy baseline. */
   readonly vip: { readonly fqdn: string; readonly ip: string; readonly port: number }
   kill(name: string): Promise<void>
+  /** Sets a pod's fault (the lab's: slow, errors, hang, none); resolves once it is in place. */
+  fault(name: string, fault: PodFault): Promise<void>
   stop(): Promise<void>
 }
 
@@ -31,8 +34,21 @@ export async function startPods(count: number): Promise<PodsProcess> {
     },
   )
   const [message] = (await once(child, 'message')) as [{ ready: Omit<PodsProcess, 'kill' | 'stop'> }]
+  /** Sends `message` and resolves at the reply whose `key` names `name`. */
+  const ask = (message: object, key: string, name: string): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const onMessage = (m: Record<string, unknown>) => {
+        if (m[key] === name) {
+          child.off('message', onMessage)
+          resolve()
+        }
+      }
+      child.on('message', onMessage)
+      child.send(message)
+    })
   return {
     ...message.ready,
+    fault: (name, fault) => ask({ fault: { name, fault } }, 'faulted', name),
     async kill(name) {
       const acked = new Promise<void>((resolve) => {
         const onMessage = (m: { killed?: string }) => {
@@ -78,6 +94,13 @@ export async function closedLoop(
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   return { ok, failed, errors }
+}
+
+/** The `q` quantile (0 to 1) of `values` (sorted in place): the nearest-rank value. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN
+  values.sort((a, b) => a - b)
+  return values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))] as number
 }
 
 export function median(values: ReadonlyArray<number>): number {

@@ -4,7 +4,9 @@
 // client under test). The parent drives it over IPC:
 //   -> { ready: { dnsServer, service, pods: [{ name, ip, port }], vip: { fqdn, ip, port } } }
 //   <- { kill: name }  -> { killed: name }  listener closed, open sockets destroyed (a crashed pod; DNS unchanged)
+//   <- { fault: { name, fault } }  -> { faulted: name }  the lab's pod fault (slow, errors, hang, none)
 //   <- { stop: true }                       lab closed, exit
+import type { PodFault } from '../test/lab/api.js'
 import { startLab } from '../test/lab/index.js'
 
 const replicas = Number(process.argv[2] ?? 4)
@@ -12,16 +14,23 @@ const lab = await startLab()
 const web = await lab.addService({ name: 'web', kind: 'headless', replicas })
 const vip = await lab.addService({ name: 'web-vip', kind: 'clusterIP', replicas })
 
-process.on('message', async (message: { kill?: string; stop?: boolean }) => {
-  if (message.kill !== undefined) {
-    await web.pod(message.kill).kill()
-    process.send?.({ killed: message.kill })
-  }
-  if (message.stop) {
-    await lab.close()
-    process.exit(0)
-  }
-})
+process.on(
+  'message',
+  async (message: { kill?: string; fault?: { name: string; fault: PodFault }; stop?: boolean }) => {
+    if (message.fault !== undefined) {
+      web.pod(message.fault.name).fault(message.fault.fault)
+      process.send?.({ faulted: message.fault.name })
+    }
+    if (message.kill !== undefined) {
+      await web.pod(message.kill).kill()
+      process.send?.({ killed: message.kill })
+    }
+    if (message.stop) {
+      await lab.close()
+      process.exit(0)
+    }
+  },
+)
 process.on('disconnect', () => {
   void lab.close().then(() => process.exit(0))
 })

@@ -39,6 +39,7 @@ import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
+import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 
@@ -109,6 +110,10 @@ export interface EndpointStats {
   readonly requests: number
   readonly failures: number
   readonly consecutiveFailures: number
+  /** Leases out on it with no answer yet (no response headers). */
+  readonly waiting: number
+  /** Stall detection keeps new requests away from it (it sits on waiting requests, answering nothing). */
+  readonly stalled: boolean
   /** Peak-EWMA latency now, ms (decayed since the last observation). */
   readonly ewma: number
   readonly ejections: number
@@ -150,21 +155,7 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
-  const primary = resolved.primary
-  if (
-    (primary.kind === 'ordinal' || primary.kind === 'name') &&
-    internals.source === undefined &&
-    record.portName === undefined &&
-    record.pods === undefined
-  ) {
-    throw invalidType(
-      `primary.${primary.kind}`,
-      'used with portName (SRV) or pods, which give pod names',
-      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
-      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
-        'set portName or pods, or find the primary with primary.probe',
-    )
-  }
+  if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
   const discoveryOptions: Record<string, unknown> = {}
   for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =
@@ -177,12 +168,38 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
 }
 
 /**
+ * A primary chosen by ordinal or name needs pod names, which only SRV (`portName`) and `pods`
+ * give; for discovery options that will make a DNS source (an explicit source may carry them).
+ */
+export function requirePodNamesForPrimary(
+  record: Record<string, unknown>,
+  resolved: ResolvedBalancingOptions,
+): void {
+  const primary = resolved.primary
+  if (
+    (primary.kind === 'ordinal' || primary.kind === 'name') &&
+    record.portName === undefined &&
+    record.pods === undefined
+  ) {
+    throw invalidType(
+      `primary.${primary.kind}`,
+      'used with portName (SRV) or pods, which give pod names',
+      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
+      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+        'set portName or pods, or find the primary with primary.probe',
+    )
+  }
+}
+
+/**
  * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
  * touch a lease after releasing it.
  */
 class PooledLease implements Lease {
   endpoint: Endpoint
   state: EndpointState | undefined
+  /** 1 until the endpoint answers (responded() or release): counted in state.waiting. */
+  waiting = 0
   private readonly pool: Pool
 
   constructor(pool: Pool, state: EndpointState) {
@@ -199,6 +216,14 @@ class PooledLease implements Lease {
     }
     this.state = undefined
     this.pool.settle(state, outcome, this)
+  }
+
+  responded(): void {
+    const state = this.state
+    if (state === undefined || this.waiting === 0) return
+    this.waiting = 0
+    state.waiting--
+    state.progress++
   }
 }
 
@@ -218,6 +243,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly random: () => number
   private readonly context: PickContext
   private readonly detector: OutlierDetector
+  private readonly stalls: StallDetector
+  /** 1 while a stall sweep is scheduled (armed by acquire, stops when nothing is waiting). */
+  private sweepArmed = 0
+  private sweepTimer: unknown = undefined
+  private readonly onSweep = (): void => this.sweep()
+  private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
 
@@ -276,6 +307,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
+    this.stalls = new StallDetector(options.stallDetection)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
     this.checker =
@@ -299,7 +331,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.sync(source.endpoints)
   }
 
-  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  /**
+   * Resolves once discovery lists at least one endpoint (`allowEmpty: true`: once it has a first
+   * answer, possibly "no ready pods"); rejects with ResolutionError on timeout or abort.
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)
@@ -351,10 +386,15 @@ export class Pool extends EventEmitter<PoolEvents> {
     const state = this.select(options)
     state.inFlight++
     state.requests++
-    const lease = this.freeLeases.pop()
-    if (lease === undefined) return new PooledLease(this, state)
-    lease.state = state
-    lease.endpoint = state.endpoint
+    state.waiting++
+    if (this.sweepArmed === 0) this.armSweep()
+    let lease = this.freeLeases.pop()
+    if (lease === undefined) lease = new PooledLease(this, state)
+    else {
+      lease.state = state
+      lease.endpoint = state.endpoint
+    }
+    lease.waiting = 1
     return lease
   }
 
@@ -365,6 +405,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
+    if (lease.waiting === 1) {
+      lease.waiting = 0
+      if (state.waiting > 0) state.waiting--
+      // An answer, or nothing left waiting, is progress; a request that got no answer in time (or
+      // was cancelled) is not, while others still wait.
+      if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
+    }
     if (moved) return
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
@@ -385,6 +432,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (kind === 'connect-refused') this.requestRefresh()
     if (state === this.primaryState) this.prober?.requestSoon()
     if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
+  }
+
+  private armSweep(): void {
+    if (this.closed) return
+    this.sweepArmed = 1
+    this.sweepTimer = this.clock.setTimeout(this.onSweep, this.stalls.interval)
+  }
+
+  /** Stall detection's sweep (see StallDetector); runs while requests are out. */
+  private sweep(): void {
+    this.sweepArmed = 0
+    this.sweepTimer = undefined
+    if (this.closed) return
+    const now = this.clock.now()
+    this.context.now = now
+    const { changed, busy } = this.stalls.sweep(this.members, now, this.options.ewmaDecay, this.censor)
+    if (changed) {
+      debug(
+        '%s: stalled %s',
+        this.service,
+        this.members
+          .filter((s) => s.stalled !== 0)
+          .map((s) => s.id)
+          .join(', ') || 'none',
+      )
+      this.rebuild()
+    }
+    if (busy) this.armSweep()
   }
 
   /**
@@ -450,6 +525,8 @@ export class Pool extends EventEmitter<PoolEvents> {
         requests: s.requests,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
+        waiting: s.waiting,
+        stalled: s.stalled !== 0,
         ewma: decayedEwma(s, now, this.options.ewmaDecay),
         ejections: s.ejections,
         ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
@@ -468,6 +545,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.checker?.close()
     this.prober?.close()
     for (const state of this.members) this.clearTimer(state)
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
     this.anyBalancer.update([], [])
     this.replicaBalancer.update([], [])
     this.primaryState = undefined
@@ -956,19 +1035,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.nearestLevel = nearest.level()
     // A balancer sees the members of its level only: consistent hashing places keys on them (and
     // tests `state.eligible`, which is true of fit endpoints at every level).
+    // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
+    // endpoint of the group is stalled: then all of them, as an endpoint that may answer late
+    // beats none.
     const eligible: EndpointState[] = []
     const levelMembers: EndpointState[] = []
     const replicasEligible: EndpointState[] = []
     const replicas: EndpointState[] = []
+    let stalledAny = false
+    let stalledReplica = false
     for (const state of members) {
       if (state.priority === anyLevel) {
         levelMembers.push(state)
-        if (state.eligible) eligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) eligible.push(state)
+          else stalledAny = true
+        }
       }
       if (state.role === 'replica' && state.priority === replicaLevel) {
         replicas.push(state)
-        if (state.eligible) replicasEligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) replicasEligible.push(state)
+          else stalledReplica = true
+        }
       }
+    }
+    if (stalledAny && eligible.length === 0) for (const s of levelMembers) if (s.eligible) eligible.push(s)
+    if (stalledReplica && replicasEligible.length === 0) {
+      for (const s of replicas) if (s.eligible) replicasEligible.push(s)
     }
     this.anyBalancer.update(eligible, levelMembers)
     this.replicaBalancer.update(replicasEligible, replicas)
@@ -1014,6 +1108,11 @@ class LevelFinder {
         ? this.eligible
         : this.lowest
   }
+}
+
+/** Kinds of failure in which the endpoint answered nothing: not progress for stall detection. */
+function noAnswer(kind: FailureKind | undefined): boolean {
+  return kind === 'timeout' || kind === 'connect-timeout' || kind === 'cancelled'
 }
 
 function createBalancer(name: BalancerName, context: PickContext): Balancer {

@@ -7,9 +7,16 @@ import type {
   ResolvedHealthCheck,
   ResolvedOutlierDetection,
   ResolvedSlowStart,
+  ResolvedStallDetection,
   SlowStartOptions,
+  StallDetectionOptions,
 } from '../health/health-options.js'
-import { resolveHealthCheck, resolveOutlierDetection, resolveSlowStart } from '../health/health-options.js'
+import {
+  resolveHealthCheck,
+  resolveOutlierDetection,
+  resolveSlowStart,
+  resolveStallDetection,
+} from '../health/health-options.js'
 import { durationMs, invalidType, numberIn, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
 
 export type BalancerName = 'round-robin' | 'random' | 'least-request' | 'peak-ewma' | 'consistent-hash'
@@ -57,6 +64,11 @@ export interface BalancingOptions {
   healthCheck?: HealthCheckOptions | HealthCheckFunction
   /** Passive ejection of failing endpoints. On by default; `false` turns it off. */
   outlierDetection?: OutlierDetectionOptions | false
+  /**
+   * No new requests for an endpoint that sits on waiting requests far longer than its peers take
+   * to answer (every balancer). On by default; `false` turns it off.
+   */
+  stallDetection?: StallDetectionOptions | false
   /** Primary/replica roles. Default none: every endpoint has role `unknown` and serves only `role: 'any'`. */
   primary?: PrimaryOptions
   /**
@@ -80,6 +92,7 @@ export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
   'balancer',
   'healthCheck',
   'outlierDetection',
+  'stallDetection',
   'primary',
   'panicThreshold',
   'slowStart',
@@ -102,6 +115,7 @@ export interface ResolvedBalancingOptions {
   readonly balancer: BalancerName
   readonly healthCheck: ResolvedHealthCheck | undefined
   readonly outlierDetection: ResolvedOutlierDetection
+  readonly stallDetection: ResolvedStallDetection
   readonly primary: ResolvedPrimary
   readonly panicThreshold: number
   readonly slowStart: ResolvedSlowStart
@@ -118,6 +132,7 @@ export function resolveBalancingOptions(options: Record<string, unknown>): Resol
     balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'round-robin'),
     healthCheck: resolveHealthCheck(options.healthCheck),
     outlierDetection: resolveOutlierDetection(options.outlierDetection),
+    stallDetection: resolveStallDetection(options.stallDetection),
     primary: resolvePrimary(options.primary),
     panicThreshold: numberIn('panicThreshold', options.panicThreshold, 0.5, 0, 1),
     slowStart: resolveSlowStart(options.slowStart),

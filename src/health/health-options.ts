@@ -154,16 +154,22 @@ export function resolveHealthCheck(value: unknown): ResolvedHealthCheck | undefi
     const http = options.http === true ? {} : requireObject(`${path}.http`, options.http)
     rejectUnknownKeys(`${path}.http`, http, HTTP_KEYS)
     if (http.path !== undefined) {
-      if (typeof http.path !== 'string' || !http.path.startsWith('/')) {
-        throw invalidType(`${path}.http.path`, 'a path starting with /', http.path)
+      // A space or control character (CR/LF above all) would end the request line early: every
+      // check would then fail and mark a sound pod unhealthy.
+      if (typeof http.path !== 'string' || !http.path.startsWith('/') || hasSpaceOrControl(http.path)) {
+        throw invalidType(
+          `${path}.http.path`,
+          'a path starting with / without spaces or control characters',
+          http.path,
+        )
       }
       httpPath = http.path
     }
     if (http.expectedStatus !== undefined)
       expectedStatus = statusRange(`${path}.http.expectedStatus`, http.expectedStatus)
     if (http.host !== undefined) {
-      if (typeof http.host !== 'string' || http.host === '')
-        throw invalidType(`${path}.http.host`, 'a host name', http.host)
+      if (typeof http.host !== 'string' || http.host === '' || hasSpaceOrControl(http.host))
+        throw invalidType(`${path}.http.host`, 'a host name (no spaces or control characters)', http.host)
       host = http.host
     }
   } else if (kinds[0] === 'tcp') {
@@ -188,6 +194,15 @@ export function resolveHealthCheck(value: unknown): ResolvedHealthCheck | undefi
     unhealthyThreshold: integerIn(`${path}.unhealthyThreshold`, options.unhealthyThreshold, 3, 1, 1000),
     initialState: oneOf(`${path}.initialState`, options.initialState, ['healthy', 'unhealthy'], 'healthy'),
   }
+}
+
+/** A space, or a control character (C0, DEL): none may appear in a request line or Host header. */
+function hasSpaceOrControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c <= 0x20 || c === 0x7f) return true
+  }
+  return false
 }
 
 function statusRange(path: string, value: unknown): readonly [number, number] {
@@ -262,5 +277,37 @@ export function resolveSlowStart(value: unknown): ResolvedSlowStart {
   return {
     window: durationMs(`${path}.window`, options.window, 0),
     minShare: numberIn(`${path}.minShare`, options.minShare, 0.1, 0.001, 1),
+  }
+}
+
+export interface StallDetectionOptions {
+  /**
+   * Least time, ms, an endpoint must sit on waiting requests without answering anything before
+   * it is stalled (takes no new request). Default 100.
+   */
+  minStallTime?: number
+  /**
+   * The stall time is at least this multiple of the median latency of the pool's endpoints, so a
+   * service whose answers take 300 ms is not judged by a 100 ms constant. Default 10.
+   */
+  latencyMultiplier?: number
+}
+
+export interface ResolvedStallDetection {
+  readonly enabled: boolean
+  readonly minStallTime: number
+  readonly latencyMultiplier: number
+}
+
+/** `stallDetection: false` turns it off (pending work still counts as latency for peak-EWMA). */
+export function resolveStallDetection(value: unknown): ResolvedStallDetection {
+  const path = 'stallDetection'
+  if (value === false) return { ...resolveStallDetection(undefined), enabled: false }
+  const options = value === undefined || value === true ? {} : requireObject(path, value)
+  rejectUnknownKeys(path, options, ['minStallTime', 'latencyMultiplier'])
+  return {
+    enabled: true,
+    minStallTime: durationMs(`${path}.minStallTime`, options.minStallTime, 100, 1),
+    latencyMultiplier: numberIn(`${path}.latencyMultiplier`, options.latencyMultiplier, 10, 1, 1_000_000),
   }
 }

@@ -1,4 +1,4 @@
-import { requireObject } from '../options.js'
+import { invalidType, requireObject } from '../options.js'
 import type { Pool, PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import {
@@ -37,7 +37,27 @@ export function createClient(
     if (HTTP_OPTION_KEYS.includes(key)) httpOptions[key] = value
     else poolOptions[key] = value
   }
-  const http = resolveHttpOptions(httpOptions, '', isPrimaryConfigured(poolOptions))
+  if (poolOptions.service !== undefined) {
+    throw invalidType(
+      'service',
+      'absent: the host of origin names the service',
+      poolOptions.service,
+      `Put the service name in origin, e.g. origin: 'http://${String(poolOptions.service)}:8080'`,
+    )
+  }
+  if (origin.protocol === 'http:' && httpOptions.tls !== undefined) {
+    throw invalidType(
+      'tls',
+      'absent for an http: origin (TLS options apply to https: only)',
+      httpOptions.tls,
+      `Use origin: 'https://${origin.hostname}${origin.port === 80 ? '' : `:${origin.port}`}' to connect with TLS`,
+    )
+  }
+  const http = resolveHttpOptions(
+    httpOptions,
+    '',
+    givenPool === undefined ? isPrimaryConfigured(poolOptions) : undefined,
+  )
   let pool = givenPool
   let closePool: (() => Promise<void>) | undefined
   if (pool === undefined) {

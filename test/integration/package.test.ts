@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { posix } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 
@@ -65,5 +66,84 @@ describe('the published package', () => {
   it('installs a headless-lb command that answers --help', async () => {
     const { stdout } = await run(process.execPath, [manifest.bin['headless-lb'], '--help'])
     expect(stdout).toMatch(/^Usage:\n {2}headless-lb doctor <service>/)
+  })
+})
+
+describe('the packed tarball', () => {
+  it('ships the sources every source map and declaration map names', async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      maxBuffer: 32 * 1024 * 1024,
+    })
+    const packed = new Set((JSON.parse(stdout)[0].files as Array<{ path: string }>).map((f) => f.path))
+    const maps = [...packed].filter((path) => path.endsWith('.map'))
+    expect(maps.length).toBeGreaterThan(0)
+    const dangling: string[] = []
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }
+      for (const source of sources) {
+        const target = posix.normalize(posix.join(posix.dirname(map), source))
+        if (!packed.has(target)) dangling.push(`${map} -> ${target}`)
+      }
+    }
+    expect(dangling).toEqual([])
+    for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md']) expect(packed.has(file), file).toBe(true)
+  })
+})
+
+describe('on a Node.js older than the engines floor', () => {
+  // The machine's own Node (CI's is 20) when it is older than the floor; the tests run on Node 24.
+  const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
+    if (!existsSync(path)) return false
+    const [major = 0, minor = 0] = execFileSync(path, ['-p', 'process.versions.node'], { encoding: 'utf8' })
+      .trim()
+      .split('.')
+      .map(Number)
+    return major < 22 || (major === 22 && minor < 19)
+  })
+
+  it.skipIf(oldNode === undefined)(
+    'import, require and the command each say which Node is needed',
+    async () => {
+      const node = oldNode as string
+      const message =
+        /headless-lb needs Node\.js >= 22\.19\.0 \(its "engines" field\), but this is Node\.js \d+\./
+      const esm = await run(node, [
+        '-e',
+        "import('./dist/esm/index.js').catch((e) => console.log(e.code, e.message))",
+      ])
+      expect(esm.stdout).toMatch(/^HLB_ERR_UNSUPPORTED_NODE /)
+      expect(esm.stdout).toMatch(message)
+      const cjs = await run(node, [
+        '-e',
+        "try { require('./dist/cjs/index.js') } catch (e) { console.log(e.code, e.message) }",
+      ])
+      expect(cjs.stdout).toMatch(message)
+      const cli = await run(node, [manifest.bin['headless-lb'], '--help']).catch(
+        (error: { code: number; stderr: string }) => error,
+      )
+      expect((cli as { code: number }).code).toBe(1)
+      expect((cli as { stderr: string }).stderr).toMatch(new RegExp(`^headless-lb: ${message.source}`))
+    },
+  )
+})
+
+describe('errors across the ESM and CommonJS copies', () => {
+  it('an error thrown by the CommonJS copy is instanceof the ESM classes, by its code', async () => {
+    const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as Record<
+      string,
+      new (
+        ...args: never[]
+      ) => Error
+    >
+    const esmEntry = '../../dist/esm/index.js'
+    const esm = (await import(esmEntry)) as Record<string, new (...args: never[]) => Error>
+    const NoEndpoints = cjs.NoEndpointsError as unknown as new (service: string, reason: string) => Error
+    const fromCjs = new NoEndpoints('web', 'none ready')
+    expect(fromCjs instanceof (esm.NoEndpointsError as never)).toBe(true)
+    expect(fromCjs instanceof (esm.HeadlessLbError as never)).toBe(true)
+    expect(fromCjs instanceof (esm.NoPrimaryError as never)).toBe(false)
+    expect(fromCjs instanceof Error).toBe(true)
+    expect(new Error('plain') instanceof (esm.HeadlessLbError as never)).toBe(false)
+    expect({ code: 'HLB_ERR_NO_ENDPOINTS' } instanceof (esm.NoEndpointsError as never)).toBe(false)
   })
 })

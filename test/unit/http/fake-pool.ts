@@ -37,20 +37,13 @@ export class FakePool extends EventEmitter implements LeasePool {
     return this.#ready
   }
 
+  pick(options?: PickOptions): Endpoint {
+    const endpoint = this.#candidates(options)[this.#next % this.endpoints.length]
+    return endpoint ?? (this.#candidates(options)[0] as Endpoint)
+  }
+
   acquire(options?: PickOptions): Lease {
-    const exclude = new Set((options?.exclude ?? []).map((e) => (typeof e === 'string' ? e : e.id)))
-    let candidates = this.endpoints.filter((e) => !exclude.has(e.id) && !this.ejected.has(e.id))
-    const role = options?.role ?? (options?.readPreference === 'primary' ? 'primary' : undefined)
-    if (role === 'primary') {
-      candidates = candidates.filter((e) => e.ordinal === 0)
-      if (candidates.length === 0) throw new NoPrimaryError(this.service, 'no endpoint with ordinal 0')
-    } else if (role === 'replica' || options?.readPreference === 'replica') {
-      candidates = candidates.filter((e) => e.ordinal !== 0)
-    } else if (options?.readPreference === 'replicaPreferred') {
-      const replicas = candidates.filter((e) => e.ordinal !== 0)
-      if (replicas.length > 0) candidates = replicas
-    }
-    if (candidates.length === 0) throw new NoEndpointsError(this.service, 'all endpoints excluded or ejected')
+    const candidates = this.#candidates(options)
     const endpoint = candidates[this.#next++ % candidates.length] as Endpoint
     this.acquired.push({ endpoint, options })
     let done = false
@@ -65,6 +58,23 @@ export class FakePool extends EventEmitter implements LeasePool {
       },
     }
     return lease
+  }
+
+  #candidates(options?: PickOptions): Endpoint[] {
+    const exclude = new Set((options?.exclude ?? []).map((e) => (typeof e === 'string' ? e : e.id)))
+    let candidates = this.endpoints.filter((e) => !exclude.has(e.id) && !this.ejected.has(e.id))
+    const role = options?.role ?? (options?.readPreference === 'primary' ? 'primary' : undefined)
+    if (role === 'primary') {
+      candidates = candidates.filter((e) => e.ordinal === 0)
+      if (candidates.length === 0) throw new NoPrimaryError(this.service, 'no endpoint with ordinal 0')
+    } else if (role === 'replica' || options?.readPreference === 'replica') {
+      candidates = candidates.filter((e) => e.ordinal !== 0)
+    } else if (options?.readPreference === 'replicaPreferred') {
+      const replicas = candidates.filter((e) => e.ordinal !== 0)
+      if (replicas.length > 0) candidates = replicas
+    }
+    if (candidates.length === 0) throw new NoEndpointsError(this.service, 'all endpoints excluded or ejected')
+    return candidates
   }
 
   refresh(): void {
