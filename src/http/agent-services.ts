@@ -1,5 +1,10 @@
+import type { Clock } from '../discovery/clock.js'
+import type { DiscoveryInternals } from '../discovery/create-endpoint-source.js'
+import { createEndpointSource } from '../discovery/create-endpoint-source.js'
+import type { EndpointSource } from '../discovery/endpoint-source.js'
+import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import { invalidType, requireObject } from '../options.js'
-import type { PoolOptions } from '../pool.js'
+import { createPool, type PoolOptions } from '../pool.js'
 import {
   HTTP_OPTION_KEYS,
   type HttpOptions,
@@ -9,7 +14,7 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import type { ParsedOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, createServicePool, validateServicePoolOptions } from './pool-factory.js'
+import { type ClientPoolOptions, type ServicePool, validateServicePoolOptions } from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
 export type AgentServiceOptions =
@@ -24,6 +29,18 @@ export interface OpenedService {
   readonly http: ResolvedHttpOptions
 }
 
+/** @internal Test seams: the clock and DNS of discovery (and of the agent's idle sweep). */
+export interface AgentInternals {
+  clock?: Clock
+  discovery?: DiscoveryInternals
+}
+
+/** One discovery shared by every origin (port) of a service, and how many pools read it. */
+interface SharedDiscovery {
+  readonly source: EndpointSource
+  users: number
+}
+
 /**
  * The `services` option of the agents (HeadlessAgent for undici, HeadlessHttpAgent for
  * node:http), in one place so both read it alike: host names normalized, agent-wide HTTP
@@ -34,11 +51,15 @@ export interface OpenedService {
 export class AgentServices {
   readonly #services = new Map<string, AgentServiceOptions>()
   readonly #defaults: Record<string, unknown> = {}
+  readonly #discovery = new Map<string, SharedDiscovery>()
+  readonly #internals: AgentInternals
 
   constructor(
     options: Record<string, unknown>,
     checkHttp: (path: string, options: Record<string, unknown>) => void = () => {},
+    internals: AgentInternals = {},
   ) {
+    this.#internals = internals
     for (const key of HTTP_OPTION_KEYS) if (options[key] !== undefined) this.#defaults[key] = options[key]
     checkHttp('options.', options)
     // Validate the agent-wide HTTP options now, not at the first request.
@@ -72,10 +93,52 @@ export class AgentServices {
     const http = this.#resolveHttp(name, entry)
     if (entry.pool !== undefined) return { pool: entry.pool, closePool: undefined, http }
     const poolOptions = poolOptionsOf(entry)
-    const port =
-      poolOptions.port === undefined && poolOptions.portName === undefined ? origin.port : poolOptions.port
-    const made = createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
+    const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
+    const port = portFromUrl ? origin.port : poolOptions.port
+    const made = this.#makePool(
+      name,
+      { ...poolOptions, service: name, port: port as number } as PoolOptions,
+      portFromUrl,
+    )
     return { pool: made.pool, closePool: () => made.close(), http }
+  }
+
+  /**
+   * A pool for one origin of a service. DNS answers do not depend on the URL's port, so every
+   * origin of a service reads one shared discovery (one refresh loop), seen on its own port; each
+   * keeps its own health and balancing state. Static `addresses` need no sharing.
+   */
+  #makePool(host: string, options: PoolOptions, portFromUrl: boolean): ServicePool {
+    const { clock, discovery } = this.#internals
+    const withClock = clock === undefined ? {} : { clock }
+    if (options.addresses !== undefined) {
+      const pool = createPool(options, withClock)
+      return { pool, close: () => pool.close() }
+    }
+    let shared = this.#discovery.get(host)
+    if (shared === undefined) {
+      shared = { source: createEndpointSource(options, { ...withClock, ...discovery }), users: 0 }
+      this.#discovery.set(host, shared)
+    }
+    shared.users++
+    const seen = new PortMappedSource(shared.source, portFromUrl ? options.port : undefined)
+    const pool = createPool(options, { source: seen, ...withClock })
+    const users = shared
+    let closed: Promise<void> | undefined
+    return {
+      pool,
+      close: () => {
+        closed ??= Promise.all([pool.close(), seen.close(), this.#release(host, users)]).then(() => undefined)
+        return closed
+      },
+    }
+  }
+
+  /** A pool stopped reading the service's discovery: the last one closes it. */
+  #release(host: string, shared: SharedDiscovery): Promise<void> {
+    if (--shared.users > 0) return Promise.resolve()
+    if (this.#discovery.get(host) === shared) this.#discovery.delete(host)
+    return shared.source.close()
   }
 
   #resolveHttp(name: string, entry: AgentServiceOptions): ResolvedHttpOptions {

@@ -320,6 +320,11 @@ export class BalancedDispatcher extends Dispatcher {
     return this.#closed
   }
 
+  /** No request unfinished (none waiting, in flight or streaming a body). */
+  get idle(): boolean {
+    return this.#live === null
+  }
+
   /** @internal A request started: destroy() must reach it until it finishes. */
   link(request: BalancedRequest): void {
     request.live = true

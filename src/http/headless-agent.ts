@@ -1,8 +1,15 @@
 import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
+import type { Clock } from '../discovery/clock.js'
+import { systemClock } from '../discovery/clock.js'
 import { ClosedError } from '../errors.js'
 import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
-import { type AgentServiceOptions, AgentServices } from './agent-services.js'
+import {
+  type AgentInternals,
+  type AgentServiceOptions,
+  AgentServices,
+  normalizeHost,
+} from './agent-services.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
 import { HTTP_OPTION_KEYS, type HttpOptions } from './client-options.js'
 import { parseOrigin } from './parse-origin.js'
@@ -19,14 +26,37 @@ export interface HeadlessAgentOptions extends HttpOptions {
 const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 
 /**
+ * Balanced origins (ports) kept per service. A service exposes a few ports; a caller naming many
+ * more (a port scan, ports from user input) must not grow pools without bound: past this, the
+ * least recently used origin is closed (gracefully) to make room.
+ */
+export const MAX_ORIGINS_PER_SERVICE = 16
+/**
+ * An origin with no request in a whole sweep period (and none unfinished) is closed: between one
+ * and two periods after its last request. The next request makes it again (and waits for DNS).
+ */
+export const IDLE_SWEEP_MS = 60_000
+
+/** A balanced origin: its dispatcher, the service it belongs to, and whether it was used lately. */
+interface OriginEntry {
+  readonly dispatcher: BalancedDispatcher
+  readonly host: string
+  used: boolean
+}
+
+/**
  * An undici Dispatcher for a whole process: requests to the listed services are balanced per
  * request across their endpoints (one pool and one BalancedDispatcher per service origin, made
  * on first use); requests to any other host go through a plain undici Agent.
  */
 export class HeadlessAgent extends Dispatcher {
   readonly #services: AgentServices
-  /** Balanced origins only: they are bounded by the configured services and their ports. */
-  readonly #byOrigin = new Map<string, Dispatcher>()
+  /** Balanced origins only: at most MAX_ORIGINS_PER_SERVICE per configured service. */
+  readonly #byOrigin = new Map<string, OriginEntry>()
+  /** Origins closed (evicted or idle) and still finishing their requests: close/destroy reach them. */
+  readonly #retiring = new Set<BalancedDispatcher>()
+  readonly #clock: Clock
+  #sweepTimer: unknown
   /**
    * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
    * a process may call any number of hosts, and this must not grow with them.
@@ -37,11 +67,12 @@ export class HeadlessAgent extends Dispatcher {
   #closed = false
   #closing: Promise<void> | null = null
 
-  constructor(options: HeadlessAgentOptions) {
+  constructor(options: HeadlessAgentOptions, internals: AgentInternals = {}) {
     super()
+    this.#clock = internals.clock ?? systemClock
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
-    this.#services = new AgentServices(o)
+    this.#services = new AgentServices(o, undefined, internals)
     this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
@@ -67,16 +98,64 @@ export class HeadlessAgent extends Dispatcher {
     const origin = options.origin
     const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
     if (this.#passThroughOrigins.has(key)) return this.#passThrough.dispatch(options, h)
-    let target = this.#byOrigin.get(key)
-    if (target === undefined) {
-      target = this.#targetFor(origin)
-      if (target === this.#passThrough) this.#passThroughOrigins.set(key, true)
-      else this.#byOrigin.set(key, target)
+    let entry = this.#byOrigin.get(key)
+    if (entry === undefined) {
+      const target = this.#targetFor(origin)
+      if (target === this.#passThrough) {
+        this.#passThroughOrigins.set(key, true)
+        return target.dispatch(options, h)
+      }
+      entry = this.#add(key, target as OriginEntry)
     }
-    return target.dispatch(options, h)
+    entry.used = true
+    return entry.dispatcher.dispatch(options, h)
   }
 
-  #targetFor(origin: string | URL | undefined): Dispatcher {
+  /** Registers a new balanced origin, making room in its service and starting the idle sweep. */
+  #add(key: string, entry: OriginEntry): OriginEntry {
+    let count = 0
+    let victim: string | undefined
+    let oldest: string | undefined
+    for (const [k, e] of this.#byOrigin) {
+      if (e.host !== entry.host) continue
+      count++
+      oldest ??= k
+      if (victim === undefined && !e.used) victim = k
+    }
+    if (count >= MAX_ORIGINS_PER_SERVICE) this.#retire((victim ?? oldest) as string)
+    this.#byOrigin.set(key, entry)
+    this.#balanced.add(entry.dispatcher)
+    if (this.#sweepTimer === undefined) this.#scheduleSweep()
+    return entry
+  }
+
+  #scheduleSweep(): void {
+    this.#sweepTimer = this.#clock.setTimeout(() => {
+      this.#sweepTimer = undefined
+      if (this.#closed) return
+      for (const [key, entry] of this.#byOrigin) {
+        if (!entry.used && entry.dispatcher.idle) this.#retire(key)
+        else entry.used = false
+      }
+      if (this.#byOrigin.size > 0) this.#scheduleSweep()
+    }, IDLE_SWEEP_MS)
+  }
+
+  /** Closes an origin gracefully (its requests finish); the next request to it makes a new one. */
+  #retire(key: string): void {
+    const entry = this.#byOrigin.get(key)
+    if (entry === undefined) return
+    this.#byOrigin.delete(key)
+    const d = entry.dispatcher
+    this.#balanced.delete(d)
+    this.#retiring.add(d)
+    d.close().then(
+      () => this.#retiring.delete(d),
+      () => this.#retiring.delete(d),
+    )
+  }
+
+  #targetFor(origin: string | URL | undefined): Dispatcher | OriginEntry {
     if (origin === undefined) return this.#passThrough
     let parsed: ReturnType<typeof parseOrigin>
     try {
@@ -94,16 +173,17 @@ export class HeadlessAgent extends Dispatcher {
       origin: parsed.origin,
       http: opened.http,
     })
-    this.#balanced.add(dispatcher)
-    return dispatcher
+    return { dispatcher, host: normalizeHost(parsed.hostname), used: false }
   }
 
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     this.#closing ??= Promise.all([
-      ...[...this.#balanced].map((d) => d.close()),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.close()),
       this.#passThrough.close(),
     ]).then(() => undefined)
     const done = this.#closing
@@ -121,12 +201,14 @@ export class HeadlessAgent extends Dispatcher {
     callback?: () => void,
   ): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     const previous = this.#closing
     const done = Promise.all([
       previous,
-      ...[...this.#balanced].map((d) => d.destroy(error)),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.destroy(error)),
       this.#passThrough.destroyed ? undefined : this.#passThrough.destroy(error),
     ]).then(() => undefined)
     this.#closing ??= done
