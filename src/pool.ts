@@ -152,6 +152,7 @@ export interface PoolStats {
   readonly endpointsAge: number | undefined
 }
 
+/** The pool's events and their payloads. */
 export interface PoolEvents {
   change: [EndpointChange]
   error: [Error]

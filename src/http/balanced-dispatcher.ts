@@ -213,6 +213,8 @@ export class BalancedDispatcher extends Dispatcher {
       headersTimeout: options.http.headersTimeout,
       bodyTimeout: options.http.bodyTimeout,
       keepAliveTimeout: options.http.keepAliveTimeout,
+      allowH2: options.http.allowH2,
+      useH2c: options.http.h2c && options.protocol === 'http:',
       tls: options.http.tls,
     })
     this.#onChange = (change) => {

@@ -43,6 +43,7 @@ export interface HttpAgentService {
 const UNDICI_ONLY: Readonly<Record<string, string>> = {
   pipelining: 'node:http does not pipeline',
   allowH2: 'node:http speaks HTTP/1.1 only (use createClient or HeadlessAgent for HTTP/2)',
+  h2c: 'node:http speaks HTTP/1.1 only (use createClient or HeadlessAgent for HTTP/2)',
   'timeouts.headers': "set your library's timeout (axios `timeout`, got `timeout.response`, req.setTimeout)",
   'timeouts.body': "set your library's timeout (axios `timeout`, got `timeout.response`, req.setTimeout)",
 }
@@ -77,7 +78,7 @@ function checkNodeHttpOptions(protocol: 'http:' | 'https:') {
   }
 }
 
-const ROUTER_KEYS = [...HTTP_OPTION_KEYS, 'allowH2', 'services', 'passThrough']
+const ROUTER_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 
 /**
  * What HeadlessHttpAgent and HeadlessHttpsAgent do, apart from being an http.Agent or an

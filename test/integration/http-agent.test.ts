@@ -116,7 +116,7 @@ describe('HeadlessHttpAgent: node:http and the libraries on it, balanced per req
         kind: 'headless',
         replicas: 3,
       })
-      // The default balancer (least-request: P2C on requests in flight), as a user gets it.
+      // least-request (P2C on requests in flight): round-robin, the default, would split 100/100/100 by construction.
       const agent = labAgent(svc, {}, 'least-request')
       const url = `http://${svc.fqdn}:${svc.port}/x`
       const hosts = new Set<string>()

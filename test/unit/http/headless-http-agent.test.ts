@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import { describe, expect, it } from 'vitest'
+import { createClient } from '../../../src/http/create-client.js'
 import { HeadlessHttpAgent, HeadlessHttpsAgent } from '../../../src/http/headless-http-agent.js'
 
 const services = { 'web.test': { addresses: ['127.0.0.1:1'] } }
@@ -71,5 +72,13 @@ describe('HeadlessHttpAgent with static addresses', () => {
     expect(await error).toMatchObject({ name: 'AbortError' })
     await agent.close()
     server.close()
+  })
+})
+
+describe('allowH2 (undici clients)', () => {
+  it('is a boolean, named in the error', () => {
+    expect(() =>
+      createClient({ origin: 'https://web.test', addresses: ['127.0.0.1:1'], allowH2: 'yes' as never }),
+    ).toThrow(/allowH2 must be/)
   })
 })
