@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Agent, BalancedPool, type Dispatcher } from 'undici'
 import { type AttemptEvent, type BalancerName, createClient } from '../src/index.js'
+import type { PodFault } from '../test/lab/api.js'
 
 export interface PodInfo {
   readonly name: string
@@ -33,6 +34,8 @@ export interface PodsProcess {
   kill(pod: number, service?: PodsService): Promise<void>
   /** Drops the packets of a pod (or lets them through again, `on: false`). */
   blackhole(pod: number, on: boolean, service?: PodsService): Promise<void>
+  /** Sets a headless pod's fault (the lab's: slow, errors, hang, none); resolves once it is in place. */
+  fault(name: string, fault: PodFault): Promise<void>
   /** Scales a service (pods added or removed at once, DNS updated); resolves with its pods then. */
   scale(replicas: number, service?: PodsService): Promise<ReadonlyArray<PodInfo>>
   stop(): Promise<void>
@@ -49,7 +52,7 @@ export async function startPods(count: number, options: { ttl?: number } = {}): 
     },
   )
   const [message] = (await once(child, 'message')) as [
-    { ready: Omit<PodsProcess, 'kill' | 'blackhole' | 'scale' | 'stop'> },
+    { ready: Omit<PodsProcess, 'kill' | 'blackhole' | 'fault' | 'scale' | 'stop'> },
   ]
   let nextId = 1
   type Pods = Record<PodsService, PodInfo[]>
@@ -72,6 +75,9 @@ export async function startPods(count: number, options: { ttl?: number } = {}): 
     },
     async blackhole(pod, on, service = 'web') {
       await ask({ blackhole: { service, pod, on } })
+    },
+    async fault(name, fault) {
+      await ask({ fault: { name, fault } })
     },
     async scale(replicas, service = 'web') {
       return (await ask({ scale: { service, replicas } }))[service]
@@ -108,6 +114,13 @@ export async function closedLoop(
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   return { ok, failed, errors }
+}
+
+/** The `q` quantile (0 to 1) of `values` (sorted in place): the nearest-rank value. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN
+  values.sort((a, b) => a - b)
+  return values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))] as number
 }
 
 export function median(values: ReadonlyArray<number>): number {

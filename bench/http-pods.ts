@@ -7,10 +7,11 @@
 //   <- { id, kill: { service, pod } }               listener closed, open sockets destroyed (a crashed pod; DNS unchanged)
 //   <- { id, blackhole: { service, pod, on } }      packets to and from the pod dropped (or no longer)
 //   <- { id, scale: { service, replicas } }         pods added or removed (at once), DNS updated
+//   <- { id, fault: { name, fault } }               the lab's fault (slow, errors, hang, none) on a pod of the headless service
 //   -> { id, pods: { web: [...], vip: [...] } }     the answer to each of the above, once done
 //   <- { stop: true }                               lab closed, exit
 // `service` is 'web' (the headless service) or 'vip' (the ClusterIP one); `pod` a pod's index.
-import type { LabService } from '../test/lab/index.js'
+import type { LabService, PodFault } from '../test/lab/index.js'
 import { startLab } from '../test/lab/index.js'
 
 const replicas = Number(process.argv[2] ?? 4)
@@ -24,6 +25,7 @@ interface Message {
   kill?: { service: Which; pod: number }
   blackhole?: { service: Which; pod: number; on: boolean }
   scale?: { service: Which; replicas: number }
+  fault?: { name: string; fault: PodFault }
   stop?: boolean
 }
 
@@ -36,6 +38,7 @@ process.on('message', async (message: Message) => {
     const { service, pod, on } = message.blackhole
     await services[service].pods[pod]!.blackhole(on)
   }
+  if (message.fault) web.pod(message.fault.name).fault(message.fault.fault)
   if (message.scale) await services[message.scale.service].scale(message.scale.replicas)
   if (message.id !== undefined)
     process.send?.({ id: message.id, pods: { web: podList(web), vip: podList(vip) } })

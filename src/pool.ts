@@ -154,10 +154,29 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
+  if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
+  const discoveryOptions: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
+  const source =
+    internals.source ??
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
+      ...(internals.clock ? { clock: internals.clock } : {}),
+      ...internals.discovery,
+    })
+  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
+}
+
+/**
+ * A primary chosen by ordinal or name needs pod names, which only SRV (`portName`) and `pods`
+ * give; for discovery options that will make a DNS source (an explicit source may carry them).
+ */
+export function requirePodNamesForPrimary(
+  record: Record<string, unknown>,
+  resolved: ResolvedBalancingOptions,
+): void {
   const primary = resolved.primary
   if (
     (primary.kind === 'ordinal' || primary.kind === 'name') &&
-    internals.source === undefined &&
     record.portName === undefined &&
     record.pods === undefined
   ) {
@@ -169,15 +188,6 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
         'set portName or pods, or find the primary with primary.probe',
     )
   }
-  const discoveryOptions: Record<string, unknown> = {}
-  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
-  const source =
-    internals.source ??
-    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
-      ...(internals.clock ? { clock: internals.clock } : {}),
-      ...internals.discovery,
-    })
-  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
 }
 
 /**
@@ -320,7 +330,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.sync(source.endpoints)
   }
 
-  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  /**
+   * Resolves once discovery lists at least one endpoint (`allowEmpty: true`: once it has a first
+   * answer, possibly "no ready pods"); rejects with ResolutionError on timeout or abort.
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)

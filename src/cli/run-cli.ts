@@ -233,7 +233,10 @@ async function doctor(
 async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean, io: CliIo): Promise<number> {
   const source = createEndpointSource(options, io.internals)
   try {
-    await source.ready(io.signal === undefined ? {} : { signal: io.signal })
+    // An empty answer is an answer here: resolve prints it and exits 1.
+    await source.ready(
+      io.signal === undefined ? { allowEmpty: true } : { signal: io.signal, allowEmpty: true },
+    )
     const endpoints = source.endpoints
     // Every JSON object has one shape, `{ type, at, service, stale, endpoints }` (a change adds
     // added, removed, updated), so a --watch reader parses every line the same way.

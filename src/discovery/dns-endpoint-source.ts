@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError, ResolutionError } from '../errors.js'
-import { invalidType, outOfRange } from '../options.js'
+import { booleanOption, invalidType, outOfRange } from '../options.js'
 import { Backoff } from './backoff.js'
 import type { Clock } from './clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import { DnsQueryError } from './dns-client.js'
 import { EndpointSet } from './endpoint-set.js'
 import type { ReadyOptions } from './endpoint-source.js'
-import type { EndpointResolver, Resolution } from './resolve-endpoints.js'
+import type { EndpointResolver, Resolution, ResolutionProblem } from './resolve-endpoints.js'
 
 const debug = debuglog('headless-lb')
 
@@ -19,6 +19,7 @@ const EMPTY_ANSWER_TTL = 5
 const REFRESH_JITTER = 0.1
 
 interface Waiter {
+  readonly allowEmpty: boolean
   resolve(): void
   reject(error: Error): void
 }
@@ -47,6 +48,8 @@ export class DnsEndpointSource extends EventEmitter {
   #stale = false
   #emptySeen = false
   #lastError: ResolutionError | undefined
+  /** The last answer's empty query and code while the set is empty: what ready() tells on timeout. */
+  #lastEmpty: { readonly query: string; readonly code: string } | undefined
   #closed = false
 
   constructor(
@@ -87,12 +90,30 @@ export class DnsEndpointSource extends EventEmitter {
     if (timeout < 0) {
       return Promise.reject(outOfRange('ready options.timeout', 'a number of milliseconds >= 0', timeout))
     }
-    if (this.#resolved) return Promise.resolve()
+    let allowEmpty: boolean
+    try {
+      allowEmpty = booleanOption('ready options.allowEmpty', options.allowEmpty, false)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#set.size > 0 || (allowEmpty && this.#resolved)) return Promise.resolve()
     const { signal } = options
     return new Promise<void>((resolve, reject) => {
       let timer: unknown
       const fail = (why: string, cause: unknown): void => {
         const last = this.#lastError
+        const empty = this.#lastEmpty
+        if (last === undefined && empty !== undefined) {
+          // DNS answered, with no endpoint: NXDOMAIN is what both a service without ready pods
+          // and a misspelt one give, so the message names both.
+          reject(
+            new ResolutionError(
+              `${this.#options.service} has no endpoint ${why}: no ready pods, or no such service (${empty.query} gave ${empty.code})`,
+              { service: this.#options.service, query: empty.query, dnsCode: empty.code, cause },
+            ),
+          )
+          return
+        }
         reject(
           new ResolutionError(
             `${this.#options.service} was not resolved ${why}${last ? `: ${last.query} failed with ${last.dnsCode}` : ''}`,
@@ -115,6 +136,7 @@ export class DnsEndpointSource extends EventEmitter {
         signal?.removeEventListener('abort', onAbort)
       }
       const waiter: Waiter = {
+        allowEmpty,
         resolve: () => {
           settle()
           resolve()
@@ -215,13 +237,35 @@ export class DnsEndpointSource extends EventEmitter {
       return
     }
     this.#emptySeen = false
-    this.#afterAnswer()
+    const problems = resolution.problems
+    // A partial answer (an SRV target failed) is no recovery: its retry keeps backing off.
+    if (problems?.some((p) => p.code !== undefined)) {
+      this.#stale = false
+      this.#lastError = undefined
+    } else this.#afterAnswer()
     if (resolution.endpoints.length > 0) this.#lastTtl = resolution.ttl
+    this.#lastEmpty = resolution.endpoints.length === 0 ? resolution.empty : undefined
     const change = this.#set.apply(resolution.endpoints)
     this.#markResolved()
-    // Scheduled before emitting, so a throwing listener cannot stop the refresh loop.
-    this.#schedule(this.#refreshDelay(resolution.ttl ?? this.#lastTtl ?? EMPTY_ANSWER_TTL))
+    // Scheduled before emitting, so a throwing listener cannot stop the refresh loop. A failed
+    // target is asked again on the backoff schedule if that comes before the TTL.
+    let delay = this.#refreshDelay(resolution.ttl ?? this.#lastTtl ?? EMPTY_ANSWER_TTL)
+    if (problems?.some((p) => p.code !== undefined)) delay = Math.min(delay, this.#backoff.nextDelay())
+    this.#schedule(delay)
     if (change) this.#emitChange(change)
+    if (problems !== undefined) for (const problem of problems) this.#reportProblem(problem)
+  }
+
+  #reportProblem(problem: ResolutionProblem): void {
+    const service = this.#options.service
+    const error = new ResolutionError(`Resolving ${service}: ${problem.message}`, {
+      service,
+      query: problem.query,
+      dnsCode: problem.code,
+      cause: problem.cause,
+    })
+    debug('%s', error.message)
+    if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 
   #afterAnswer(): void {
@@ -268,10 +312,12 @@ export class DnsEndpointSource extends EventEmitter {
     this.emit('change', change)
   }
 
+  /** After an answer: wakes the waiters it satisfies (all of them once there is an endpoint). */
   #markResolved(): void {
-    if (this.#resolved) return
     this.#resolved = true
-    for (const waiter of [...this.#waiters]) waiter.resolve()
+    if (this.#waiters.size === 0) return
+    const hasEndpoints = this.#set.size > 0
+    for (const waiter of [...this.#waiters]) if (hasEndpoints || waiter.allowEmpty) waiter.resolve()
   }
 
   /** TTL in seconds -> next refresh in ms: clamped to [minRefresh, maxRefresh], spread by jitter. */

@@ -6,6 +6,11 @@ export interface ReadyOptions {
   signal?: AbortSignal
   /** Gives up after this many ms (>= 0; Infinity: only `signal`). Default: the `readyTimeout` discovery option (10 s). */
   timeout?: number
+  /**
+   * Resolve after the first answer even when it lists no endpoint ("no ready pods"). Default
+   * false: `ready()` waits until there is at least one endpoint.
+   */
+  allowEmpty?: boolean
 }
 
 /**
@@ -18,8 +23,10 @@ export interface EndpointSource {
   /** True while the set is the last good answer kept after DNS errors (stale-if-error). */
   readonly stale: boolean
   /**
-   * Resolves after the first successful resolution (an answer, possibly "no ready pods");
-   * rejects with ResolutionError on timeout or abort, and with ClosedError after close().
+   * Resolves once the set has at least one endpoint (with `allowEmpty`: after the first answer,
+   * possibly "no ready pods"); rejects with ResolutionError on timeout or abort (naming the
+   * service, and saying "no ready pods, or no such service" when DNS answered with none), and
+   * with ClosedError after close().
    */
   ready(options?: ReadyOptions): Promise<void>
   /**

@@ -19,6 +19,8 @@ export interface EndpointDispatchersOptions {
   readonly headersTimeout: number
   readonly bodyTimeout: number
   readonly keepAliveTimeout: number
+  /** Offer h2 in ALPN (https: only); the Pool then multiplexes over one session per pod. */
+  readonly allowH2: boolean
   readonly tls: ConnectionOptions | undefined
 }
 
@@ -112,6 +114,8 @@ export class EndpointDispatchers {
     const connector = buildConnector({
       timeout: o.connectTimeout,
       servername: o.servername,
+      // ALPN: the Pool's allowH2 only takes effect if the connector offers h2 (or not) too.
+      allowH2: o.allowH2,
       ...(o.tls as Record<string, unknown> | undefined),
     } as buildConnector.BuildOptions)
     const address = endpoint.address
@@ -125,6 +129,7 @@ export class EndpointDispatchers {
       headersTimeout: o.headersTimeout,
       bodyTimeout: o.bodyTimeout,
       keepAliveTimeout: o.keepAliveTimeout,
+      allowH2: o.allowH2,
       connect,
     })
   }
