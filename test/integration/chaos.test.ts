@@ -5,16 +5,16 @@ import { tableFooter, tableHeader, tableRow } from '../chaos/chaos-table.js'
 // The chaos suite's short variant (npm run chaos is the long one): the client with its defaults
 // under GET and POST load while the lab kills, hangs, slows, 5xx-es and black-holes pods, stops
 // DNS, scales and reschedules, one phase after another and then all at once, closed under load.
-// Two seconds per phase (four for the gray ones); the table is printed so a CI log shows the figures.
+// Two seconds per phase (six for the gray ones); the table is printed so a CI log shows the figures.
 let report: ChaosReport
 
 beforeAll(async () => {
   const lines = [tableHeader()]
   report = await runChaos({
     phaseMs: 2_000,
-    // A gray phase loses up to one 1 s deadline per loop before the pod is known stalled: 4 s
+    // A gray phase loses up to one 1 s deadline per loop before the pod is known stalled: 6 s
     // keeps that first wave from being most of what the ratio measures.
-    grayPhaseMs: 4_000,
+    grayPhaseMs: 6_000,
     maxRequests: 20_000,
     ttl: 1,
     settleMs: 10_000,
