@@ -77,6 +77,7 @@ export type {
   EndpointStats,
   HealthEvent,
   PanicEvent,
+  PoolEvents,
   PoolInternals,
   PoolOptions,
   PoolStats,

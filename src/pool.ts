@@ -136,7 +136,8 @@ export interface PoolStats {
   readonly unhandledErrors: number
 }
 
-interface PoolEvents {
+/** The pool's events and their payloads. */
+export interface PoolEvents {
   change: [EndpointChange]
   error: [Error]
   health: [HealthEvent]

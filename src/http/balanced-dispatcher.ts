@@ -177,6 +177,7 @@ export class BalancedDispatcher extends Dispatcher {
       bodyTimeout: options.http.bodyTimeout,
       keepAliveTimeout: options.http.keepAliveTimeout,
       allowH2: options.http.allowH2,
+      useH2c: options.http.h2c && options.protocol === 'http:',
       tls: options.http.tls,
     })
     this.#onChange = (change) => {

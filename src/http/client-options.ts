@@ -96,6 +96,11 @@ export interface HttpOptions {
    * still balanced on its own (docs/http.md, "HTTP/2"). false: HTTP/1.1 only.
    */
   allowH2?: boolean
+  /**
+   * Speak cleartext HTTP/2 (h2c, prior knowledge: no upgrade, no ALPN) to `http:` origins
+   * (undici `useH2c`). Default false. Every pod of the service must speak h2c.
+   */
+  h2c?: boolean
   /** TLS options for `https:` origins (`ca`, `cert`, `key`, `rejectUnauthorized`...). `servername` defaults to the logical host name. */
   tls?: ConnectionOptions
   /**
@@ -136,6 +141,7 @@ export interface ResolvedHttpOptions {
   readonly pipelining: number
   readonly keepAliveTimeout: number
   readonly allowH2: boolean
+  readonly h2c: boolean
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
@@ -149,6 +155,7 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'pipelining',
   'keepAliveTimeout',
   'allowH2',
+  'h2c',
   'tls',
   'routeByMethod',
   'readPreference',
@@ -257,6 +264,7 @@ export function resolveHttpOptions(
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
     allowH2: booleanOption(`${path}allowH2`, options.allowH2, true),
+    h2c: booleanOption(`${path}h2c`, options.h2c, false),
     tls: options.tls,
     routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(

@@ -21,6 +21,8 @@ export interface EndpointDispatchersOptions {
   readonly keepAliveTimeout: number
   /** Offer h2 in ALPN (https: only); the Pool then multiplexes over one session per pod. */
   readonly allowH2: boolean
+  /** Cleartext h2 by prior knowledge (http: only). */
+  readonly useH2c: boolean
   readonly tls: ConnectionOptions | undefined
 }
 
@@ -116,6 +118,7 @@ export class EndpointDispatchers {
       servername: o.servername,
       // ALPN: the Pool's allowH2 only takes effect if the connector offers h2 (or not) too.
       allowH2: o.allowH2,
+      useH2c: o.useH2c,
       ...(o.tls as Record<string, unknown> | undefined),
     } as buildConnector.BuildOptions)
     const address = endpoint.address
@@ -130,6 +133,8 @@ export class EndpointDispatchers {
       bodyTimeout: o.bodyTimeout,
       keepAliveTimeout: o.keepAliveTimeout,
       allowH2: o.allowH2,
+      // Pool takes useH2c (undici 8 reads it in its constructor); its types omit it.
+      ...({ useH2c: o.useH2c } as object),
       connect,
     })
   }

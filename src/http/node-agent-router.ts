@@ -43,6 +43,7 @@ export interface HttpAgentService {
 const UNDICI_ONLY: Readonly<Record<string, string>> = {
   pipelining: 'node:http does not pipeline',
   allowH2: 'node:http speaks HTTP/1.1 only (use createClient or HeadlessAgent for HTTP/2)',
+  h2c: 'node:http speaks HTTP/1.1 only (use createClient or HeadlessAgent for HTTP/2)',
   'timeouts.headers': "set your library's timeout (axios `timeout`, got `timeout.response`, req.setTimeout)",
   'timeouts.body': "set your library's timeout (axios `timeout`, got `timeout.response`, req.setTimeout)",
 }

@@ -122,3 +122,29 @@ describe('HTTP/2 to pods (undici negotiates h2 over TLS)', () => {
     })
   })
 })
+
+describe('h2c: cleartext HTTP/2 by prior knowledge (h2c: true)', () => {
+  it('balances every request across the pods, one session per pod, :authority the service name', async () => {
+    const svc = await lab.addService({ name: 'h2c-even', kind: 'headless', replicas: 3, servePods: false })
+    const pods = await startH2Pods(svc, undefined, { cleartext: true })
+    const client = createClient({
+      origin: `http://${svc.fqdn}:${svc.port}`,
+      portName: 'http',
+      dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+      h2c: true,
+    })
+    cleanups.push(
+      () => client.close(),
+      () => pods.close(),
+    )
+    const { byPod, failed } = await load(client, 300, 12)
+    expect(failed).toEqual([])
+    console.log(`h2c: ${[...byPod].map(([p, n]) => `${p} ${n}`).join(', ')}`)
+    for (const pod of svc.pods) {
+      const s = pods.stats.get(pod.name)
+      expect(Math.abs((byPod.get(pod.name) ?? 0) - 100)).toBeLessThanOrEqual(15)
+      expect(s?.sessions).toBe(1)
+      expect(s?.authorities).toEqual(new Set([`${svc.fqdn}:${svc.port}`]))
+    }
+  })
+})

@@ -31,13 +31,13 @@ export interface H2Pods {
 
 export async function startH2Pods(
   svc: LabService,
-  tls: { cert: Buffer; key: Buffer },
-  options: { maxConcurrentStreams?: number } = {},
+  tls: { cert: Buffer; key: Buffer } | undefined,
+  options: { maxConcurrentStreams?: number; cleartext?: boolean } = {},
 ): Promise<H2Pods> {
   const stats = new Map<string, H2PodStats>()
   const servers = new Map<
     string,
-    { server: http2.Http2SecureServer; sessions: Set<http2.ServerHttp2Session> }
+    { server: http2.Http2Server | http2.Http2SecureServer; sessions: Set<http2.ServerHttp2Session> }
   >()
   const pods: H2Pods = {
     stats,
@@ -61,14 +61,16 @@ export async function startH2Pods(
     const s: H2PodStats = { sessions: 0, streams: 0, maxActive: 0, authorities: new Set(), snis: new Set() }
     stats.set(pod.name, s)
     const sessions = new Set<http2.ServerHttp2Session>()
-    const server = http2.createSecureServer({
-      ...tls,
-      allowHTTP1: false,
-      ...(options.maxConcurrentStreams === undefined
+    const settings =
+      options.maxConcurrentStreams === undefined
         ? {}
-        : { settings: { maxConcurrentStreams: options.maxConcurrentStreams } }),
-    })
-    server.on('session', (session) => {
+        : { settings: { maxConcurrentStreams: options.maxConcurrentStreams } }
+    // Cleartext: h2c by prior knowledge (node:http2's plain server speaks nothing else).
+    const server: http2.Http2Server | http2.Http2SecureServer =
+      options.cleartext === true || tls === undefined
+        ? http2.createServer(settings)
+        : http2.createSecureServer({ ...tls, allowHTTP1: false, ...settings })
+    server.on('session', (session: http2.ServerHttp2Session) => {
       s.sessions++
       sessions.add(session)
       let active = 0
