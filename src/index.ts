@@ -9,7 +9,7 @@ export type {
   PrimaryOptions,
   PrimaryProbe,
 } from './balancing/balancing-options.js'
-export type { EndpointSource } from './discovery/endpoint-source.js'
+export type { EndpointSource, ResolutionEvent } from './discovery/endpoint-source.js'
 // discovery
 export {
   createEndpointSource,
@@ -46,7 +46,13 @@ export type {
   SlowStartOptions,
 } from './health/health-options.js'
 // http
-export type { AttemptEvent, HedgeEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export type {
+  AttemptEndEvent,
+  AttemptEvent,
+  HedgeEvent,
+  HttpStats,
+  RetryEvent,
+} from './http/balanced-dispatcher.js'
 export { BalancedDispatcher } from './http/balanced-dispatcher.js'
 export type {
   HedgeOptions,
@@ -73,6 +79,7 @@ export type { LeasePool } from './http/lease-pool.js'
 export type { HttpAgentService, HttpAgentServiceStats } from './http/node-agent-router.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 export type {
+  CheckEvent,
   EjectEvent,
   EndpointStats,
   HealthEvent,

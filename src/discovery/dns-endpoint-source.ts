@@ -8,7 +8,7 @@ import type { Clock } from './clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import { DnsQueryError } from './dns-client.js'
 import { EndpointSet } from './endpoint-set.js'
-import type { ReadyOptions } from './endpoint-source.js'
+import type { ReadyOptions, ResolutionEvent } from './endpoint-source.js'
 import type { EndpointResolver, Resolution, ResolutionProblem } from './resolve-endpoints.js'
 
 const debug = debuglog('headless-lb')
@@ -48,6 +48,7 @@ export class DnsEndpointSource extends EventEmitter {
   #stale = false
   #emptySeen = false
   #lastError: ResolutionError | undefined
+  #answeredAt: number | undefined
   /** The last answer's empty query and code while the set is empty: what ready() tells on timeout. */
   #lastEmpty: { readonly query: string; readonly code: string } | undefined
   #closed = false
@@ -73,6 +74,11 @@ export class DnsEndpointSource extends EventEmitter {
 
   get stale(): boolean {
     return this.#stale
+  }
+
+  /** Clock time (ms) of the last answer (endpoints or "no ready pods"); undefined before the first. */
+  get answeredAt(): number | undefined {
+    return this.#answeredAt
   }
 
   /** The last resolution error, kept until a resolution succeeds. */
@@ -234,6 +240,7 @@ export class DnsEndpointSource extends EventEmitter {
       this.#emptySeen = true
       this.#afterAnswer()
       this.#schedule(this.#options.minRefresh)
+      this.#emitResolution('empty', undefined)
       return
     }
     this.#emptySeen = false
@@ -254,6 +261,14 @@ export class DnsEndpointSource extends EventEmitter {
     this.#schedule(delay)
     if (change) this.#emitChange(change)
     if (problems !== undefined) for (const problem of problems) this.#reportProblem(problem)
+    this.#emitResolution(resolution.endpoints.length > 0 ? 'answer' : 'empty', undefined)
+  }
+
+  /** Once per resolution, after any `change`: only built when someone listens (metrics do). */
+  #emitResolution(outcome: ResolutionEvent['outcome'], error: Error | undefined): void {
+    if (this.listenerCount('resolution') === 0) return
+    const endpoints = this.#set.size
+    this.emit('resolution', error === undefined ? { outcome, endpoints } : { outcome, endpoints, error })
   }
 
   #reportProblem(problem: ResolutionProblem): void {
@@ -269,6 +284,7 @@ export class DnsEndpointSource extends EventEmitter {
   }
 
   #afterAnswer(): void {
+    this.#answeredAt = this.#clock.now()
     this.#backoff.reset()
     this.#stale = false
     this.#lastError = undefined
@@ -298,6 +314,7 @@ export class DnsEndpointSource extends EventEmitter {
     // 'error' without a listener would throw from EventEmitter; a resolution problem must never
     // crash the caller's process, so without a listener it only goes to the debug log.
     if (this.listenerCount('error') > 0) this.emit('error', resolutionError)
+    this.#emitResolution('error', resolutionError)
   }
 
   #emitChange(change: EndpointChange): void {

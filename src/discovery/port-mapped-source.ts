@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
-import type { EndpointSource, ReadyOptions } from './endpoint-source.js'
+import type { EndpointSource, ReadyOptions, ResolutionEvent } from './endpoint-source.js'
 import { addressId } from './resolve-endpoints.js'
 
 /**
@@ -38,6 +38,9 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
   readonly #onError = (error: Error): void => {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
+  readonly #onResolution = (event: ResolutionEvent): void => {
+    this.emit('resolution', event)
+  }
 
   /** `port`: the endpoints' port here; undefined keeps the source's own ports. */
   constructor(inner: EndpointSource, port: number | undefined) {
@@ -49,6 +52,7 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
     this.#mapped = next
     inner.on('change', this.#onChange)
     inner.on('error', this.#onError)
+    inner.on('resolution', this.#onResolution)
   }
 
   get endpoints(): ReadonlyArray<Endpoint> {
@@ -57,6 +61,10 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
 
   get stale(): boolean {
     return this.#inner.stale
+  }
+
+  get answeredAt(): number | undefined {
+    return this.#inner.answeredAt
   }
 
   ready(options?: ReadyOptions): Promise<void> {
@@ -74,6 +82,7 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
     this.#closed = true
     this.#inner.off('change', this.#onChange)
     this.#inner.off('error', this.#onError)
+    this.#inner.off('resolution', this.#onResolution)
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -97,7 +97,13 @@ export class AgentServices {
     const port = portFromUrl ? origin.port : poolOptions.port
     const made = this.#makePool(
       name,
-      { ...poolOptions, service: name, port: port as number } as PoolOptions,
+      {
+        ...poolOptions,
+        service: name,
+        port: port as number,
+        // One option for the dispatcher's metrics and its pool's.
+        ...(http.meterProvider === undefined ? {} : { meterProvider: http.meterProvider }),
+      } as PoolOptions,
       portFromUrl,
     )
     return { pool: made.pool, closePool: () => made.close(), http }

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { ReadPreference } from '../lease.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import {
   booleanOption,
   durationMs,
@@ -110,6 +111,11 @@ export interface HttpOptions {
   routeByMethod?: boolean
   /** Where reads go when routing by method. Default `'replicaPreferred'`. */
   readPreference?: ReadPreference
+  /**
+   * Where the HTTP and pool metrics go (docs/observability.md). Default: the MeterProvider
+   * registered with `@opentelemetry/api`, if any; without one nothing is recorded. `false`: none.
+   */
+  meterProvider?: MeterProviderLike | false
   /** Hedged requests: `true` for the defaults, or options. Default off. */
   hedge?: boolean | HedgeOptions
 }
@@ -145,6 +151,7 @@ export interface ResolvedHttpOptions {
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
+  readonly meterProvider: MeterProviderLike | false | undefined
   readonly hedge: ResolvedHedgeOptions | false
 }
 
@@ -159,6 +166,7 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'tls',
   'routeByMethod',
   'readPreference',
+  'meterProvider',
   'hedge',
 ]
 
@@ -273,6 +281,7 @@ export function resolveHttpOptions(
       READ_PREFERENCES,
       'replicaPreferred',
     ),
+    meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
     hedge: resolveHedgeOptions(`${path}hedge`, options.hedge),
   }
 }

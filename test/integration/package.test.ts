@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { posix } from 'node:path'
 import { promisify } from 'node:util'
@@ -30,6 +30,15 @@ describe('the published package', () => {
     for (const name of ['createPool', 'createClient', 'HeadlessAgent', 'HeadlessLbError']) {
       expect(typeof esm[name], name).toBe('function')
     }
+  })
+
+  it('never imports the optional peer @opentelemetry/api from the root entry (metrics read the global registration)', () => {
+    const files = readdirSync('dist', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))
+    expect(files.length).toBeGreaterThan(10)
+    const importing = files.filter((f) =>
+      /require\(["']@opentelemetry|from ["']@opentelemetry/.test(readFileSync(`dist/${f}`, 'utf8')),
+    )
+    expect(importing).toEqual([])
   })
 
   it('serves headless-lb/pg and headless-lb/ioredis to require() and import, by package name', async () => {
