@@ -7,6 +7,7 @@ export type HeadlessLbErrorCode =
   | 'HLB_ERR_NO_ENDPOINTS'
   | 'HLB_ERR_NO_PRIMARY'
   | 'HLB_ERR_CLOSED'
+  | 'HLB_ERR_DESTROYED'
   | 'HLB_ERR_REQUEST_FAILED'
   | 'HLB_ERR_RETRY_BUDGET'
   | 'HLB_ERR_DEADLINE'
@@ -123,6 +124,17 @@ export class ClosedError extends HeadlessLbError {
   static override readonly errorCode: HeadlessLbErrorCode = 'HLB_ERR_CLOSED'
   constructor(what: string, service?: string) {
     super('HLB_ERR_CLOSED', `${what}${service ? ` for ${service}` : ''} is closed`, { service })
+  }
+}
+
+/**
+ * `destroy()` ended the request at once (no error was given to `destroy`): it was in flight, in
+ * its retry backoff, waiting for the pool, or streaming its response body.
+ */
+export class DestroyedError extends HeadlessLbError {
+  static override readonly errorCode: HeadlessLbErrorCode = 'HLB_ERR_DESTROYED'
+  constructor(what: string, service?: string) {
+    super('HLB_ERR_DESTROYED', `${what}${service ? ` for ${service}` : ''} was destroyed`, { service })
   }
 }
 

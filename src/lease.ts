@@ -27,10 +27,12 @@ export interface PickOptions {
 /**
  * Why an attempt failed, as precisely as the caller knows. `connect-refused` is strong evidence
  * that the pod is gone and may eject it at once; `status` is a response the caller counts as a
- * failure (a 5xx). `cancelled` says nothing about the endpoint (the caller aborted or ran out of
- * time, or the request itself was invalid): it only frees the in-flight slot, and counts neither
- * as a failure nor as a latency sample, as Envoy records no outlier result for a reset the
- * downstream caused.
+ * failure (a 5xx). `timeout` is an attempt that was sent and got no answer in time, whoever's
+ * timer it was (undici's headers/body timeout, or the caller's deadline): it counts as a failure
+ * with a latency of at least the time waited, as Envoy counts local-origin timeouts. `cancelled`
+ * says nothing about the endpoint (the caller cancelled for a reason other than time, or the
+ * request itself was invalid): it only frees the in-flight slot, and counts neither as a failure
+ * nor as a latency sample, as Envoy records no outlier result for a reset the downstream caused.
  */
 export type FailureKind =
   | 'connect-refused'
@@ -49,4 +51,10 @@ export type LeaseOutcome =
 export interface Lease {
   readonly endpoint: Endpoint
   release(outcome: LeaseOutcome): void
+  /**
+   * Optional: the endpoint has answered (response headers arrived) but the work goes on (a body
+   * or stream still being read). Stall detection then stops counting this lease as waiting for
+   * an answer; without the call, it waits until `release`.
+   */
+  responded?(): void
 }

@@ -31,7 +31,7 @@ import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
-import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
+import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
@@ -39,7 +39,10 @@ import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
+import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
+import { chooseMeterProvider } from './metrics/meter-provider.js'
+import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 
 const debug = debuglog('headless-lb')
@@ -95,6 +98,14 @@ export interface PanicEvent {
   readonly total: number
 }
 
+/** `check` event: one active health check finished (not a transition: see `health` for those). */
+export interface CheckEvent {
+  readonly endpoint: Endpoint
+  readonly passed: boolean
+  /** Why it failed (a status, a refused connect, a timeout), when it did. */
+  readonly error?: unknown
+}
+
 /** `primary` event: the endpoint taking `role: 'primary'` changed (undefined: none known). */
 export interface PrimaryEvent {
   readonly primary: Endpoint | undefined
@@ -109,6 +120,10 @@ export interface EndpointStats {
   readonly requests: number
   readonly failures: number
   readonly consecutiveFailures: number
+  /** Leases out on it with no answer yet (no response headers). */
+  readonly waiting: number
+  /** Stall detection keeps new requests away from it (it sits on waiting requests, answering nothing). */
+  readonly stalled: boolean
   /** Peak-EWMA latency now, ms (decayed since the last observation). */
   readonly ewma: number
   readonly ejections: number
@@ -129,12 +144,21 @@ export interface PoolStats {
   readonly ejectionsPrevented: number
   /** Discovery errors seen while no `error` listener was attached. */
   readonly unhandledErrors: number
+  /**
+   * Ms since discovery last had an answer (the age of the endpoint set: it grows while DNS
+   * fails and the set is stale). Undefined before the first answer, and for a source that does
+   * not say (static addresses).
+   */
+  readonly endpointsAge: number | undefined
 }
 
-interface PoolEvents {
+/** The pool's events and their payloads. */
+export interface PoolEvents {
   change: [EndpointChange]
   error: [Error]
+  resolution: [ResolutionEvent]
   health: [HealthEvent]
+  check: [CheckEvent]
   eject: [EjectEvent]
   panic: [PanicEvent]
   primary: [PrimaryEvent]
@@ -149,21 +173,7 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
-  const primary = resolved.primary
-  if (
-    (primary.kind === 'ordinal' || primary.kind === 'name') &&
-    internals.source === undefined &&
-    record.portName === undefined &&
-    record.pods === undefined
-  ) {
-    throw invalidType(
-      `primary.${primary.kind}`,
-      'used with portName (SRV) or pods, which give pod names',
-      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
-      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
-        'set portName or pods, or find the primary with primary.probe',
-    )
-  }
+  if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
   const discoveryOptions: Record<string, unknown> = {}
   for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =
@@ -176,12 +186,38 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
 }
 
 /**
+ * A primary chosen by ordinal or name needs pod names, which only SRV (`portName`) and `pods`
+ * give; for discovery options that will make a DNS source (an explicit source may carry them).
+ */
+export function requirePodNamesForPrimary(
+  record: Record<string, unknown>,
+  resolved: ResolvedBalancingOptions,
+): void {
+  const primary = resolved.primary
+  if (
+    (primary.kind === 'ordinal' || primary.kind === 'name') &&
+    record.portName === undefined &&
+    record.pods === undefined
+  ) {
+    throw invalidType(
+      `primary.${primary.kind}`,
+      'used with portName (SRV) or pods, which give pod names',
+      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
+      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
+        'set portName or pods, or find the primary with primary.probe',
+    )
+  }
+}
+
+/**
  * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
  * touch a lease after releasing it.
  */
 class PooledLease implements Lease {
   endpoint: Endpoint
   state: EndpointState | undefined
+  /** 1 until the endpoint answers (responded() or release): counted in state.waiting. */
+  waiting = 0
   private readonly pool: Pool
 
   constructor(pool: Pool, state: EndpointState) {
@@ -198,6 +234,14 @@ class PooledLease implements Lease {
     }
     this.state = undefined
     this.pool.settle(state, outcome, this)
+  }
+
+  responded(): void {
+    const state = this.state
+    if (state === undefined || this.waiting === 0) return
+    this.waiting = 0
+    state.waiting--
+    state.progress++
   }
 }
 
@@ -217,8 +261,16 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly random: () => number
   private readonly context: PickContext
   private readonly detector: OutlierDetector
+  private readonly stalls: StallDetector
+  /** 1 while a stall sweep is scheduled (armed by acquire, stops when nothing is waiting). */
+  private sweepArmed = 0
+  private sweepTimer: unknown = undefined
+  private readonly onSweep = (): void => this.sweep()
+  private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
+  /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
+  private readonly stopMetrics: (() => void) | undefined
 
   private readonly states = new Map<string, EndpointState>()
   private members: EndpointState[] = []
@@ -245,6 +297,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return
     this.sync(change.endpoints)
     this.emit('change', change)
+  }
+
+  private readonly onSourceResolution = (event: ResolutionEvent): void => {
+    if (!this.closed) this.emit('resolution', event)
   }
 
   private readonly onSourceError = (error: Error): void => {
@@ -275,6 +331,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
+    this.stalls = new StallDetector(options.stallDetection)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
     this.checker =
@@ -295,10 +352,16 @@ export class Pool extends EventEmitter<PoolEvents> {
         : undefined
     source.on('change', this.onSourceChange)
     source.on('error', this.onSourceError)
+    source.on('resolution', this.onSourceResolution)
     this.sync(source.endpoints)
+    const provider = chooseMeterProvider(options.meterProvider)
+    this.stopMetrics = provider === undefined ? undefined : recordPoolMetrics(this, provider)
   }
 
-  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  /**
+   * Resolves once discovery lists at least one endpoint (`allowEmpty: true`: once it has a first
+   * answer, possibly "no ready pods"); rejects with ResolutionError on timeout or abort.
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)
@@ -350,10 +413,15 @@ export class Pool extends EventEmitter<PoolEvents> {
     const state = this.select(options)
     state.inFlight++
     state.requests++
-    const lease = this.freeLeases.pop()
-    if (lease === undefined) return new PooledLease(this, state)
-    lease.state = state
-    lease.endpoint = state.endpoint
+    state.waiting++
+    if (this.sweepArmed === 0) this.armSweep()
+    let lease = this.freeLeases.pop()
+    if (lease === undefined) lease = new PooledLease(this, state)
+    else {
+      lease.state = state
+      lease.endpoint = state.endpoint
+    }
+    lease.waiting = 1
     return lease
   }
 
@@ -364,6 +432,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
     if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
     if (state.inFlight > 0) state.inFlight--
+    if (lease.waiting === 1) {
+      lease.waiting = 0
+      if (state.waiting > 0) state.waiting--
+      // An answer, or nothing left waiting, is progress; a request that got no answer in time (or
+      // was cancelled) is not, while others still wait.
+      if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
+    }
     if (moved) return
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
@@ -384,6 +459,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (kind === 'connect-refused') this.requestRefresh()
     if (state === this.primaryState) this.prober?.requestSoon()
     if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
+  }
+
+  private armSweep(): void {
+    if (this.closed) return
+    this.sweepArmed = 1
+    this.sweepTimer = this.clock.setTimeout(this.onSweep, this.stalls.interval)
+  }
+
+  /** Stall detection's sweep (see StallDetector); runs while requests are out. */
+  private sweep(): void {
+    this.sweepArmed = 0
+    this.sweepTimer = undefined
+    if (this.closed) return
+    const now = this.clock.now()
+    this.context.now = now
+    const { changed, busy } = this.stalls.sweep(this.members, now, this.options.ewmaDecay, this.censor)
+    if (changed) {
+      debug(
+        '%s: stalled %s',
+        this.service,
+        this.members
+          .filter((s) => s.stalled !== 0)
+          .map((s) => s.id)
+          .join(', ') || 'none',
+      )
+      this.rebuild()
+    }
+    if (busy) this.armSweep()
   }
 
   /**
@@ -441,6 +544,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       primary: this.primaryState?.endpoint,
       ejectionsPrevented: this.ejectionsPrevented,
       unhandledErrors: this.unhandledErrors,
+      endpointsAge:
+        this.source.answeredAt === undefined ? undefined : Math.max(0, now - this.source.answeredAt),
       endpoints: this.members.map((s) => ({
         endpoint: s.endpoint,
         state: s.health,
@@ -449,6 +554,8 @@ export class Pool extends EventEmitter<PoolEvents> {
         requests: s.requests,
         failures: s.failures,
         consecutiveFailures: s.consecutiveFailures,
+        waiting: s.waiting,
+        stalled: s.stalled !== 0,
         ewma: decayedEwma(s, now, this.options.ewmaDecay),
         ejections: s.ejections,
         ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
@@ -464,9 +571,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.plain = false
     this.source.off('change', this.onSourceChange)
     this.source.off('error', this.onSourceError)
+    this.source.off('resolution', this.onSourceResolution)
+    this.stopMetrics?.()
     this.checker?.close()
     this.prober?.close()
     for (const state of this.members) this.clearTimer(state)
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
     this.anyBalancer.update([], [])
     this.replicaBalancer.update([], [])
     this.primaryState = undefined
@@ -754,9 +865,15 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   // ---- health ----
 
-  private onCheckResult(state: EndpointState, passed: boolean, _error: unknown): void {
+  private onCheckResult(state: EndpointState, passed: boolean, error: unknown): void {
     if (this.closed || state.removed) return
     const { healthyThreshold, unhealthyThreshold } = this.options.healthCheck!
+    if (this.listenerCount('check') > 0) {
+      this.emit(
+        'check',
+        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
+      )
+    }
     if (passed) {
       state.checkFailures = 0
       state.checkPasses++
@@ -801,6 +918,17 @@ export class Pool extends EventEmitter<PoolEvents> {
     const previous = state.health
     state.health = 'ejected'
     this.rebuild()
+    if (debug.enabled) {
+      debug(
+        '%s: ejected %s for %d ms (%s, ejection %d): %s',
+        this.service,
+        describeEndpoint(state.endpoint),
+        Math.round(duration),
+        reason,
+        state.ejections,
+        describeError(error),
+      )
+    }
     this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
     if (previous !== 'ejected') {
       this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
@@ -819,6 +947,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (probation > 0) {
       state.inProbation = true
       this.startRamp(state, now, probation, 0.1)
+    }
+    if (debug.enabled) {
+      debug(
+        '%s: %s returns from ejection%s',
+        this.service,
+        describeEndpoint(state.endpoint),
+        probation > 0 ? ` (probation ${probation} ms)` : '',
+      )
     }
     this.updateHealth(state, 'returned')
   }
@@ -871,6 +1007,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     state.health = next
     // Pickers first: a listener that throws must not leave them routing by the old health.
     this.rebuild()
+    if (debug.enabled) {
+      debug('%s: %s %s -> %s (%s)', this.service, describeEndpoint(state.endpoint), previous, next, reason)
+    }
     this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
   }
 
@@ -955,19 +1094,34 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.nearestLevel = nearest.level()
     // A balancer sees the members of its level only: consistent hashing places keys on them (and
     // tests `state.eligible`, which is true of fit endpoints at every level).
+    // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
+    // endpoint of the group is stalled: then all of them, as an endpoint that may answer late
+    // beats none.
     const eligible: EndpointState[] = []
     const levelMembers: EndpointState[] = []
     const replicasEligible: EndpointState[] = []
     const replicas: EndpointState[] = []
+    let stalledAny = false
+    let stalledReplica = false
     for (const state of members) {
       if (state.priority === anyLevel) {
         levelMembers.push(state)
-        if (state.eligible) eligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) eligible.push(state)
+          else stalledAny = true
+        }
       }
       if (state.role === 'replica' && state.priority === replicaLevel) {
         replicas.push(state)
-        if (state.eligible) replicasEligible.push(state)
+        if (state.eligible) {
+          if (state.stalled === 0) replicasEligible.push(state)
+          else stalledReplica = true
+        }
       }
+    }
+    if (stalledAny && eligible.length === 0) for (const s of levelMembers) if (s.eligible) eligible.push(s)
+    if (stalledReplica && replicasEligible.length === 0) {
+      for (const s of replicas) if (s.eligible) replicasEligible.push(s)
     }
     this.anyBalancer.update(eligible, levelMembers)
     this.replicaBalancer.update(replicasEligible, replicas)
@@ -975,9 +1129,18 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.primaryState = primary
     if (panic !== this.inPanic) {
       this.inPanic = panic
+      debug('%s: panic mode %s (%d of %d endpoints fit)', this.service, panic ? 'begins' : 'ends', fit, total)
       this.emit('panic', { panic, healthy: fit, total })
     }
     if (primary !== previousPrimary) {
+      if (debug.enabled) {
+        debug(
+          '%s: primary %s -> %s',
+          this.service,
+          previousPrimary === undefined ? 'none' : describeEndpoint(previousPrimary.endpoint),
+          primary === undefined ? 'none' : describeEndpoint(primary.endpoint),
+        )
+      }
       this.emit('primary', { primary: primary?.endpoint, previous: previousPrimary?.endpoint })
     }
   }
@@ -1015,6 +1178,11 @@ class LevelFinder {
   }
 }
 
+/** Kinds of failure in which the endpoint answered nothing: not progress for stall detection. */
+function noAnswer(kind: FailureKind | undefined): boolean {
+  return kind === 'timeout' || kind === 'connect-timeout' || kind === 'cancelled'
+}
+
 function createBalancer(name: BalancerName, context: PickContext): Balancer {
   switch (name) {
     case 'round-robin':
@@ -1028,4 +1196,12 @@ function createBalancer(name: BalancerName, context: PickContext): Balancer {
     case 'consistent-hash':
       return new ConsistentHashBalancer(context)
   }
+}
+
+/** A failure in one short phrase for the debug log: its code, else its message. */
+function describeError(error: unknown): string {
+  if (error === undefined || error === null) return 'no error given'
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  return (error as Error).message ?? String(error)
 }

@@ -7,9 +7,17 @@ import type {
   ResolvedHealthCheck,
   ResolvedOutlierDetection,
   ResolvedSlowStart,
+  ResolvedStallDetection,
   SlowStartOptions,
+  StallDetectionOptions,
 } from '../health/health-options.js'
-import { resolveHealthCheck, resolveOutlierDetection, resolveSlowStart } from '../health/health-options.js'
+import {
+  resolveHealthCheck,
+  resolveOutlierDetection,
+  resolveSlowStart,
+  resolveStallDetection,
+} from '../health/health-options.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import { durationMs, invalidType, numberIn, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
 
 export type BalancerName = 'round-robin' | 'random' | 'least-request' | 'peak-ewma' | 'consistent-hash'
@@ -57,6 +65,11 @@ export interface BalancingOptions {
   healthCheck?: HealthCheckOptions | HealthCheckFunction
   /** Passive ejection of failing endpoints. On by default; `false` turns it off. */
   outlierDetection?: OutlierDetectionOptions | false
+  /**
+   * No new requests for an endpoint that sits on waiting requests far longer than its peers take
+   * to answer (every balancer). On by default; `false` turns it off.
+   */
+  stallDetection?: StallDetectionOptions | false
   /** Primary/replica roles. Default none: every endpoint has role `unknown` and serves only `role: 'any'`. */
   primary?: PrimaryOptions
   /**
@@ -74,17 +87,25 @@ export interface BalancingOptions {
    * lowest (and endpoints with no latency yet). Default 15.
    */
   nearestThreshold?: number
+  /**
+   * Where the pool's metrics go (docs/observability.md). Default: the MeterProvider the
+   * application registered with `@opentelemetry/api` (the OTel Node SDK does), if any; without
+   * one nothing is recorded. `false`: no metrics even with a global provider.
+   */
+  meterProvider?: MeterProviderLike | false
 }
 
 export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
   'balancer',
   'healthCheck',
   'outlierDetection',
+  'stallDetection',
   'primary',
   'panicThreshold',
   'slowStart',
   'ewma',
   'nearestThreshold',
+  'meterProvider',
 ]
 
 export type ResolvedPrimary =
@@ -102,12 +123,14 @@ export interface ResolvedBalancingOptions {
   readonly balancer: BalancerName
   readonly healthCheck: ResolvedHealthCheck | undefined
   readonly outlierDetection: ResolvedOutlierDetection
+  readonly stallDetection: ResolvedStallDetection
   readonly primary: ResolvedPrimary
   readonly panicThreshold: number
   readonly slowStart: ResolvedSlowStart
   readonly ewmaDecay: number
   readonly failurePenalty: number
   readonly nearestThreshold: number
+  readonly meterProvider: MeterProviderLike | false | undefined
 }
 
 /** Validates the balancing half of the pool's options (unknown keys are checked by the caller). */
@@ -118,12 +141,14 @@ export function resolveBalancingOptions(options: Record<string, unknown>): Resol
     balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'round-robin'),
     healthCheck: resolveHealthCheck(options.healthCheck),
     outlierDetection: resolveOutlierDetection(options.outlierDetection),
+    stallDetection: resolveStallDetection(options.stallDetection),
     primary: resolvePrimary(options.primary),
     panicThreshold: numberIn('panicThreshold', options.panicThreshold, 0.5, 0, 1),
     slowStart: resolveSlowStart(options.slowStart),
     ewmaDecay: durationMs('ewma.decay', ewma.decay, 10_000, 1),
     failurePenalty: durationMs('ewma.failurePenalty', ewma.failurePenalty, 1_000),
     nearestThreshold: durationMs('nearestThreshold', options.nearestThreshold, 15),
+    meterProvider: meterProviderOption('meterProvider', options.meterProvider),
   }
 }
 

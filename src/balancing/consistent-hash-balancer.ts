@@ -18,6 +18,8 @@ export class ConsistentHashBalancer implements Balancer {
   private members: ReadonlyArray<EndpointState> = []
   private eligible: ReadonlyArray<EndpointState> = []
   private table: Int32Array = new Int32Array(0)
+  /** The pool passed stalled endpoints as eligible: all of them are, so stalled ones may take keys. */
+  private stalledOk = 0
   private readonly context: PickContext
 
   constructor(context: PickContext) {
@@ -26,6 +28,7 @@ export class ConsistentHashBalancer implements Balancer {
 
   update(eligible: ReadonlyArray<EndpointState>, members: ReadonlyArray<EndpointState>): void {
     this.eligible = eligible
+    this.stalledOk = eligible.length > 0 && eligible[0]!.stalled !== 0 ? 1 : 0
     if (sameMembers(this.members, members)) return
     this.members = members.slice()
     this.table = maglevTable(this.members.map((m) => m.id))
@@ -46,15 +49,20 @@ export class ConsistentHashBalancer implements Balancer {
     const size = table.length
     for (let salt = 0; salt < 8; salt++) {
       const state = members[table[hashString(key, salt) % size]!]!
-      if (state.eligible && (exclude === undefined || !isExcluded(state, exclude))) return state
+      if (this.usable(state) && (exclude === undefined || !isExcluded(state, exclude))) return state
     }
     // Most members unfit or excluded: a deterministic walk of the table from the key's slot.
     const start = hashString(key, 0) % size
     for (let k = 1; k < size; k++) {
       const state = members[table[(start + k) % size]!]!
-      if (state.eligible && (exclude === undefined || !isExcluded(state, exclude))) return state
+      if (this.usable(state) && (exclude === undefined || !isExcluded(state, exclude))) return state
     }
     return undefined
+  }
+
+  /** Fit (state.eligible is health only), and not stalled unless every fit endpoint is. */
+  private usable(state: EndpointState): boolean {
+    return state.eligible && (state.stalled === 0 || this.stalledOk === 1)
   }
 }
 

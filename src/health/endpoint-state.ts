@@ -72,6 +72,18 @@ export class EndpointState {
   /** `ewma` scaled to the pool's EWMA epoch, for clock-free peak-EWMA comparisons. */
   ewmaScaled = 0
 
+  // Stall detection (see StallDetector): integers only, the lease path just counts.
+  /** Leases out on this endpoint that have no answer yet (no response headers, not released). */
+  waiting = 0
+  /** Bumped when the endpoint answers something, or when nothing is left waiting on it. */
+  progress = 0
+  /** `progress` as the last sweep saw it. */
+  progressSeen = 0
+  /** Consecutive sweeps that found requests waiting here and no progress. */
+  stallTicks = 0
+  /** 1 while stalled: pickers skip it (unless every fit endpoint is stalled). */
+  stalled = 0
+
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint
     this.id = endpoint.id

@@ -279,3 +279,35 @@ export function resolveSlowStart(value: unknown): ResolvedSlowStart {
     minShare: numberIn(`${path}.minShare`, options.minShare, 0.1, 0.001, 1),
   }
 }
+
+export interface StallDetectionOptions {
+  /**
+   * Least time, ms, an endpoint must sit on waiting requests without answering anything before
+   * it is stalled (takes no new request). Default 100.
+   */
+  minStallTime?: number
+  /**
+   * The stall time is at least this multiple of the median latency of the pool's endpoints, so a
+   * service whose answers take 300 ms is not judged by a 100 ms constant. Default 10.
+   */
+  latencyMultiplier?: number
+}
+
+export interface ResolvedStallDetection {
+  readonly enabled: boolean
+  readonly minStallTime: number
+  readonly latencyMultiplier: number
+}
+
+/** `stallDetection: false` turns it off (pending work still counts as latency for peak-EWMA). */
+export function resolveStallDetection(value: unknown): ResolvedStallDetection {
+  const path = 'stallDetection'
+  if (value === false) return { ...resolveStallDetection(undefined), enabled: false }
+  const options = value === undefined || value === true ? {} : requireObject(path, value)
+  rejectUnknownKeys(path, options, ['minStallTime', 'latencyMultiplier'])
+  return {
+    enabled: true,
+    minStallTime: durationMs(`${path}.minStallTime`, options.minStallTime, 100, 1),
+    latencyMultiplier: numberIn(`${path}.latencyMultiplier`, options.latencyMultiplier, 10, 1, 1_000_000),
+  }
+}

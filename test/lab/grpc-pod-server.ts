@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import type { PodFault } from './api.js'
+import { REQUEST_ID_HEADER } from './pod-server.js'
 
 /** Raw-bytes serializers: the lab needs no .proto file. Requests are opaque; replies are JSON. */
 const bytes = (b: Buffer): Buffer => b
@@ -66,6 +67,7 @@ export class GrpcPodServer {
   #errorTicks = 0
   #total = 0
   #byMethod: Record<string, number> = {}
+  #requestIds = new Map<string, number>()
   #opened = 0
   #closed = 0
   #inFlight = 0
@@ -83,6 +85,11 @@ export class GrpcPodServer {
   /** Calls received (counted when they arrive), by method path. */
   get requests(): { readonly total: number; readonly byMethod: Readonly<Record<string, number>> } {
     return { total: this.#total, byMethod: { ...this.#byMethod } }
+  }
+
+  /** How many times each `x-request-id` metadata value arrived (as PodServer counts the header). */
+  get requestIds(): ReadonlyMap<string, number> {
+    return this.#requestIds
   }
 
   /** gRPC pods have no HTTP health endpoint. */
@@ -114,6 +121,7 @@ export class GrpcPodServer {
   resetCounters(): void {
     this.#total = 0
     this.#byMethod = {}
+    this.#requestIds = new Map()
     this.#opened = 0
     this.#closed = 0
   }
@@ -183,6 +191,8 @@ export class GrpcPodServer {
     this.#total++
     const method = call.getPath()
     this.#byMethod[method] = (this.#byMethod[method] ?? 0) + 1
+    const id = call.metadata.get(REQUEST_ID_HEADER)[0]
+    if (typeof id === 'string') this.#requestIds.set(id, (this.#requestIds.get(id) ?? 0) + 1)
     const fault = this.#fault
     // A hung pod takes the call and never answers (the client's deadline ends it).
     if (fault.kind === 'hang') return

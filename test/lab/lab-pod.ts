@@ -91,6 +91,10 @@ export class Pod implements LabPod {
     return this.#server.inFlight
   }
 
+  get requestIds(): ReadonlyMap<string, number> {
+    return this.#server.requestIds
+  }
+
   fault(fault: PodFault): void {
     this.#server.fault(fault)
   }

@@ -86,7 +86,12 @@ async function compile(entries: readonly Entry[]): Promise<Map<string, Diagnosti
     JSON.stringify({
       extends: '../tsconfig.json',
       compilerOptions: {
-        paths: { 'headless-lb': ['../src/index.ts'], 'headless-lb/grpc': ['../src/grpc/index.ts'] },
+        paths: {
+          'headless-lb': ['../src/index.ts'],
+          'headless-lb/pg': ['../src/pg/index.ts'],
+          'headless-lb/ioredis': ['../src/ioredis/index.ts'],
+          'headless-lb/grpc': ['../src/grpc/index.ts'],
+        },
         noEmit: true,
       },
       files: entries.map((e) => e.name),

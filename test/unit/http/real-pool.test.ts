@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClient } from '../../../src/http/create-client.js'
+import { until } from '../../support/until.js'
 import { TestServer } from './test-servers.js'
 
 const closers: Array<{ close(): Promise<void> }> = []
@@ -44,7 +45,7 @@ describe('createClient with the real pool (static addresses)', () => {
     expect(stats.endpoints.find((e) => e.endpoint.address === '127.0.0.3')).toMatchObject({ inFlight: 0 })
   })
 
-  it('a caller that aborts is not the pod failing: aborted requests eject nothing', async () => {
+  it('a caller that cancels is not the pod failing: cancelled requests eject nothing', async () => {
     const pods: TestServer[] = []
     for (let i = 0; i < 3; i++) {
       const slow = new TestServer(`web-${i}`, `127.0.0.${i + 2}`, (_req, res) => {
@@ -61,13 +62,45 @@ describe('createClient with the real pool (static addresses)', () => {
     closers.push(client)
     const ejected: unknown[] = []
     client.pool.on('eject', (e) => ejected.push(e))
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 15 }, () => client.request('/', { signal: AbortSignal.timeout(20) })),
-    )
+    // An explicit cancel (any reason but a timeout), once every request has reached its pod.
+    const cancel = new AbortController()
+    const requests = Array.from({ length: 15 }, () => client.request('/', { signal: cancel.signal }))
+    await until('every request to reach its pod', () => pods.reduce((n, p) => n + p.count(), 0) === 15)
+    cancel.abort(new Error('the user navigated away'))
+    const outcomes = await Promise.allSettled(requests)
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true)
     expect(ejected).toEqual([])
     for (const e of client.pool.stats().endpoints) {
       expect(e).toMatchObject({ failures: 0, consecutiveFailures: 0, inFlight: 0 })
     }
+  })
+
+  it("a caller's deadline that runs out on a pod that never answers counts as that pod's timeout", async () => {
+    const hung = new TestServer('web-0', '127.0.0.2', () => {})
+    const fine = new TestServer('web-1', '127.0.0.3')
+    for (const pod of [hung, fine]) {
+      await pod.listen(0)
+      closers.push(pod)
+    }
+    const client = createClient({
+      origin: 'http://web.test',
+      addresses: [hung, fine].map((p) => `${p.address}:${p.port}`),
+      balancer: 'round-robin',
+      outlierDetection: { consecutiveFailures: 2 },
+      stallDetection: false,
+    })
+    closers.push(client)
+    const ejected: Array<{ endpoint: { address: string }; reason: string }> = []
+    client.pool.on('eject', (e) => ejected.push(e))
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 4 }, () => client.request('/', { signal: AbortSignal.timeout(100) })),
+    )
+    // Round-robin sent two to each pod: the two on the hung pod ran out of time.
+    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(2)
+    expect(ejected).toMatchObject([{ endpoint: { address: '127.0.0.2' }, reason: 'consecutive-failures' }])
+    const stats = client.pool.stats().endpoints.find((e) => e.endpoint.address === '127.0.0.2')!
+    expect(stats).toMatchObject({ failures: 2, inFlight: 0, waiting: 0 })
+    // The time waited is the latency sample (censored: the answer would have come later, if ever).
+    expect(stats.ewma).toBeGreaterThanOrEqual(90)
   })
 })

@@ -35,6 +35,8 @@ describe('a pod rescheduled with a new IP (same id)', () => {
     expect(health.at(-1)).toMatchObject({ state: 'healthy', previous: 'ejected', reason: 'address-changed' })
     const picked = new Set(Array.from({ length: 6 }, () => pool.pick().address))
     expect(picked).toContain('127.0.10.99')
+    // The stall sweep the lease armed runs once more, finds nothing waiting and stops.
+    clock.advance(25)
     expect(clock.pending).toBe(0) // the old ejection's timer is gone
   })
 
