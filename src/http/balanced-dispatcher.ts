@@ -1,12 +1,16 @@
+import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
-import { ClosedError, DeadlineExceededError } from '../errors.js'
+import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { recordHttpMetrics } from '../metrics/http-metrics.js'
+import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
 import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
+import { HedgePolicy } from './hedge-policy.js'
 import type { LeasePool } from './lease-pool.js'
 import { RetryBudget } from './retry-budget.js'
 
@@ -38,6 +42,53 @@ export interface RetryEvent {
   readonly retryAfter: number
 }
 
+/**
+ * Payload of the `attempt-end` event: one attempt is over, and whether the request goes on to
+ * another endpoint is decided. Emitted once per attempt, after the pool has the outcome.
+ */
+export interface AttemptEndEvent {
+  readonly service: string
+  readonly endpoint: Endpoint
+  /** As in its `attempt` event. */
+  readonly attempt: number
+  readonly method: string
+  readonly path: string
+  /**
+   * `ok`, or the failure the pool was told of: `status` (a 5xx), `connect-refused`,
+   * `connect-timeout`, `timeout`, `reset`, `other`, or `cancelled` (the caller aborted, or the
+   * attempt was abandoned: no evidence about the endpoint).
+   */
+  readonly outcome: 'ok' | FailureKind
+  /** The response's status; 0 when no response came. */
+  readonly statusCode: number
+  /** Ms from the attempt's start to its response headers, or to its failure (what the pool's EWMA sees). */
+  readonly latency: number
+  /**
+   * A retry on another endpoint was decided (a `retry` event follows). It may still not happen:
+   * the budget can be spent during the backoff, or no endpoint be left.
+   */
+  readonly willRetry: boolean
+  /** The error, when the attempt failed without a response (or its body broke). */
+  readonly error?: unknown
+}
+
+/**
+ * Payload of the `hedge` event: a request had no answer after `delay` ms, and the same request now
+ * also goes to `endpoint` (its `attempt` event follows). The attempts in `outstanding` stay in
+ * flight: the first to answer wins, the others are cancelled.
+ */
+export interface HedgeEvent {
+  readonly service: string
+  /** Where the hedge goes. */
+  readonly endpoint: Endpoint
+  /** The hedge's attempt number (2 for the first hedge). */
+  readonly attempt: number
+  /** How long the request waited for an answer before this hedge, ms. */
+  readonly delay: number
+  /** The attempts still waited on, by where they went. */
+  readonly outstanding: ReadonlyArray<Endpoint>
+}
+
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
   readonly service: string
@@ -50,6 +101,12 @@ export interface HttpStats {
   readonly retriesDenied: number
   /** Requests that ended with an error (not counting responses with an error status). */
   readonly failures: number
+  /** Hedges sent (attempts beyond the first made while the earlier ones were still in flight; counted in `attempts` too). */
+  readonly hedges: number
+  /** Requests answered by a hedge rather than by their first attempt. */
+  readonly hedgesWon: number
+  /** Hedges not sent because the retry budget was spent. */
+  readonly hedgesDenied: number
   /** Endpoint ids with a live connection pool, and pools still draining after their endpoint left. */
   readonly pools: ReadonlyArray<string>
   readonly draining: number
@@ -69,6 +126,7 @@ export interface BalancedDispatcherOptions {
   readonly now?: () => number
 }
 
+const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
 const PICK_ANY: PickOptions = Object.freeze({})
 const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
 const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
@@ -86,7 +144,8 @@ const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object
  * another endpoint. Because it is a Dispatcher, `undici.request`, `undici.fetch`,
  * `setGlobalDispatcher` and `Dispatcher#compose` work with it unchanged.
  *
- * Events: `attempt` (AttemptEvent), `retry` (RetryEvent).
+ * Events: `attempt` (AttemptEvent), `attempt-end` (AttemptEndEvent), `retry` (RetryEvent),
+ * `hedge` (HedgeEvent).
  */
 export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
@@ -97,6 +156,8 @@ export class BalancedDispatcher extends Dispatcher {
   readonly servername: string | undefined
   readonly endpointDispatchers: EndpointDispatchers
   readonly budget: RetryBudget | null
+  /** When requests are hedged (`hedge` option); null when they are not. */
+  readonly hedge: HedgePolicy | null
   /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
   readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
@@ -112,6 +173,13 @@ export class BalancedDispatcher extends Dispatcher {
    */
   #unanswered = 0
   #onAnswered: (() => void) | null = null
+  /** An `attempt-end` listener is attached: kept by newListener/removeListener so a request reads a field. */
+  #attemptEndObserved = false
+  /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
+  readonly #stopMetrics: (() => void) | undefined
+  /** Requests started and not finished (response body included): what destroy() ends. */
+  #live: BalancedRequest | null = null
+  #destroying: Promise<void> | null = null
 
   // Counters (plain numbers: the hot path only increments them).
   requests = 0
@@ -119,6 +187,9 @@ export class BalancedDispatcher extends Dispatcher {
   retries = 0
   retriesDenied = 0
   failures = 0
+  hedges = 0
+  hedgesWon = 0
+  hedgesDenied = 0
 
   constructor(options: BalancedDispatcherOptions) {
     super()
@@ -132,6 +203,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
+    this.hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, performance.now())
     this.endpointDispatchers = new EndpointDispatchers({
       origin: options.origin,
       servername: this.servername ?? options.hostname,
@@ -141,6 +213,8 @@ export class BalancedDispatcher extends Dispatcher {
       headersTimeout: options.http.headersTimeout,
       bodyTimeout: options.http.bodyTimeout,
       keepAliveTimeout: options.http.keepAliveTimeout,
+      allowH2: options.http.allowH2,
+      useH2c: options.http.h2c && options.protocol === 'http:',
       tls: options.http.tls,
     })
     this.#onChange = (change) => {
@@ -154,6 +228,23 @@ export class BalancedDispatcher extends Dispatcher {
       this.endpointDispatchers.apply(change)
     }
     this.pool.on('change', this.#onChange)
+    // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
+    const emitter = this as NodeJS.EventEmitter
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'attempt-end') this.#attemptEndObserved = true
+    })
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'attempt-end') this.#attemptEndObserved = this.listenerCount('attempt-end') > 0
+    })
+    const provider = chooseMeterProvider(options.http.meterProvider)
+    const url = new URL(options.origin)
+    const port = url.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(url.port)
+    this.#stopMetrics = provider === undefined ? undefined : recordHttpMetrics(this, provider, port)
+  }
+
+  /** @internal Someone listens to `attempt-end`. */
+  get attemptEndObserved(): boolean {
+    return this.#attemptEndObserved
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -245,7 +336,9 @@ export class BalancedDispatcher extends Dispatcher {
   whenReady(signal: AbortSignal | undefined): Promise<void> | null {
     if (this.#ready) return null
     if (signal === undefined) {
-      this.#readyPromise ??= this.pool.ready().then(
+      // allowEmpty: a service with no ready pods fails its requests at once (NoEndpointsError)
+      // rather than holding each one for the ready timeout.
+      this.#readyPromise ??= this.pool.ready(ALLOW_EMPTY).then(
         () => {
           this.#ready = true
         },
@@ -256,7 +349,7 @@ export class BalancedDispatcher extends Dispatcher {
       )
       return this.#readyPromise
     }
-    return this.pool.ready({ signal }).then(() => {
+    return this.pool.ready({ signal, allowEmpty: true }).then(() => {
       this.#ready = true
     })
   }
@@ -279,6 +372,30 @@ export class BalancedDispatcher extends Dispatcher {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** No request unfinished (none waiting, in flight or streaming a body). */
+  get idle(): boolean {
+    return this.#live === null
+  }
+
+  /** @internal A request started: destroy() must reach it until it finishes. */
+  link(request: BalancedRequest): void {
+    request.live = true
+    request.liveNext = this.#live
+    if (this.#live !== null) this.#live.livePrev = request
+    this.#live = request
+  }
+
+  /** @internal A linked request finished (answered and its body read, or failed). */
+  unlink(request: BalancedRequest): void {
+    request.live = false
+    const { livePrev, liveNext } = request
+    if (livePrev === null) this.#live = liveNext
+    else livePrev.liveNext = liveNext
+    if (liveNext !== null) liveNext.livePrev = livePrev
+    request.livePrev = null
+    request.liveNext = null
   }
 
   /** @internal A request made its first attempt. */
@@ -310,6 +427,9 @@ export class BalancedDispatcher extends Dispatcher {
       retries: this.retries,
       retriesDenied: this.retriesDenied,
       failures: this.failures,
+      hedges: this.hedges,
+      hedgesWon: this.hedgesWon,
+      hedgesDenied: this.hedgesDenied,
       pools,
       draining,
     }
@@ -328,7 +448,12 @@ export class BalancedDispatcher extends Dispatcher {
     return undefined
   }
 
-  /** Like close, but in-flight requests fail at once. */
+  /**
+   * Like close, but nothing waits: every unfinished request (waiting for the pool, in flight, in
+   * its retry backoff, or streaming its response body) ends at once with `error`, or with
+   * DestroyedError; then every connection (and an owned pool) is closed. Idempotent; a close()
+   * in progress resolves with it, and close() afterwards returns the same promise.
+   */
   override destroy(): Promise<void>
   override destroy(error: Error | null): Promise<void>
   override destroy(callback: () => void): void
@@ -337,12 +462,23 @@ export class BalancedDispatcher extends Dispatcher {
     errorOrCallback?: Error | null | (() => void),
     callback?: () => void,
   ): Promise<void> | undefined {
-    const error = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
+    const given = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
-    const destroyed = this.#shutdown(() =>
-      this.endpointDispatchers.destroy(error ?? new ClosedError('HTTP client', this.service)),
-    )
-    this.#closing ??= destroyed
+    if (this.#destroying === null) {
+      const error = given ?? new DestroyedError('HTTP client', this.service)
+      this.#destroying = this.#shutdown(() => {
+        // Each request ends (and unlinks itself) synchronously: take the next one first.
+        for (let request = this.#live; request !== null; ) {
+          const next = request.liveNext
+          request.destroy(error)
+          if (request.live) this.unlink(request)
+          request = next
+        }
+        return this.endpointDispatchers.destroy(error)
+      })
+      this.#closing ??= this.#destroying
+    }
+    const destroyed = this.#destroying
     if (cb === undefined) return destroyed
     destroyed.then(cb, cb)
     return undefined
@@ -355,6 +491,7 @@ export class BalancedDispatcher extends Dispatcher {
   async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
     this.#closed = true
     this.pool.off('change', this.#onChange)
+    this.#stopMetrics?.()
     await closeEndpoints()
     await this.#closePool?.()
   }

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { ReadPreference } from '../lease.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import {
   booleanOption,
   durationMs,
@@ -52,6 +53,25 @@ export interface RetryOptions {
   budget?: RetryBudgetOptions | false
 }
 
+/**
+ * Hedged requests (gRPC's `hedgingPolicy`, Finagle's `BackupRequestFilter`, "The Tail at Scale"):
+ * when an idempotent request with a replayable body has no answer after `delay`, the same request
+ * also goes to another endpoint; the first response wins and the other attempt is cancelled.
+ */
+export interface HedgeOptions {
+  /** Attempts in all, the first one included (gRPC's `maxAttempts`, capped at 5 as gRPC does). Default 2. */
+  maxAttempts?: number
+  /**
+   * How long to wait for an answer before sending the next attempt: milliseconds, or a percentile
+   * of this client's recent attempt latencies (`'p95'`, `'p99'`, `'p99.9'`: time to the response
+   * headers, over the last 10 s). Default `'p95'` (Dean and Barroso's "defer until the 95th
+   * percentile").
+   */
+  delay?: number | `p${number}`
+  /** Floor under a percentile delay, ms (Finagle's `minSendBackupAfterMs`). Default 1. Only with a percentile `delay`. */
+  minDelay?: number
+}
+
 export interface TimeoutOptions {
   /** TCP (and TLS) connect timeout, ms. Default 1_000: a vanished pod's IP usually black-holes, and undici's 10 s would stall every request queued behind it. */
   connect?: number
@@ -71,6 +91,17 @@ export interface HttpOptions {
   pipelining?: number
   /** Idle keep-alive time of a connection, ms (undici `keepAliveTimeout`). Default 4_000. */
   keepAliveTimeout?: number
+  /**
+   * Offer HTTP/2 through ALPN on `https:` origins (undici `allowH2`). Default true, undici 8's
+   * default: a pod that prefers h2 gets one multiplexed session per pod, and every request is
+   * still balanced on its own (docs/http.md, "HTTP/2"). false: HTTP/1.1 only.
+   */
+  allowH2?: boolean
+  /**
+   * Speak cleartext HTTP/2 (h2c, prior knowledge: no upgrade, no ALPN) to `http:` origins
+   * (undici `useH2c`). Default false. Every pod of the service must speak h2c.
+   */
+  h2c?: boolean
   /** TLS options for `https:` origins (`ca`, `cert`, `key`, `rejectUnauthorized`...). `servername` defaults to the logical host name. */
   tls?: ConnectionOptions
   /**
@@ -80,6 +111,21 @@ export interface HttpOptions {
   routeByMethod?: boolean
   /** Where reads go when routing by method. Default `'replicaPreferred'`. */
   readPreference?: ReadPreference
+  /**
+   * Where the HTTP and pool metrics go (docs/observability.md). Default: the MeterProvider
+   * registered with `@opentelemetry/api`, if any; without one nothing is recorded. `false`: none.
+   */
+  meterProvider?: MeterProviderLike | false
+  /** Hedged requests: `true` for the defaults, or options. Default off. */
+  hedge?: boolean | HedgeOptions
+}
+
+/** `hedge` resolved: `delay` in ms, or -1 with `percentile` (0 to 1) for a measured one. */
+export interface ResolvedHedgeOptions {
+  readonly maxAttempts: number
+  readonly delay: number
+  readonly percentile: number
+  readonly minDelay: number
 }
 
 export interface ResolvedHttpOptions {
@@ -100,9 +146,13 @@ export interface ResolvedHttpOptions {
   readonly connections: number
   readonly pipelining: number
   readonly keepAliveTimeout: number
+  readonly allowH2: boolean
+  readonly h2c: boolean
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
+  readonly meterProvider: MeterProviderLike | false | undefined
+  readonly hedge: ResolvedHedgeOptions | false
 }
 
 export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
@@ -111,9 +161,13 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'connections',
   'pipelining',
   'keepAliveTimeout',
+  'allowH2',
+  'h2c',
   'tls',
   'routeByMethod',
   'readPreference',
+  'meterProvider',
+  'hedge',
 ]
 
 const RETRY_KEYS = [
@@ -129,6 +183,7 @@ const RETRY_KEYS = [
   'maxRetryAfter',
   'budget',
 ]
+const HEDGE_KEYS = ['maxAttempts', 'delay', 'minDelay']
 const BUDGET_KEYS = ['ratio', 'minPerSecond', 'window']
 const TIMEOUT_KEYS = ['connect', 'headers', 'body']
 const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
@@ -216,6 +271,8 @@ export function resolveHttpOptions(
     connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
+    allowH2: booleanOption(`${path}allowH2`, options.allowH2, true),
+    h2c: booleanOption(`${path}h2c`, options.h2c, false),
     tls: options.tls,
     routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(
@@ -224,6 +281,47 @@ export function resolveHttpOptions(
       READ_PREFERENCES,
       'replicaPreferred',
     ),
+    meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
+    hedge: resolveHedgeOptions(`${path}hedge`, options.hedge),
+  }
+}
+
+const PERCENTILE = /^p(\d{1,2}(?:\.\d+)?)$/
+
+function resolveHedgeOptions(path: string, value: unknown): ResolvedHedgeOptions | false {
+  if (value === undefined || value === false) return false
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidType(path, 'true, false or an object ({ maxAttempts, delay, minDelay })', value)
+  }
+  const hedge = value === true ? {} : (value as Record<string, unknown>)
+  rejectUnknownKeys(path, hedge, HEDGE_KEYS)
+  const maxAttempts = integerIn(`${path}.maxAttempts`, hedge.maxAttempts, 2, 2, 5)
+  const delay = hedge.delay ?? 'p95'
+  if (typeof delay === 'number') {
+    if (hedge.minDelay !== undefined) {
+      throw invalidType(
+        `${path}.minDelay`,
+        'absent with a fixed delay',
+        hedge.minDelay,
+        `It is the floor under a percentile delay (delay: 'p95'); hedge.delay is ${delay} ms`,
+      )
+    }
+    return { maxAttempts, delay: durationMs(`${path}.delay`, delay, 0), percentile: 0, minDelay: 0 }
+  }
+  const match = typeof delay === 'string' ? PERCENTILE.exec(delay) : null
+  const percent = match === null ? Number.NaN : Number(match[1])
+  if (!(percent > 0 && percent < 100)) {
+    throw invalidType(
+      `${path}.delay`,
+      "a number of milliseconds or a percentile from 'p1' to 'p99.99' (such as 'p95')",
+      delay,
+    )
+  }
+  return {
+    maxAttempts,
+    delay: -1,
+    percentile: percent / 100,
+    minDelay: durationMs(`${path}.minDelay`, hedge.minDelay, 1, 0),
   }
 }
 

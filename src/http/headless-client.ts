@@ -1,6 +1,13 @@
 import { Dispatcher, fetch as undiciFetch } from 'undici'
 import type { Pool } from '../pool.js'
-import type { AttemptEvent, BalancedDispatcher, HttpStats, RetryEvent } from './balanced-dispatcher.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcher,
+  HedgeEvent,
+  HttpStats,
+  RetryEvent,
+} from './balanced-dispatcher.js'
 import type { RouteOptions } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 
@@ -76,28 +83,47 @@ export class HeadlessClient<P extends LeasePool = Pool> {
     return undiciFetch(new URL(path, this.origin), { ...rest, dispatcher })
   }
 
-  /** Counters: requests, attempts, retries, retries denied by the budget, failures, connection pools. */
+  /** Counters: requests, attempts, retries, retries denied by the budget, failures, hedges, connection pools. */
   stats(): HttpStats {
     return this.dispatcher.stats()
   }
 
   on(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  on(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   on(event: 'retry', listener: (event: RetryEvent) => void): this
-  on(event: 'attempt' | 'retry', listener: (event: never) => void): this {
+  on(event: 'hedge', listener: (event: HedgeEvent) => void): this
+  on(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
     this.dispatcher.on(event as 'drain', listener as never)
     return this
   }
 
   off(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  off(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   off(event: 'retry', listener: (event: RetryEvent) => void): this
-  off(event: 'attempt' | 'retry', listener: (event: never) => void): this {
+  off(event: 'hedge', listener: (event: HedgeEvent) => void): this
+  off(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
     this.dispatcher.off(event as 'drain', listener as never)
     return this
   }
 
-  /** Lets in-flight requests finish, then closes every connection (and the pool, if the client created it). Idempotent. */
+  /**
+   * Graceful: takes no new request, lets in-flight ones finish (however long a hung pod takes:
+   * up to `timeouts.headers`, or for ever behind a body that keeps dripping), then closes every
+   * connection (and the pool, if the client created it). Idempotent. For a bounded shutdown, race
+   * it with a timer and call destroy().
+   */
   close(): Promise<void> {
     return this.dispatcher.close()
+  }
+
+  /**
+   * Ends everything at once: every unfinished request (in flight on a hung pod, in its retry
+   * backoff, waiting for the pool, or streaming a response body) fails with `error`, or with
+   * DestroyedError; then every connection (and the pool, if the client created it) is closed.
+   * Idempotent. A close() in progress resolves with it; close() afterwards resolves too.
+   */
+  destroy(error?: Error): Promise<void> {
+    return this.dispatcher.destroy(error ?? null)
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -71,6 +71,13 @@ export interface LabPod {
   readonly requests: { readonly total: number; readonly byMethod: Readonly<Record<string, number>> }
   /** Requests to /healthz (answered 200 unless faulted; faults apply to them too). */
   readonly healthChecks: number
+  /**
+   * How many times each value of the `x-request-id` header arrived here (counted with `requests`,
+   * when the head arrives, hung pods included). Give every POST a unique id and sum over the
+   * service's pods: an id counted twice is a POST that reached a pod twice. Kept across
+   * restarts and after the pod is scaled away; cleared by `resetCounters()`.
+   */
+  readonly requestIds: ReadonlyMap<string, number>
   /** Switch the pod's behaviour at run time. */
   fault(fault: PodFault): void
   /** Close the listener and destroy open sockets: connects are refused. DNS is NOT changed (as a crashed pod whose endpoint is still listed). */

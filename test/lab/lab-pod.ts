@@ -81,6 +81,10 @@ export class Pod implements LabPod {
     return this.#server.healthChecks
   }
 
+  get requestIds(): ReadonlyMap<string, number> {
+    return this.#server.requestIds
+  }
+
   fault(fault: PodFault): void {
     this.#server.fault(fault)
   }

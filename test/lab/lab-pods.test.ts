@@ -2,7 +2,7 @@ import { Resolver } from 'node:dns/promises'
 import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Lab, LabUnsupportedError, startLab } from './index.js'
+import { type Lab, type LabPod, LabUnsupportedError, startLab } from './index.js'
 
 let lab: Lab
 let dns: Resolver
@@ -28,7 +28,14 @@ interface Reply {
 function send(
   host: string,
   port: number,
-  options: { method?: string; path?: string; body?: string; timeout?: number; agent?: Agent } = {},
+  options: {
+    method?: string
+    path?: string
+    body?: string
+    timeout?: number
+    agent?: Agent
+    headers?: Record<string, string>
+  } = {},
 ): Promise<Reply> {
   const started = performance.now()
   return new Promise((resolve, reject) => {
@@ -39,6 +46,7 @@ function send(
         method: options.method ?? 'GET',
         path: options.path ?? '/',
         agent: options.agent ?? false,
+        ...(options.headers ? { headers: options.headers } : {}),
       },
       (res) => {
         let text = ''
@@ -133,6 +141,34 @@ describe('pods are real HTTP servers that say who they are', () => {
     pod.resetCounters()
     expect(pod.requests).toEqual({ total: 0, byMethod: {} })
     expect(pod.healthChecks).toBe(0)
+  })
+
+  it('records how many times each x-request-id arrived, on a hung pod too (what proves a POST was sent once)', async () => {
+    const [pod, other] = lab.service('echo').pods as [LabPod, LabPod]
+    pod.resetCounters()
+    other.resetCounters()
+    await send(pod.ip, pod.port, { method: 'POST', body: '{}', headers: { 'x-request-id': 'a' } })
+    await send(pod.ip, pod.port, { method: 'POST', body: '{}', headers: { 'x-request-id': 'b' } })
+    await send(pod.ip, pod.port, { method: 'POST', body: '{}', headers: { 'x-request-id': 'b' } })
+    await send(pod.ip, pod.port)
+    other.fault({ kind: 'hang' })
+    const hung = await errorCode(
+      send(other.ip, other.port, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'x-request-id': 'a' },
+        timeout: 200,
+      }),
+    )
+    other.fault({ kind: 'none' })
+    expect(hung).toBe('ETIMEDOUT')
+    expect([...pod.requestIds]).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ])
+    expect([...other.requestIds]).toEqual([['a', 1]])
+    pod.resetCounters()
+    expect(pod.requestIds.size).toBe(0)
   })
 })
 

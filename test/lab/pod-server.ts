@@ -16,6 +16,12 @@ export interface PodServerOptions {
 /** The path health checkers probe; not counted in `requests` (see `healthChecks`). */
 export const HEALTH_PATH = '/healthz'
 
+/**
+ * The header whose value a pod records per request (`requestIds`): give every POST a unique id
+ * and the pods' records prove whether any reached a pod twice, on one pod or across pods.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id'
+
 export class PodServer {
   readonly name: string
   #server: Server | undefined
@@ -26,6 +32,7 @@ export class PodServer {
   #total = 0
   #byMethod: Record<string, number> = {}
   #healthChecks = 0
+  #requestIds = new Map<string, number>()
   #ip = ''
   #port = 0
 
@@ -43,6 +50,11 @@ export class PodServer {
 
   get healthChecks(): number {
     return this.#healthChecks
+  }
+
+  /** How many times each `x-request-id` arrived (the live map: read it, do not keep it across resetCounters). */
+  get requestIds(): ReadonlyMap<string, number> {
+    return this.#requestIds
   }
 
   get currentFault(): PodFault {
@@ -72,6 +84,7 @@ export class PodServer {
     this.#total = 0
     this.#byMethod = {}
     this.#healthChecks = 0
+    this.#requestIds = new Map()
   }
 
   /** Listens on ip:port (port 0: any); resolves with the port. Rejects with EADDRINUSE etc. */
@@ -127,6 +140,8 @@ export class PodServer {
       this.#total++
       const method = req.method ?? 'UNKNOWN'
       this.#byMethod[method] = (this.#byMethod[method] ?? 0) + 1
+      const id = req.headers[REQUEST_ID_HEADER]
+      if (typeof id === 'string') this.#requestIds.set(id, (this.#requestIds.get(id) ?? 0) + 1)
     }
     const fault = this.#fault
     if (fault.kind === 'hang') {

@@ -1,0 +1,159 @@
+// Hedged requests against one slow pod: p50/p99 with and without `hedge`, side by side in one run,
+// and what hedging costs (attempts per request).
+//
+//   npx node --import ./scripts/ts-resolve.mjs bench/hedging.ts [--seconds 2] [--reps 3] [--loops 16]
+//       [--slow-ms 1000] [--only NAME] [--json]
+//
+// 5 pods (bench/http-pods.ts: the lab in a child process), `--loops` closed loops of GETs. For each
+// client configuration, four rows, each with a fresh client: all pods healthy, then web-4 slow
+// (the lab's `slow` fault: every answer `--slow-ms` late), each without hedging and with
+// `hedge: true` (delay: p95 of the client's recent latencies; 2 attempts at most; hedges drawn
+// from the retry budget). The target (issue 12): with hedging on, the slow-pod p99 <= 2 x the
+// healthy p99 (the same configuration, healthy, without hedging). Every row runs `--reps` times,
+// interleaved in a rotating order; the table gives medians (counts: sums).
+// Latency is the caller's: from the request to the end of its body. The first half second of
+// each row is not counted (the client resolves, connects, and measures latencies for p95).
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createClient } from '../src/index.js'
+import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { closedLoop, median, quantile, startPods } from './http-bench-support.js'
+
+if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '2' },
+    reps: { type: 'string', default: '3' },
+    loops: { type: 'string', default: '16' },
+    'slow-ms': { type: 'string', default: '1000' },
+    // Only the configurations whose name contains this.
+    only: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+})
+const runMs = Number(values.seconds) * 1_000
+const reps = Number(values.reps)
+const loops = Number(values.loops)
+const slowMs = Number(values['slow-ms'])
+const SLOW = 'web-4'
+
+/** Client options besides origin and DNS: the defaults, then what changes how hedging fares. */
+const configs: Array<{ name: string; options: Record<string, unknown> }> = [
+  { name: 'defaults', options: {} },
+  { name: 'retry.budget.ratio 0.5', options: { retry: { budget: { ratio: 0.5 } } } },
+  { name: "balancer 'peak-ewma'", options: { balancer: 'peak-ewma' } },
+  { name: "balancer 'least-request'", options: { balancer: 'least-request' } },
+].filter((c) => values.only === undefined || c.name.includes(values.only))
+
+interface Sample {
+  readonly requests: number
+  readonly failed: number
+  readonly p50: number
+  readonly p99: number
+  readonly p999: number
+  /** Requests that took at least half the slow pod's delay: answered by it. */
+  readonly slowAnswers: number
+  readonly attempts: number
+  readonly hedges: number
+  readonly won: number
+  readonly denied: number
+}
+
+const pods = await startPods(5)
+
+async function sample(options: Record<string, unknown>, slow: boolean, hedge: boolean): Promise<Sample> {
+  await pods.fault(SLOW, slow ? { kind: 'slow', latencyMs: slowMs } : { kind: 'none' })
+  const client = createClient({
+    origin: `http://${pods.service}:${pods.pods[0]!.port}`,
+    portName: 'http',
+    dns: { servers: [pods.dnsServer], search: [], ndots: 1 },
+    ...options,
+    hedge,
+  })
+  const latencies: number[] = []
+  let measuring = false
+  const once = async () => {
+    const start = performance.now()
+    const res = await client.request('/')
+    await res.body.dump()
+    if (measuring) latencies.push(performance.now() - start)
+  }
+  await closedLoop(loops, 500, once)
+  const before = client.stats()
+  measuring = true
+  const load = await closedLoop(loops, runMs, once)
+  measuring = false
+  const after = client.stats()
+  await client.close()
+  return {
+    requests: load.ok + load.failed,
+    failed: load.failed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    p999: quantile(latencies, 0.999),
+    slowAnswers: latencies.filter((ms) => ms >= slowMs / 2).length,
+    attempts: after.attempts - before.attempts,
+    hedges: after.hedges - before.hedges,
+    won: after.hedgesWon - before.hedgesWon,
+    denied: after.hedgesDenied - before.hedgesDenied,
+  }
+}
+
+const ROWS = [
+  { slow: false, hedge: false },
+  { slow: false, hedge: true },
+  { slow: true, hedge: false },
+  { slow: true, hedge: true },
+] as const
+const samples = new Map<string, Sample[]>()
+try {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const config of configs) {
+      // A rotating order, so that no row always runs first (or right after the slow rows).
+      for (let i = 0; i < ROWS.length; i++) {
+        const row = ROWS[(i + rep) % ROWS.length]!
+        const key = `${config.name}|${row.slow}|${row.hedge}`
+        const s = await sample(config.options, row.slow, row.hedge)
+        samples.set(key, [...(samples.get(key) ?? []), s])
+        if (!values.json) console.log(`rep ${rep + 1} ${key} ${JSON.stringify(s)}`)
+      }
+    }
+  }
+} finally {
+  await pods.stop()
+}
+
+const rows: Array<Record<string, string | number>> = []
+for (const config of configs) {
+  const healthy = samples.get(`${config.name}|false|false`) ?? []
+  const healthyP99 = median(healthy.map((s) => s.p99))
+  for (const { slow, hedge } of ROWS) {
+    const runs = samples.get(`${config.name}|${slow}|${hedge}`) ?? []
+    const m = (f: (s: Sample) => number) => median(runs.map(f))
+    const sum = (f: (s: Sample) => number) => runs.reduce((n, s) => n + f(s), 0)
+    rows.push({
+      config: config.name,
+      pods: slow ? `${SLOW} slow` : 'healthy',
+      hedge: hedge ? 'on' : 'off',
+      'req/s': Math.round(m((s) => s.requests) / (runMs / 1_000)),
+      failed: sum((s) => s.failed),
+      'p50 ms': Number(m((s) => s.p50).toFixed(2)),
+      'p99 ms': Number(m((s) => s.p99).toFixed(1)),
+      'p99 / healthy p99': Number((m((s) => s.p99) / healthyP99).toFixed(2)),
+      'p99.9 ms': Number(m((s) => s.p999).toFixed(1)),
+      [`>= ${slowMs / 2} ms`]: sum((s) => s.slowAnswers),
+      'attempts/req': Number((sum((s) => s.attempts) / sum((s) => s.requests)).toFixed(3)),
+      hedges: sum((s) => s.hedges),
+      won: sum((s) => s.won),
+      denied: sum((s) => s.denied),
+    })
+  }
+}
+if (values.json) console.log(JSON.stringify(rows))
+else {
+  // A markdown table, as docs/performance.md shows it.
+  const keys = Object.keys(rows[0] ?? {})
+  console.log(`\n| ${keys.join(' | ')} |\n|${keys.map(() => ' --- ').join('|')}|`)
+  for (const row of rows) console.log(`| ${keys.map((k) => row[k]).join(' | ')} |`)
+}

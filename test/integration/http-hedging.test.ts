@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AttemptEvent, HedgeEvent } from '../../src/http/balanced-dispatcher.js'
+import type { HeadlessClient } from '../../src/http/headless-client.js'
+import { type Lab, startLab } from '../lab/index.js'
+import { until } from '../support/until.js'
+import { labClient } from './http-support.js'
+
+let lab: Lab
+const clients: HeadlessClient[] = []
+
+beforeAll(async () => {
+  lab = await startLab({ ttl: 1 })
+})
+afterAll(async () => {
+  for (const c of clients) await c.close()
+  await lab?.close()
+})
+
+describe('hedged requests in the lab', () => {
+  it('a slow pod: GETs sent to it are answered by a hedge to another pod; its attempts are cancelled, not counted against it', async () => {
+    const svc = await lab.addService({ name: 'hedged', kind: 'headless', replicas: 3 })
+    const client = labClient(lab, svc, { balancer: 'round-robin', hedge: { delay: 50 } })
+    clients.push(client)
+    await client.pool.ready()
+    const slow = svc.pod('hedged-1')
+    slow.fault({ kind: 'slow', latencyMs: 1_500 })
+    const firstToSlow: AttemptEvent[] = []
+    const hedges: HedgeEvent[] = []
+    client.on('attempt', (e) => {
+      if (e.attempt === 1 && e.endpoint.name === 'hedged-1') firstToSlow.push(e)
+    })
+    client.on('hedge', (e) => hedges.push(e))
+    for (let i = 0; i < 9; i++) {
+      const res = await client.request('/item')
+      const body = (await res.body.json()) as { pod: string }
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['x-pod']).not.toBe('hedged-1')
+      // One response, whole: the body is the pod's that sent the headers.
+      expect(body.pod).toBe(res.headers['x-pod'])
+    }
+    expect(firstToSlow.length).toBeGreaterThanOrEqual(3)
+    // (A healthy answer slower than 50 ms on a loaded machine may be hedged too, so: at least.)
+    expect(slow.requests.total).toBeGreaterThanOrEqual(firstToSlow.length)
+    // Every request whose first attempt went to the slow pod was hedged, and won by its hedge.
+    expect(client.stats().hedgesWon).toBeGreaterThanOrEqual(firstToSlow.length)
+    expect(hedges.filter((h) => h.outstanding.some((e) => e.name === 'hedged-1'))).toHaveLength(
+      firstToSlow.length,
+    )
+    // The abandoned attempts are released as cancelled: no failure and no ejection for hedged-1.
+    await until('no request in flight', () => client.pool.stats().endpoints.every((e) => e.inFlight === 0))
+    const stats = client.pool.stats().endpoints.find((e) => e.endpoint.name === 'hedged-1')
+    expect(stats).toMatchObject({ failures: 0, ejections: 0, state: 'healthy' })
+    expect(client.stats().failures).toBe(0)
+  })
+
+  it('never hedges a POST: the one sent to the slow pod waits for it, and every POST reaches exactly one pod', async () => {
+    const svc = await lab.addService({ name: 'posted', kind: 'headless', replicas: 3 })
+    const client = labClient(lab, svc, { balancer: 'round-robin', hedge: { delay: 0 } })
+    clients.push(client)
+    await client.pool.ready()
+    const slow = svc.pod('posted-0')
+    slow.fault({ kind: 'slow', latencyMs: 300 })
+    const answeredBy: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request('/orders', { method: 'POST', body: `order ${i}` })
+      expect(res.statusCode).toBe(200)
+      answeredBy.push(String(res.headers['x-pod']))
+      await res.body.dump()
+    }
+    expect(answeredBy).toContain('posted-0')
+    expect(svc.pods.reduce((n, p) => n + (p.requests.byMethod.POST ?? 0), 0)).toBe(3)
+    expect(slow.requests.byMethod.POST).toBe(1)
+    expect(client.stats()).toMatchObject({ requests: 3, attempts: 3, hedges: 0 })
+  })
+})
