@@ -151,29 +151,6 @@ describe('headless-lb/grpc with real grpc-js servers as pods', () => {
       await svc.remove()
     }
   })
-
-  it('fails calls UNAVAILABLE while DNS lists no pod (NXDOMAIN), and serves the first one to appear', async () => {
-    const svc = await lab.addService({ name: 'empty', kind: 'headless', app: 'grpc', replicas: 0 })
-    const registration = labResolver(lab, 'hlb-empty')
-    const client = echoClient(`hlb-empty:///${svc.fqdn}:${svc.port}`, ROUND_ROBIN)
-    try {
-      const empty = nextUpdate(registration, svc, (u) => u.endpoints.length === 0)
-      const error = (await echo(client, { deadline: Date.now() + 5_000 }).catch(
-        (e: unknown) => e,
-      )) as grpc.ServiceError
-      expect(error.code).toBe(grpc.status.UNAVAILABLE)
-      expect((await empty).note).toContain('DNS lists no ready pod')
-      expect(error.details).toContain('DNS lists no ready pod')
-      await svc.scale(1)
-      // The channel is in TRANSIENT_FAILURE: calls fail fast until the resolver hands over the pod.
-      const loop = callLoop(client, 1)
-      await until('a call served by the new pod', () => svc.pods[0]!.requests.total > 0, TTL * 1000 + 1000, 5)
-      await loop.stop()
-    } finally {
-      client.close()
-      await svc.remove()
-    }
-  })
 })
 
 describe('the resolver lifecycle', () => {

@@ -83,7 +83,7 @@ describe('the published package', () => {
       const { registerHooks } = require('node:module')
       const loaded = []
       registerHooks({ resolve(specifier, context, next) {
-        if (/^(pg|ioredis|pg-.*|@grpc\/.*)$/.test(specifier)) loaded.push(specifier)
+        if (/^(pg|ioredis|pg-.*|@grpc[/].*)$/.test(specifier)) loaded.push(specifier)
         return next(specifier, context)
       } })
       require('headless-lb')
