@@ -1,7 +1,10 @@
 // Shared by the HTTP benchmarks: start the pods process, drive closed-loop load, summarise.
 import { type ChildProcess, fork } from 'node:child_process'
+import diagnostics from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { Agent, BalancedPool, type Dispatcher } from 'undici'
+import { type AttemptEvent, type BalancerName, createClient } from '../src/index.js'
 import type { PodFault } from '../test/lab/api.js'
 
 export interface PodInfo {
@@ -10,57 +13,74 @@ export interface PodInfo {
   readonly port: number
 }
 
+export type PodsService = 'web' | 'vip'
+
 export interface PodsProcess {
   /** `host:port` of the lab's DNS server. */
   readonly dnsServer: string
   /** FQDN of the headless service over the pods. */
   readonly service: string
+  /** The headless service's pods, at the start. */
   readonly pods: ReadonlyArray<PodInfo>
   /** A ClusterIP service over as many pods of its own: the per-connection proxy baseline. */
-  readonly vip: { readonly fqdn: string; readonly ip: string; readonly port: number }
-  kill(name: string): Promise<void>
-  /** Sets a pod's fault (the lab's: slow, errors, hang, none); resolves once it is in place. */
+  readonly vip: {
+    readonly fqdn: string
+    readonly ip: string
+    readonly port: number
+    readonly pods: ReadonlyArray<PodInfo>
+  }
+  readonly blackholeSupport: { readonly supported: boolean; readonly reason: string }
+  /** Kills pod `pod` (an index) of the headless service (or of the VIP's, with `service: 'vip'`). */
+  kill(pod: number, service?: PodsService): Promise<void>
+  /** Drops the packets of a pod (or lets them through again, `on: false`). */
+  blackhole(pod: number, on: boolean, service?: PodsService): Promise<void>
+  /** Sets a headless pod's fault (the lab's: slow, errors, hang, none); resolves once it is in place. */
   fault(name: string, fault: PodFault): Promise<void>
+  /** Scales a service (pods added or removed at once, DNS updated); resolves with its pods then. */
+  scale(replicas: number, service?: PodsService): Promise<ReadonlyArray<PodInfo>>
   stop(): Promise<void>
 }
 
-export async function startPods(count: number): Promise<PodsProcess> {
+/** Starts the lab's process (bench/http-pods.ts): `count` pods per service, records at `ttl` seconds. */
+export async function startPods(count: number, options: { ttl?: number } = {}): Promise<PodsProcess> {
   const child: ChildProcess = fork(
     fileURLToPath(new URL('./http-pods.ts', import.meta.url)),
-    [String(count)],
+    [String(count), String(options.ttl ?? 5)],
     {
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   )
-  const [message] = (await once(child, 'message')) as [{ ready: Omit<PodsProcess, 'kill' | 'stop'> }]
-  /** Sends `message` and resolves at the reply whose `key` names `name`. */
-  const ask = (message: object, key: string, name: string): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const onMessage = (m: Record<string, unknown>) => {
-        if (m[key] === name) {
-          child.off('message', onMessage)
-          resolve()
-        }
+  const [message] = (await once(child, 'message')) as [
+    { ready: Omit<PodsProcess, 'kill' | 'blackhole' | 'fault' | 'scale' | 'stop'> },
+  ]
+  let nextId = 1
+  type Pods = Record<PodsService, PodInfo[]>
+  const ask = (body: Record<string, unknown>): Promise<Pods> => {
+    const id = nextId++
+    return new Promise((resolve) => {
+      const onMessage = (m: { id?: number; pods?: Pods }) => {
+        if (m.id !== id) return
+        child.off('message', onMessage)
+        resolve(m.pods!)
       }
       child.on('message', onMessage)
-      child.send(message)
+      child.send({ id, ...body })
     })
+  }
   return {
     ...message.ready,
-    fault: (name, fault) => ask({ fault: { name, fault } }, 'faulted', name),
-    async kill(name) {
-      const acked = new Promise<void>((resolve) => {
-        const onMessage = (m: { killed?: string }) => {
-          if (m.killed === name) {
-            child.off('message', onMessage)
-            resolve()
-          }
-        }
-        child.on('message', onMessage)
-      })
-      child.send({ kill: name })
-      await acked
+    async kill(pod, service = 'web') {
+      await ask({ kill: { service, pod } })
+    },
+    async blackhole(pod, on, service = 'web') {
+      await ask({ blackhole: { service, pod, on } })
+    },
+    async fault(name, fault) {
+      await ask({ fault: { name, fault } })
+    },
+    async scale(replicas, service = 'web') {
+      return (await ask({ scale: { service, replicas } }))[service]
     },
     async stop() {
       if (child.exitCode !== null) return
@@ -109,4 +129,102 @@ export function median(values: ReadonlyArray<number>): number {
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** One client of the scenario benchmarks, as a new user would set it up. */
+export interface PeerVariant {
+  readonly name: string
+  readonly dispatcher: Dispatcher
+  readonly origin: string
+  /** Which service's pods get this variant's requests. */
+  readonly service: PodsService
+  /** Calls `sent(ip)` for every request (attempt) dispatched to a pod, where the client can tell (not through the VIP). */
+  watch?(sent: (ip: string) => void): () => void
+  /** Ends at once: requests stuck on a black-holed pod fail (close() would wait for them). */
+  destroy(): Promise<void>
+}
+
+export type PeerName = 'defaults' | BalancerName | 'BalancedPool' | 'ClusterIP'
+export const PEER_NAMES: ReadonlyArray<PeerName> = [
+  'defaults',
+  'round-robin',
+  'random',
+  'least-request',
+  'peak-ewma',
+  'BalancedPool',
+  'ClusterIP',
+]
+
+/**
+ * headless-lb with the README's `createClient({ origin, dns })` and nothing else (`defaults`),
+ * the same with one balancer set, undici's BalancedPool over the pods' addresses as listed at
+ * the start (a static list, as a user would write it), and an undici Agent through the
+ * ClusterIP proxy (a backend per connection, as kube-proxy); undici's own defaults for both.
+ */
+export function peerVariant(name: PeerName, lab: PodsProcess): PeerVariant {
+  if (name === 'BalancedPool') {
+    const origins = lab.pods.map((p) => `http://${p.ip}:${p.port}`)
+    const pool = new BalancedPool(origins)
+    return {
+      name: 'undici BalancedPool',
+      dispatcher: pool,
+      origin: origins[0]!,
+      service: 'web',
+      watch(sent) {
+        // BalancedPool's requests carry the pod's address as their origin.
+        const onCreate = (message: unknown) =>
+          sent(new URL((message as { request: { origin: string } }).request.origin).hostname)
+        diagnostics.subscribe('undici:request:create', onCreate)
+        return () => diagnostics.unsubscribe('undici:request:create', onCreate)
+      },
+      destroy: () => pool.destroy(),
+    }
+  }
+  if (name === 'ClusterIP') {
+    const agent = new Agent()
+    return {
+      name: 'ClusterIP proxy',
+      dispatcher: agent,
+      origin: `http://${lab.vip.ip}:${lab.vip.port}`,
+      service: 'vip',
+      destroy: () => agent.destroy(),
+    }
+  }
+  const client = createClient({
+    origin: `http://${lab.service}:${lab.pods[0]!.port}`,
+    dns: { servers: [lab.dnsServer] },
+    ...(name === 'defaults' ? {} : { balancer: name }),
+  })
+  return {
+    name: name === 'defaults' ? 'headless-lb defaults' : `headless-lb ${name}`,
+    dispatcher: client.dispatcher,
+    origin: client.origin,
+    service: 'web',
+    watch(sent) {
+      const onAttempt = (e: AttemptEvent) => sent(e.endpoint.address)
+      client.on('attempt', onAttempt)
+      return () => client.off('attempt', onAttempt)
+    },
+    destroy: () => client.dispatcher.destroy(),
+  }
+}
+
+/** A GET / under its own deadline; resolves with the pod that answered (`x-pod`), rejects on a failure or a non-2xx. */
+export async function deadlineGet(variant: PeerVariant, deadline: number): Promise<string> {
+  const res = await variant.dispatcher.request({
+    origin: variant.origin,
+    path: '/',
+    method: 'GET',
+    signal: AbortSignal.timeout(deadline),
+  })
+  await res.body.dump()
+  if (res.statusCode < 200 || res.statusCode > 299)
+    throw Object.assign(new Error(`status ${res.statusCode}`), { code: `status ${res.statusCode}` })
+  return String(res.headers['x-pod'])
+}
+
+/** The code a failure is counted under: the error's string `code` (an abort's DOMException has a numeric one: its name then). */
+export function failureCode(error: unknown): string {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown }
+  return typeof e?.code === 'string' ? e.code : String(e?.name ?? e?.message ?? 'Error')
 }

@@ -6,17 +6,21 @@
 //
 //   npx node --expose-gc --import ./scripts/ts-resolve.mjs bench/http-overhead.ts [--quick]
 //   (--profile 5: loop the client alone for 5 s, to run under --cpu-prof)
+//   (--meter: the client records OpenTelemetry metrics into an SDK MeterProvider, as an
+//    application with the OTel SDK started would; without it, no MeterProvider exists)
 //
 // Two callers: a minimal DispatchHandler (the layer's cost alone), and undici's `request()` API
 // (RequestHandler, a body stream, a promise: what `client.request` does), awaited one at a time.
 import { parseArgs } from 'node:util'
 import { Dispatcher } from 'undici'
 import { createClient } from '../src/index.js'
+import { InMemoryMeter } from '../test/support/in-memory-meter.js'
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
     listeners: { type: 'boolean' },
+    meter: { type: 'boolean' },
     // Only loop the client with the minimal handler for this many seconds (for --cpu-prof).
     profile: { type: 'string' },
   },
@@ -89,10 +93,12 @@ const HANDLER_N = 200_000
 const REQUEST_N = 20_000
 
 const fake = new InstantDispatcher()
+const meter = values.meter ? new InMemoryMeter() : undefined
 const client = createClient({
   origin: 'http://web.default.svc.cluster.local:8080',
   addresses: ['127.0.10.1', '127.0.10.2', '127.0.10.3', '127.0.10.4'],
   balancer: 'round-robin',
+  ...(meter === undefined ? {} : { meterProvider: meter.provider }),
 })
 if (values.listeners) client.on('attempt', () => {})
 await client.pool.ready()
@@ -188,3 +194,4 @@ const h = out['handler, through client']!.ns - out['handler, fake directly']!.ns
 const q = out['request(), through client']!.ns - out['request(), fake directly']!.ns
 console.log(`client layer: ${h} ns/req (handler), ${q} ns/req (request())`)
 await client.close()
+await meter?.shutdown()

@@ -1,126 +1,148 @@
-// A pod killed mid-run: how many requests fail, and how long until no request goes to it, for
-// this client (retries on another pod; the pool ejects a pod at its first refused connect) and
-// for undici's BalancedPool (no retries; lowers a failing upstream's weight).
+// Scenario S5, a pod killed and a pod black-holed under load: how many requests fail, how much
+// throughput is left, and how long until no request goes to the pod, for headless-lb with its
+// defaults and with each balancer, undici's BalancedPool (a static list of the pods' addresses)
+// and the lab's ClusterIP proxy (a backend per connection), side by side in one run.
 //
-//   npx node --import ./scripts/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 3]
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 6] [--deadline 2000] [--only kill|blackhole] [--json]
 //
-// Load: 16 requests in flight over 4 pods (4 connections each). At a third of the run, web-2
-// is killed (listener closed, open sockets destroyed: a crashed container whose endpoint is
-// still in DNS). "Sent to the dead pod" counts requests dispatched to its address: the client's
-// `attempt` events, and for BalancedPool the undici requests created for that origin (seen
-// through undici's diagnostics channel).
-import diagnostics from 'node:diagnostics_channel'
+// Load: 32 closed loops of GET, each under AbortSignal.timeout(--deadline), over 4 pods. At a
+// quarter of the run (after a 700 ms warm-up), pod 2 of the variant's service is killed (listener closed, open sockets
+// destroyed: a crashed container whose endpoint is still in DNS) or black-holed (its packets
+// dropped, live keep-alive sockets included). Each variant gets a fresh lab. "Sent to the pod"
+// counts requests dispatched to its address (the client's `attempt` events; for BalancedPool the
+// undici requests created for that origin, seen through undici's diagnostics channel); through
+// the VIP the client cannot tell, so only failures are counted.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { BalancedPool, type Dispatcher } from 'undici'
-import { type AttemptEvent, createClient } from '../src/index.js'
 import { runInPrivateNetwork } from '../test/lab/private-network.js'
-import { closedLoop, type PodsProcess, startPods } from './http-bench-support.js'
+import { deadlineGet, failureCode, PEER_NAMES, peerVariant, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '3' }, json: { type: 'boolean' } },
+  options: {
+    seconds: { type: 'string', default: '6' },
+    deadline: { type: 'string', default: '2000' },
+    only: { type: 'string' },
+    json: { type: 'boolean' },
+  },
 })
 const runMs = Number(values.seconds) * 1_000
-const VICTIM = 'web-2'
+const deadline = Number(values.deadline)
+const LOOPS = 32
+const VICTIM = 2
 
-interface Target {
-  readonly dispatcher: Dispatcher
-  readonly origin: string
-  /** Calls `sent(address)` for every request (attempt) dispatched to a pod. */
-  watch(sent: (address: string) => void): () => void
-  close(): Promise<void>
+interface Row {
+  variant: string
+  requests: number
+  failed: number
+  errors: Record<string, number>
+  /** ok/s after the fault over ok/s before it. */
+  throughputKept: number
+  /** Requests dispatched to the pod after the fault (undefined: not visible through the VIP). */
+  sentAfterFault: number | undefined
+  msUntilNoRequestToPod: number | undefined
+  /** When the last request failed, after the fault (0: none failed). */
+  msUntilLastFailure: number
 }
 
-/** undici requests by their origin's host: BalancedPool's requests carry the pod's address. */
-function watchRequestOrigins(sent: (address: string) => void): () => void {
-  const onCreate = (message: unknown) =>
-    sent(new URL((message as { request: { origin: string } }).request.origin).hostname)
-  diagnostics.subscribe('undici:request:create', onCreate)
-  return () => diagnostics.unsubscribe('undici:request:create', onCreate)
-}
-
-const variants: Array<{ name: string; make: (lab: PodsProcess) => Target }> = [
-  {
-    name: 'headless-lb client',
-    make: (lab) => {
-      const client = createClient({
-        origin: `http://${lab.service}:${lab.pods[0]!.port}`,
-        portName: 'http',
-        dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
-        balancer: 'round-robin',
-        connections: 4,
-      })
-      return {
-        dispatcher: client.dispatcher,
-        origin: client.origin,
-        // The client's requests carry the service name; its attempt events name the pod.
-        watch(sent) {
-          const onAttempt = (e: AttemptEvent) => sent(e.endpoint.address)
-          client.on('attempt', onAttempt)
-          return () => client.off('attempt', onAttempt)
-        },
-        close: () => client.close(),
-      }
-    },
-  },
-  {
-    name: 'undici BalancedPool',
-    make: ({ pods }) => {
-      const origins = pods.map((p) => `http://${p.ip}:${p.port}`)
-      const pool = new BalancedPool(origins, { connections: 4 })
-      return { dispatcher: pool, origin: origins[0]!, watch: watchRequestOrigins, close: () => pool.close() }
-    },
-  },
-]
-
-const results: Record<string, unknown> = {}
-for (const variant of variants) {
-  const podsProcess = await startPods(4)
-  const victim = podsProcess.pods.find((p) => p.name === VICTIM)!
-  const target = variant.make(podsProcess)
-  // Warm-up: the client resolves the service and opens its connections before the clock starts.
-  await closedLoop(16, 300, async () => {
-    await (await target.dispatcher.request({ origin: target.origin, path: '/', method: 'GET' })).body.dump()
-  })
-  let killedAt = Number.POSITIVE_INFINITY
-  let lastToVictim = 0
-  let afterKill = 0
-  const unwatch = target.watch((address) => {
-    if (address !== victim.ip) return
-    const now = performance.now()
-    if (now >= killedAt) {
-      afterKill++
-      lastToVictim = now
+async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number]): Promise<Row> {
+  const lab = await startPods(4)
+  const variant = peerVariant(name, lab)
+  const victimIp = (variant.service === 'web' ? lab.pods : lab.vip.pods)[VICTIM]!.ip
+  try {
+    // Warm-up: the client resolves the service and opens its connections before the clock starts.
+    const warm = performance.now() + 700
+    await Promise.all(
+      Array.from({ length: LOOPS }, async () => {
+        while (performance.now() < warm) await deadlineGet(variant, deadline).catch(() => {})
+      }),
+    )
+    let faultAt = Number.POSITIVE_INFINITY
+    let sentAfter = 0
+    let lastSent = 0
+    const unwatch = variant.watch?.((ip) => {
+      const now = performance.now()
+      if (ip !== victimIp || now < faultAt) return
+      sentAfter++
+      lastSent = now
+    })
+    const started = performance.now()
+    const end = started + runMs
+    let okBefore = 0
+    let okAfter = 0
+    let failed = 0
+    let lastFailure = 0
+    const errors: Record<string, number> = {}
+    const injector = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, runMs / 4))
+      // The clock starts when the fault is sent: the client may see it before the lab's process acknowledges.
+      faultAt = performance.now()
+      if (fault === 'kill') await lab.kill(VICTIM, variant.service)
+      else await lab.blackhole(VICTIM, true, variant.service)
+    })()
+    await Promise.all(
+      Array.from({ length: LOOPS }, async () => {
+        while (performance.now() < end) {
+          try {
+            await deadlineGet(variant, deadline)
+            if (performance.now() < faultAt) okBefore++
+            else okAfter++
+          } catch (error) {
+            failed++
+            lastFailure = performance.now()
+            const code = failureCode(error)
+            errors[code] = (errors[code] ?? 0) + 1
+          }
+        }
+      }),
+    )
+    const finished = performance.now()
+    await injector
+    unwatch?.()
+    const watched = variant.watch !== undefined
+    return {
+      variant: variant.name,
+      requests: okBefore + okAfter + failed,
+      failed,
+      errors,
+      throughputKept: okAfter / (finished - faultAt) / (okBefore / (faultAt - started)),
+      sentAfterFault: watched ? sentAfter : undefined,
+      msUntilNoRequestToPod: watched ? (sentAfter === 0 ? 0 : Math.round(lastSent - faultAt)) : undefined,
+      msUntilLastFailure: failed === 0 ? 0 : Math.max(0, Math.round(lastFailure - faultAt)),
     }
-  })
-  const killer = (async () => {
-    await new Promise((r) => setTimeout(r, runMs / 3))
-    // The clock starts when the kill is sent: the client may see the resets and refused connects
-    // before the pods process's acknowledgement arrives.
-    killedAt = performance.now()
-    await podsProcess.kill(VICTIM)
-  })()
-  const load = await closedLoop(16, runMs, async () => {
-    const res = await target.dispatcher.request({ origin: target.origin, path: '/', method: 'GET' })
-    await res.body.dump()
-  })
-  await killer
-  unwatch()
-  await target.close()
-  await podsProcess.stop()
-  const row = {
-    requests: load.ok + load.failed,
-    failed: load.failed,
-    errors: Object.fromEntries(load.errors),
-    sentToDeadPodAfterKill: afterKill,
-    msUntilNoRequestToDeadPod: afterKill === 0 ? 0 : Math.round(lastToVictim - killedAt),
+  } finally {
+    await variant.destroy()
+    await lab.stop()
   }
-  results[variant.name] = row
-  console.log(
-    `${variant.name.padEnd(22)} requests ${row.requests}, failed ${row.failed} ${JSON.stringify(row.errors)}, ` +
-      `sent to the dead pod after the kill: ${row.sentToDeadPodAfterKill}, last one ${row.msUntilNoRequestToDeadPod} ms after the kill`,
-  )
 }
-if (values.json) console.log(JSON.stringify(results))
+
+const report: Record<string, Row[]> = {}
+for (const fault of ['kill', 'blackhole'] as const) {
+  if (values.only !== undefined && values.only !== fault) continue
+  if (fault === 'blackhole') {
+    const probe = await startPods(1)
+    await probe.stop()
+    if (!probe.blackholeSupport.supported) {
+      console.log(`\nblack hole: skipped (${probe.blackholeSupport.reason})`)
+      continue
+    }
+  }
+  console.log(
+    `\n${fault === 'kill' ? 'pod killed' : 'pod black-holed (live sockets)'}: 4 pods, ${LOOPS} loops, deadline ${deadline} ms, ${runMs} ms, fault at ${runMs / 4} ms`,
+  )
+  console.log(
+    `  ${'variant'.padEnd(26)} ${'requests'.padStart(8)} ${'failed'.padStart(6)}  kept  ${'sent to pod'.padStart(11)}  last sent  last failure  errors`,
+  )
+  const rows: Row[] = []
+  for (const name of PEER_NAMES) {
+    const row = await run(fault, name)
+    rows.push(row)
+    const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v} ms`)
+    console.log(
+      `  ${row.variant.padEnd(26)} ${String(row.requests).padStart(8)} ${String(row.failed).padStart(6)}  ${row.throughputKept.toFixed(2)}  ${String(row.sentAfterFault ?? 'n/a').padStart(11)}  ${ms(row.msUntilNoRequestToPod).padStart(9)}  ${ms(row.msUntilLastFailure).padStart(12)}  ${JSON.stringify(row.errors)}`,
+    )
+  }
+  report[fault] = rows
+}
+if (values.json) console.log(JSON.stringify(report))

@@ -6,8 +6,9 @@ set -euo pipefail
 
 # bind9: the lab's DNS server; bind9-dnsutils: dig and nsupdate; nftables: black-holing pod
 # addresses; iproute2 and util-linux: the private network namespace (ip, unshare);
-# postgresql-15: the primary/replica proof; openssl: certificates for the HTTPS tests.
-packages=(bind9 bind9-dnsutils nftables iproute2 util-linux postgresql-15 postgresql-client-15 openssl)
+# postgresql-15: the primary/replica proof; redis-server (Redis 7): the ioredis router's primary
+# and replica; openssl: certificates for the HTTPS tests.
+packages=(bind9 bind9-dnsutils nftables iproute2 util-linux postgresql-15 postgresql-client-15 redis-server openssl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@ export type {
   PrimaryOptions,
   PrimaryProbe,
 } from './balancing/balancing-options.js'
-export type { EndpointSource } from './discovery/endpoint-source.js'
+export type { EndpointSource, ResolutionEvent } from './discovery/endpoint-source.js'
 // discovery
 export {
   createEndpointSource,
@@ -46,7 +46,13 @@ export type {
   SlowStartOptions,
 } from './health/health-options.js'
 // http
-export type { AttemptEvent, HedgeEvent, HttpStats, RetryEvent } from './http/balanced-dispatcher.js'
+export type {
+  AttemptEndEvent,
+  AttemptEvent,
+  HedgeEvent,
+  HttpStats,
+  RetryEvent,
+} from './http/balanced-dispatcher.js'
 export { BalancedDispatcher } from './http/balanced-dispatcher.js'
 export type {
   HedgeOptions,
@@ -62,13 +68,23 @@ export type { AgentServiceOptions, HeadlessAgentOptions } from './http/headless-
 export { HeadlessAgent } from './http/headless-agent.js'
 export type { ClientRequestInit, ClientRequestOptions } from './http/headless-client.js'
 export { HeadlessClient } from './http/headless-client.js'
+export type {
+  HeadlessHttpAgentOptions,
+  HeadlessHttpsAgentOptions,
+  NodeAgentHttpOptions,
+  NodeAgentServiceOptions,
+} from './http/headless-http-agent.js'
+export { HeadlessHttpAgent, HeadlessHttpsAgent } from './http/headless-http-agent.js'
 export type { LeasePool } from './http/lease-pool.js'
+export type { HttpAgentService, HttpAgentServiceStats } from './http/node-agent-router.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 export type {
+  CheckEvent,
   EjectEvent,
   EndpointStats,
   HealthEvent,
   PanicEvent,
+  PoolEvents,
   PoolInternals,
   PoolOptions,
   PoolStats,

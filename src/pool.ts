@@ -31,7 +31,7 @@ import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
-import type { EndpointSource, ReadyOptions } from './discovery/endpoint-source.js'
+import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
@@ -41,6 +41,8 @@ import { decayedEwma, EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
 import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
+import { chooseMeterProvider } from './metrics/meter-provider.js'
+import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 
 const debug = debuglog('headless-lb')
@@ -96,6 +98,14 @@ export interface PanicEvent {
   readonly total: number
 }
 
+/** `check` event: one active health check finished (not a transition: see `health` for those). */
+export interface CheckEvent {
+  readonly endpoint: Endpoint
+  readonly passed: boolean
+  /** Why it failed (a status, a refused connect, a timeout), when it did. */
+  readonly error?: unknown
+}
+
 /** `primary` event: the endpoint taking `role: 'primary'` changed (undefined: none known). */
 export interface PrimaryEvent {
   readonly primary: Endpoint | undefined
@@ -134,12 +144,21 @@ export interface PoolStats {
   readonly ejectionsPrevented: number
   /** Discovery errors seen while no `error` listener was attached. */
   readonly unhandledErrors: number
+  /**
+   * Ms since discovery last had an answer (the age of the endpoint set: it grows while DNS
+   * fails and the set is stale). Undefined before the first answer, and for a source that does
+   * not say (static addresses).
+   */
+  readonly endpointsAge: number | undefined
 }
 
-interface PoolEvents {
+/** The pool's events and their payloads. */
+export interface PoolEvents {
   change: [EndpointChange]
   error: [Error]
+  resolution: [ResolutionEvent]
   health: [HealthEvent]
+  check: [CheckEvent]
   eject: [EjectEvent]
   panic: [PanicEvent]
   primary: [PrimaryEvent]
@@ -154,10 +173,29 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
+  if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
+  const discoveryOptions: Record<string, unknown> = {}
+  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
+  const source =
+    internals.source ??
+    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
+      ...(internals.clock ? { clock: internals.clock } : {}),
+      ...internals.discovery,
+    })
+  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
+}
+
+/**
+ * A primary chosen by ordinal or name needs pod names, which only SRV (`portName`) and `pods`
+ * give; for discovery options that will make a DNS source (an explicit source may carry them).
+ */
+export function requirePodNamesForPrimary(
+  record: Record<string, unknown>,
+  resolved: ResolvedBalancingOptions,
+): void {
   const primary = resolved.primary
   if (
     (primary.kind === 'ordinal' || primary.kind === 'name') &&
-    internals.source === undefined &&
     record.portName === undefined &&
     record.pods === undefined
   ) {
@@ -169,15 +207,6 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
         'set portName or pods, or find the primary with primary.probe',
     )
   }
-  const discoveryOptions: Record<string, unknown> = {}
-  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
-  const source =
-    internals.source ??
-    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
-      ...(internals.clock ? { clock: internals.clock } : {}),
-      ...internals.discovery,
-    })
-  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
 }
 
 /**
@@ -240,6 +269,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
+  /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
+  private readonly stopMetrics: (() => void) | undefined
 
   private readonly states = new Map<string, EndpointState>()
   private members: EndpointState[] = []
@@ -266,6 +297,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return
     this.sync(change.endpoints)
     this.emit('change', change)
+  }
+
+  private readonly onSourceResolution = (event: ResolutionEvent): void => {
+    if (!this.closed) this.emit('resolution', event)
   }
 
   private readonly onSourceError = (error: Error): void => {
@@ -317,10 +352,16 @@ export class Pool extends EventEmitter<PoolEvents> {
         : undefined
     source.on('change', this.onSourceChange)
     source.on('error', this.onSourceError)
+    source.on('resolution', this.onSourceResolution)
     this.sync(source.endpoints)
+    const provider = chooseMeterProvider(options.meterProvider)
+    this.stopMetrics = provider === undefined ? undefined : recordPoolMetrics(this, provider)
   }
 
-  /** Resolves once discovery has a first answer; rejects with ResolutionError on timeout or abort. */
+  /**
+   * Resolves once discovery lists at least one endpoint (`allowEmpty: true`: once it has a first
+   * answer, possibly "no ready pods"); rejects with ResolutionError on timeout or abort.
+   */
   ready(options?: ReadyOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('pool', this.service))
     return this.source.ready(options)
@@ -503,6 +544,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       primary: this.primaryState?.endpoint,
       ejectionsPrevented: this.ejectionsPrevented,
       unhandledErrors: this.unhandledErrors,
+      endpointsAge:
+        this.source.answeredAt === undefined ? undefined : Math.max(0, now - this.source.answeredAt),
       endpoints: this.members.map((s) => ({
         endpoint: s.endpoint,
         state: s.health,
@@ -528,6 +571,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.plain = false
     this.source.off('change', this.onSourceChange)
     this.source.off('error', this.onSourceError)
+    this.source.off('resolution', this.onSourceResolution)
+    this.stopMetrics?.()
     this.checker?.close()
     this.prober?.close()
     for (const state of this.members) this.clearTimer(state)
@@ -820,9 +865,15 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   // ---- health ----
 
-  private onCheckResult(state: EndpointState, passed: boolean, _error: unknown): void {
+  private onCheckResult(state: EndpointState, passed: boolean, error: unknown): void {
     if (this.closed || state.removed) return
     const { healthyThreshold, unhealthyThreshold } = this.options.healthCheck!
+    if (this.listenerCount('check') > 0) {
+      this.emit(
+        'check',
+        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
+      )
+    }
     if (passed) {
       state.checkFailures = 0
       state.checkPasses++
@@ -867,6 +918,17 @@ export class Pool extends EventEmitter<PoolEvents> {
     const previous = state.health
     state.health = 'ejected'
     this.rebuild()
+    if (debug.enabled) {
+      debug(
+        '%s: ejected %s for %d ms (%s, ejection %d): %s',
+        this.service,
+        describeEndpoint(state.endpoint),
+        Math.round(duration),
+        reason,
+        state.ejections,
+        describeError(error),
+      )
+    }
     this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
     if (previous !== 'ejected') {
       this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
@@ -885,6 +947,14 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (probation > 0) {
       state.inProbation = true
       this.startRamp(state, now, probation, 0.1)
+    }
+    if (debug.enabled) {
+      debug(
+        '%s: %s returns from ejection%s',
+        this.service,
+        describeEndpoint(state.endpoint),
+        probation > 0 ? ` (probation ${probation} ms)` : '',
+      )
     }
     this.updateHealth(state, 'returned')
   }
@@ -937,6 +1007,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     state.health = next
     // Pickers first: a listener that throws must not leave them routing by the old health.
     this.rebuild()
+    if (debug.enabled) {
+      debug('%s: %s %s -> %s (%s)', this.service, describeEndpoint(state.endpoint), previous, next, reason)
+    }
     this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
   }
 
@@ -1056,9 +1129,18 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.primaryState = primary
     if (panic !== this.inPanic) {
       this.inPanic = panic
+      debug('%s: panic mode %s (%d of %d endpoints fit)', this.service, panic ? 'begins' : 'ends', fit, total)
       this.emit('panic', { panic, healthy: fit, total })
     }
     if (primary !== previousPrimary) {
+      if (debug.enabled) {
+        debug(
+          '%s: primary %s -> %s',
+          this.service,
+          previousPrimary === undefined ? 'none' : describeEndpoint(previousPrimary.endpoint),
+          primary === undefined ? 'none' : describeEndpoint(primary.endpoint),
+        )
+      }
       this.emit('primary', { primary: primary?.endpoint, previous: previousPrimary?.endpoint })
     }
   }
@@ -1114,4 +1196,12 @@ function createBalancer(name: BalancerName, context: PickContext): Balancer {
     case 'consistent-hash':
       return new ConsistentHashBalancer(context)
   }
+}
+
+/** A failure in one short phrase for the debug log: its code, else its message. */
+function describeError(error: unknown): string {
+  if (error === undefined || error === null) return 'no error given'
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  return (error as Error).message ?? String(error)
 }

@@ -1,14 +1,15 @@
 /**
  * The walk-through as code: a PostgreSQL primary (db-0) and streaming standby (db-1) served as the
- * StatefulSet `db` in the lab's DNS; writes through the router land on the primary, reads on the
- * standby; then the standby is promoted and the old primary stopped, and writes follow the new
- * primary as soon as the pool's probe sees it. Returns what happened, for main.ts to print and for
- * test/integration/postgres-primary-replica.test.ts to check.
+ * StatefulSet `db` in the lab's DNS; writes through `headless-lb/pg`'s router land on the primary,
+ * reads on the standby; then the standby is promoted and the old primary stopped, and writes
+ * follow the new primary as soon as the router's probe sees it. Returns what happened, for main.ts
+ * to print and for test/integration/pg-router.test.ts to check.
  */
 import { setTimeout as delay } from 'node:timers/promises'
+import type { Endpoint } from '../../src/index.js'
+import { createPgRouter, type PgRoute, type PgRouter } from '../../src/pg/index.js'
 import type { Lab } from '../../test/lab/api.js'
 import type { PostgresPair } from '../../test/lab/postgres.js'
-import { PostgresRouter, RoutedQueryError } from './postgres-router.js'
 
 export interface FailoverDemoOptions {
   lab: Lab
@@ -26,7 +27,7 @@ export interface FailoverDemoOptions {
 export interface WriteRecord {
   readonly seq: number
   readonly phase: 'before' | 'failover' | 'after'
-  /** The endpoint address the pool picked ('' when the pool had no primary). */
+  /** The primary's address when the write was sent ('' when the router knew no primary). */
   readonly picked: string
   /** `inet_server_addr()` of the server that committed the row (ok writes only). */
   readonly server?: string
@@ -36,7 +37,6 @@ export interface WriteRecord {
 }
 
 export interface ReadRecord {
-  readonly picked: string
   readonly server: string
   readonly inRecovery: boolean
   /** Rows of demo_writes the server returned. */
@@ -83,50 +83,47 @@ export async function runFailoverDemo(options: FailoverDemoOptions): Promise<Fai
   })
   log(`service ${service.fqdn}: ${service.pods.map((p) => `${p.name} -> ${p.ip}`).join(', ')}`)
 
-  const router = new PostgresRouter({
+  const db = createPgRouter({
     service: service.fqdn,
-    port: pair.primary.port,
-    dnsServers: [lab.dnsServer],
-    probeInterval,
+    portName: 'postgres',
+    dns: { servers: [lab.dnsServer] }, // omit in a cluster: resolv.conf is used
+    pg: { user: 'postgres', database: 'postgres', max: 4 },
+    primary: { interval: probeInterval },
+    readPreference: 'replica',
   })
+  let readOnlyRejections = 0
   try {
-    const first = await router.waitForPrimary(() => true, timeout)
-    log(`the pool's probe found the primary: ${first.address}`)
+    const first = await waitForPrimary(db, () => true, timeout)
+    log(`the router's probe found the primary: ${first.address}`)
 
-    await router.write(
+    await db.query(
       'CREATE TABLE IF NOT EXISTS demo_writes (seq int PRIMARY KEY, phase text NOT NULL, written_on inet NOT NULL DEFAULT inet_server_addr())',
     )
     let seq = 0
     const write = async (phase: WriteRecord['phase']): Promise<WriteRecord> => {
       const n = ++seq
-      let picked = ''
+      // db.query takes its lease on the primary synchronously, before its first await: this is
+      // the endpoint it is sent to.
+      const picked = db.pool.primary?.address ?? ''
       try {
-        const result = await router.write<{ server: string }>(
+        const result = await db.query<{ server: string }>(
           'INSERT INTO demo_writes (seq, phase) VALUES ($1, $2) RETURNING host(written_on) AS server',
           [n, phase],
         )
-        picked = result.endpoint.address
         return { seq: n, phase, picked, server: result.rows[0]!.server, ok: true }
       } catch (error) {
-        // RoutedQueryError: the picked server failed; anything else (NoPrimaryError): none was picked.
-        if (error instanceof RoutedQueryError) picked = error.endpoint.address
+        // pg's error (a SQLSTATE or errno code), or NoPrimaryError when no primary was known.
         const e = error as { name?: string; code?: string }
+        if (e.code === '25006') readOnlyRejections++
         return { seq: n, phase, picked, ok: false, error: `${e.name ?? 'Error'} ${e.code ?? ''}`.trim() }
       }
     }
-    const read = async (pick?: Parameters<PostgresRouter['read']>[2]): Promise<ReadRecord> => {
-      const result = await router.read<{ server: string; in_recovery: boolean; rows: number }>(
+    const read = async (route: PgRoute = db.replica): Promise<ReadRecord> => {
+      const result = await route.query<{ server: string; in_recovery: boolean; rows: number }>(
         'SELECT host(inet_server_addr()) AS server, pg_is_in_recovery() AS in_recovery, (SELECT count(*) FROM demo_writes)::int AS rows',
-        [],
-        pick,
       )
       const row = result.rows[0]!
-      return {
-        picked: result.endpoint.address,
-        server: row.server,
-        inRecovery: row.in_recovery,
-        rowsSeen: row.rows,
-      }
+      return { server: row.server, inRecovery: row.in_recovery, rowsSeen: row.rows }
     }
 
     const writesBefore: WriteRecord[] = []
@@ -159,7 +156,7 @@ export async function runFailoverDemo(options: FailoverDemoOptions): Promise<Fai
     let primaryAfter: string
     try {
       // Resolves at once if the probe already saw the promotion before the stop.
-      primaryAfter = (await router.waitForPrimary((e) => e.address === pair.standby.host, timeout)).address
+      primaryAfter = (await waitForPrimary(db, (e) => e.address === pair.standby.host, timeout)).address
     } finally {
       writing = false
       await writer
@@ -173,9 +170,9 @@ export async function runFailoverDemo(options: FailoverDemoOptions): Promise<Fai
     for (let i = 0; i < count; i++) writesAfter.push(await write('after'))
     log(`writes after the failover: ${summarize(writesAfter)}`)
     const readsAfter: ReadRecord[] = []
-    for (let i = 0; i < count; i++) readsAfter.push(await read({ readPreference: 'replicaPreferred' }))
+    for (let i = 0; i < count; i++) readsAfter.push(await read(db.route('replicaPreferred')))
     log(`reads after the failover (replicaPreferred, no replica left): ${summarizeReads(readsAfter)}`)
-    log(`writes refused by a server in recovery: ${router.readOnlyRejections}`)
+    log(`writes refused by a server in recovery: ${readOnlyRejections}`)
 
     return {
       service: service.fqdn,
@@ -188,11 +185,43 @@ export async function runFailoverDemo(options: FailoverDemoOptions): Promise<Fai
       primaryAfter,
       writesAfter,
       readsAfter,
-      readOnlyRejections: router.readOnlyRejections,
+      readOnlyRejections,
     }
   } finally {
-    await router.close()
+    await db.close()
   }
+}
+
+/**
+ * Resolves with the primary once the router routes writes to one that `accept` accepts (checked
+ * now and on every `primary` event); rejects after `timeout` ms.
+ */
+function waitForPrimary(
+  db: PgRouter,
+  accept: (endpoint: Endpoint) => boolean,
+  timeout: number,
+): Promise<Endpoint> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const primary = db.pool.primary
+      if (primary && accept(primary)) {
+        done()
+        resolve(primary)
+      }
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(
+        new Error(`no matching primary after ${timeout} ms (now: ${db.pool.primary?.address ?? 'none'})`),
+      )
+    }, timeout)
+    const done = (): void => {
+      clearTimeout(timer)
+      db.off('primary', check)
+    }
+    db.on('primary', check)
+    check()
+  })
 }
 
 function summarize(writes: ReadonlyArray<WriteRecord>): string {

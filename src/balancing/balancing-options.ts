@@ -17,6 +17,7 @@ import {
   resolveSlowStart,
   resolveStallDetection,
 } from '../health/health-options.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import { durationMs, invalidType, numberIn, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
 
 export type BalancerName = 'round-robin' | 'random' | 'least-request' | 'peak-ewma' | 'consistent-hash'
@@ -86,6 +87,12 @@ export interface BalancingOptions {
    * lowest (and endpoints with no latency yet). Default 15.
    */
   nearestThreshold?: number
+  /**
+   * Where the pool's metrics go (docs/observability.md). Default: the MeterProvider the
+   * application registered with `@opentelemetry/api` (the OTel Node SDK does), if any; without
+   * one nothing is recorded. `false`: no metrics even with a global provider.
+   */
+  meterProvider?: MeterProviderLike | false
 }
 
 export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
@@ -98,6 +105,7 @@ export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
   'slowStart',
   'ewma',
   'nearestThreshold',
+  'meterProvider',
 ]
 
 export type ResolvedPrimary =
@@ -122,6 +130,7 @@ export interface ResolvedBalancingOptions {
   readonly ewmaDecay: number
   readonly failurePenalty: number
   readonly nearestThreshold: number
+  readonly meterProvider: MeterProviderLike | false | undefined
 }
 
 /** Validates the balancing half of the pool's options (unknown keys are checked by the caller). */
@@ -139,6 +148,7 @@ export function resolveBalancingOptions(options: Record<string, unknown>): Resol
     ewmaDecay: durationMs('ewma.decay', ewma.decay, 10_000, 1),
     failurePenalty: durationMs('ewma.failurePenalty', ewma.failurePenalty, 1_000),
     nearestThreshold: durationMs('nearestThreshold', options.nearestThreshold, 15),
+    meterProvider: meterProviderOption('meterProvider', options.meterProvider),
   }
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { createEndpointSource, type DiscoveryInternals } from '../discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../discovery/discovery-options.js'
@@ -8,13 +9,18 @@ import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { describeEndpoint } from '../endpoint.js'
 import { ResolutionError } from '../errors.js'
 import { portNumber } from '../options.js'
+import { VERSION } from '../version.js'
+import { allOk, type CheckOptions, PodChecker, type PodResult, renderTable } from './check.js'
 import { diagnose, renderDiagnosis } from './doctor.js'
 
-/** Documented in `--help` and docs/discovery.md; scripts depend on them. */
+/** Documented in `--help` and docs/discovery.md, docs/observability.md; scripts depend on them. */
 export const EXIT = Object.freeze({
-  /** doctor: a headless service with ready pods; resolve: at least one endpoint. */
+  /** doctor: a headless service with ready pods; resolve: at least one endpoint; check: every pod ok. */
   ok: 0,
-  /** doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints. */
+  /**
+   * doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints;
+   * check: no endpoints, or a pod slow, failing or down.
+   */
   problem: 1,
   usage: 2,
   /** DNS gave no answer (timeout, SERVFAIL, refused). */
@@ -25,34 +31,116 @@ export const EXIT = Object.freeze({
   interrupted: 130,
 })
 
+const SERVICE_NOTE = `<service> is a DNS name (web.default.svc.cluster.local) or a short name (web, web.default),
+expanded with the search list of /etc/resolv.conf as inside a pod.`
+
+const DNS_OPTIONS = `  --dns-server <ip[:port]>  DNS server to ask (repeatable); default: the system's (resolv.conf)
+  --family <4|6|dual>       Address families (default 4)
+  --search <domain>         Search domain for short names (repeatable); default: resolv.conf
+  --ndots <n>               ndots for short names; default: resolv.conf`
+
+const COMMON_EXITS = `  2  usage error (unknown option, invalid service name...)
+  3  DNS failure (timeout, SERVFAIL, refused)
+  70  internal error (a bug: please report it with the stack printed)
+  130  interrupted (Ctrl-C) before there was an answer`
+
 export const USAGE = `Usage:
   headless-lb doctor <service> [options]    Say how the service looks in DNS, and whether client-side balancing can work
   headless-lb resolve <service> [options]   Print the endpoint set (--watch: and each change, until Ctrl-C)
+  headless-lb check <service> [options]     Send a few requests to every pod: which one is slow or failing (--watch: live)
+  headless-lb <command> --help              The options and exit codes of one command
+  headless-lb --version                     The version
 
-<service> is a DNS name (web.default.svc.cluster.local) or a short name (web, web.default),
-expanded with the search list of /etc/resolv.conf as inside a pod.
+${SERVICE_NOTE}
 
 Options:
-  --dns-server <ip[:port]>  DNS server to ask (repeatable); default: the system's (resolv.conf)
+${DNS_OPTIONS}
   --port <n>                The pods' port (A/AAAA records)
-  --port-name <name>        Named port: SRV _<name>._tcp.<service> (doctor default: http)
-  --family <4|6|dual>       Address families (default 4)
-  --search <domain>         Search domain for short names (repeatable); default: resolv.conf
-  --ndots <n>               ndots for short names; default: resolv.conf
-  --timeout <ms>            How long resolve waits for a first answer (default 10000)
-  --watch                   resolve: keep running and print each change
+  --port-name <name>        Named port: SRV _<name>._tcp.<service> (doctor and check default: http)
+  --timeout <ms>            resolve: how long to wait for a first answer (default 10000); check: per request (default 2000)
+  --watch                   resolve: keep running and print each change; check: refresh the table
   --json                    Machine-readable output (resolve --watch: one JSON object per line,
                             {"type":"snapshot",...} first, then {"type":"change",...})
   -h, --help                This help
 
 Exit codes:
-  0  doctor: headless service with ready pods; resolve: at least one endpoint
-  1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints
-  2  usage error (unknown option, invalid service name...)
-  3  DNS failure (timeout, SERVFAIL, refused)
-  70  internal error (a bug: please report it with the stack printed)
-  130  interrupted (Ctrl-C) before there was an answer
+  0  doctor: headless service with ready pods; resolve: at least one endpoint; check: every pod ok
+  1  doctor: a problem (ClusterIP or ExternalName service, no ready pods); resolve: no endpoints;
+     check: no endpoints, or a pod slow, failing or down
+${COMMON_EXITS}
 `
+
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  doctor: `Usage: headless-lb doctor <service> [options]
+
+Says how the service looks in DNS (headless or ClusterIP, a StatefulSet or a Deployment, ready
+pods or none), and whether client-side balancing can work for it.
+
+${SERVICE_NOTE}
+
+Options:
+${DNS_OPTIONS}
+  --port <n>                The pods' port, when SRV gives none
+  --port-name <name>        Named port: SRV _<name>._tcp.<service> (default http)
+  --json                    Machine-readable output
+  -h, --help                This help
+
+Exit codes:
+  0  a headless service with ready pods
+  1  a problem: a ClusterIP or ExternalName service, no ready pods
+${COMMON_EXITS}
+`,
+  resolve: `Usage: headless-lb resolve <service> (--port <n> | --port-name <name>) [options]
+
+Prints the endpoint set as the library resolves it; with --watch, each change until Ctrl-C.
+
+${SERVICE_NOTE}
+
+Options:
+${DNS_OPTIONS}
+  --port <n>                The pods' port (A/AAAA records)
+  --port-name <name>        Named port: SRV _<name>._tcp.<service>
+  --timeout <ms>            How long to wait for a first answer (default 10000)
+  --watch                   Keep running and print each change
+  --json                    One JSON object ({"type":"snapshot",...}; with --watch one per line,
+                            then {"type":"change",...} and {"type":"error",...})
+  -h, --help                This help
+
+Exit codes:
+  0  at least one endpoint
+  1  no endpoints
+${COMMON_EXITS}
+`,
+  check: `Usage: headless-lb check <service> [options]
+
+Resolves the service, then sends a few requests (or TCP connects) to every pod, one after another
+per pod, all pods at once, and prints a row per pod: name, address, status, last HTTP status,
+latency p50/p99, errors. Status: ok; slow (p50 above --slow, by default above 3 x the service's
+median p50 and 50 ms); failing (a request failed or answered outside 200-399); down (none got through).
+
+${SERVICE_NOTE}
+
+Options:
+${DNS_OPTIONS}
+  --port <n>                The pods' port (A/AAAA records)
+  --port-name <name>        Named port: SRV _<name>._tcp.<service> (default http, unless --port)
+  --path <path>             HTTP GET this path (default /healthz), with the service name as Host
+  --tcp                     TCP connects instead of HTTP requests
+  --requests <n>            Per pod and round (default 5)
+  --timeout <ms>            Per request (default 2000)
+  --slow <ms>               A pod whose p50 is above this is slow (default: relative, as above)
+  --watch                   Refresh the table in place every --interval until Ctrl-C, marking
+                            changes: + a new pod, * a changed status, - a pod gone
+  --interval <ms>           Between rounds with --watch (default 2000)
+  --json                    One JSON object per round ({"type":"check",...}; --watch: one per line)
+  -h, --help                This help
+
+Exit codes (with --watch: of the last round):
+  0  every pod answered, none slow
+  1  no endpoints, or a pod slow, failing or down
+${COMMON_EXITS}
+`,
+}
 
 export interface CliIo {
   readonly stdout: { write(text: string): unknown }
@@ -94,6 +182,12 @@ function parse(argv: string[]) {
         watch: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+        path: { type: 'string' },
+        tcp: { type: 'boolean', default: false },
+        requests: { type: 'string' },
+        slow: { type: 'string' },
+        interval: { type: 'string' },
       },
     })
   } catch (error) {
@@ -149,22 +243,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv)
-  if (values.help) {
-    io.stdout.write(USAGE)
+  const [command, service, ...rest] = positionals
+  if (values.version) {
+    io.stdout.write(`${VERSION}\n`)
     return EXIT.ok
   }
-  const [command, service, ...rest] = positionals
-  if (command !== 'doctor' && command !== 'resolve') {
+  if (values.help) {
+    io.stdout.write((command === undefined ? undefined : COMMAND_HELP[command]) ?? USAGE)
+    return EXIT.ok
+  }
+  if (command !== 'doctor' && command !== 'resolve' && command !== 'check') {
     throw new UsageError(
       command === undefined ? 'a command is needed' : `unknown command ${JSON.stringify(command)}`,
     )
   }
   if (service === undefined) throw new UsageError(`${command} needs a <service>`)
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`)
-  if (values.watch && command !== 'resolve') throw new UsageError('--watch applies to resolve only')
+  if (values.watch && command === 'doctor') throw new UsageError('--watch applies to resolve and check only')
   // doctor's time is bounded by its DNS queries' timeouts; a --timeout it ignored would mislead.
-  if (values.timeout !== undefined && command !== 'resolve') {
-    throw new UsageError('--timeout applies to resolve only')
+  if (values.timeout !== undefined && command === 'doctor') {
+    throw new UsageError('--timeout applies to resolve and check only')
+  }
+  if (command !== 'check') {
+    for (const flag of ['path', 'tcp', 'requests', 'slow', 'interval'] as const) {
+      if (values[flag] !== undefined && values[flag] !== false)
+        throw new UsageError(`--${flag} applies to check only`)
+    }
   }
 
   const dns: NonNullable<DiscoveryOptions['dns']> = {
@@ -179,7 +283,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     ...(values['port-name'] === undefined ? {} : { portName: values['port-name'] }),
     ...(values.family === undefined ? {} : { family: family(values.family)! }),
     dns,
-    ...(values.timeout === undefined ? {} : { readyTimeout: integer('timeout', values.timeout)! }),
+    ...(values.timeout === undefined || command !== 'resolve'
+      ? {}
+      : { readyTimeout: integer('timeout', values.timeout)! }),
   }
   if (command === 'doctor') {
     // doctor asks SRV (default port name http) even when --port is given.
@@ -189,8 +295,93 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     )
     return doctor(checked, port, values.json, io)
   }
+  if (command === 'check') {
+    if (values.tcp && values.path !== undefined) throw new UsageError('--path and --tcp exclude each other')
+    const path = values.path ?? '/healthz'
+    if (!path.startsWith('/')) throw new UsageError(`--path must start with /, got ${JSON.stringify(path)}`)
+    const requests = integer('requests', values.requests) ?? 5
+    if (requests < 1) throw new UsageError('--requests must be at least 1')
+    const slow = integer('slow', values.slow)
+    const checkOptions = {
+      ...options,
+      ...(port === undefined && options.portName === undefined ? { portName: 'http' } : {}),
+    }
+    validated(() => validateDiscoveryOptions(checkOptions))
+    return check(
+      checkOptions,
+      {
+        host: service,
+        path,
+        tcp: values.tcp,
+        requests,
+        timeout: Math.max(1, integer('timeout', values.timeout) ?? 2_000),
+        slow,
+      },
+      {
+        watch: values.watch,
+        json: values.json,
+        interval: Math.max(100, integer('interval', values.interval) ?? 2_000),
+      },
+      io,
+    )
+  }
   validated(() => validateDiscoveryOptions(options))
   return resolve(options, values.watch, values.json, io)
+}
+
+async function check(
+  options: DiscoveryOptions,
+  checkOptions: CheckOptions,
+  output: { watch: boolean; json: boolean; interval: number },
+  io: CliIo,
+): Promise<number> {
+  const source = createEndpointSource(options, io.internals)
+  const checker = new PodChecker(checkOptions)
+  const signal = io.signal
+  // In place on a terminal (as top and kubectl get -w do); one table after another in a pipe or a file.
+  const tty = (io.stdout as { isTTY?: boolean }).isTTY === true
+  const what = checkOptions.tcp ? 'TCP connect' : `GET ${checkOptions.path}`
+  try {
+    await source.ready(signal === undefined ? {} : { signal })
+    let previous: PodResult[] | undefined
+    for (;;) {
+      const results = await checker.round(source.endpoints, signal)
+      if (signal?.aborted) break
+      const at = new Date().toISOString()
+      if (output.json) {
+        const line = {
+          type: 'check',
+          at,
+          service: options.service,
+          stale: source.stale,
+          probe: what,
+          endpoints: results,
+        }
+        io.stdout.write(`${JSON.stringify(line, null, output.watch ? 0 : 2)}\n`)
+      } else {
+        const title = `${options.service}: ${results.length} pod(s), ${checkOptions.requests} x ${what} each${source.stale ? ' (DNS failing: last good set)' : ''}`
+        const table = renderTable(results, output.watch ? (previous ?? results) : undefined)
+        io.stdout.write(
+          `${tty && output.watch ? '\x1b[H\x1b[2J' : ''}${output.watch ? `${at}  ` : ''}${title}\n${table}`,
+        )
+        if (output.watch && !tty) io.stdout.write('\n')
+      }
+      previous = results
+      if (!output.watch) break
+      try {
+        // Ref'd: watching is this command's whole job (the library's own timers are unref'd).
+        await sleep(output.interval, undefined, signal === undefined ? {} : { signal })
+      } catch {
+        break
+      }
+    }
+    // Interrupted before the first table: runCli reports it as such (130).
+    if (previous === undefined) signal?.throwIfAborted()
+    return previous !== undefined && allOk(previous) ? EXIT.ok : EXIT.problem
+  } finally {
+    await checker.close()
+    await source.close()
+  }
 }
 
 async function doctor(
@@ -233,7 +424,10 @@ async function doctor(
 async function resolve(options: DiscoveryOptions, watch: boolean, json: boolean, io: CliIo): Promise<number> {
   const source = createEndpointSource(options, io.internals)
   try {
-    await source.ready(io.signal === undefined ? {} : { signal: io.signal })
+    // An empty answer is an answer here: resolve prints it and exits 1.
+    await source.ready(
+      io.signal === undefined ? { allowEmpty: true } : { signal: io.signal, allowEmpty: true },
+    )
     const endpoints = source.endpoints
     // Every JSON object has one shape, `{ type, at, service, stale, endpoints }` (a change adds
     // added, removed, updated), so a --watch reader parses every line the same way.

@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError, ResolutionError } from '../errors.js'
-import { invalidType, outOfRange } from '../options.js'
+import { booleanOption, invalidType, outOfRange } from '../options.js'
 import { Backoff } from './backoff.js'
 import type { Clock } from './clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import { DnsQueryError } from './dns-client.js'
 import { EndpointSet } from './endpoint-set.js'
-import type { ReadyOptions } from './endpoint-source.js'
-import type { EndpointResolver, Resolution } from './resolve-endpoints.js'
+import type { ReadyOptions, ResolutionEvent } from './endpoint-source.js'
+import type { EndpointResolver, Resolution, ResolutionProblem } from './resolve-endpoints.js'
 
 const debug = debuglog('headless-lb')
 
@@ -19,6 +19,7 @@ const EMPTY_ANSWER_TTL = 5
 const REFRESH_JITTER = 0.1
 
 interface Waiter {
+  readonly allowEmpty: boolean
   resolve(): void
   reject(error: Error): void
 }
@@ -47,6 +48,9 @@ export class DnsEndpointSource extends EventEmitter {
   #stale = false
   #emptySeen = false
   #lastError: ResolutionError | undefined
+  #answeredAt: number | undefined
+  /** The last answer's empty query and code while the set is empty: what ready() tells on timeout. */
+  #lastEmpty: { readonly query: string; readonly code: string } | undefined
   #closed = false
 
   constructor(
@@ -72,6 +76,11 @@ export class DnsEndpointSource extends EventEmitter {
     return this.#stale
   }
 
+  /** Clock time (ms) of the last answer (endpoints or "no ready pods"); undefined before the first. */
+  get answeredAt(): number | undefined {
+    return this.#answeredAt
+  }
+
   /** The last resolution error, kept until a resolution succeeds. */
   get lastError(): ResolutionError | undefined {
     return this.#lastError
@@ -87,12 +96,30 @@ export class DnsEndpointSource extends EventEmitter {
     if (timeout < 0) {
       return Promise.reject(outOfRange('ready options.timeout', 'a number of milliseconds >= 0', timeout))
     }
-    if (this.#resolved) return Promise.resolve()
+    let allowEmpty: boolean
+    try {
+      allowEmpty = booleanOption('ready options.allowEmpty', options.allowEmpty, false)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#set.size > 0 || (allowEmpty && this.#resolved)) return Promise.resolve()
     const { signal } = options
     return new Promise<void>((resolve, reject) => {
       let timer: unknown
       const fail = (why: string, cause: unknown): void => {
         const last = this.#lastError
+        const empty = this.#lastEmpty
+        if (last === undefined && empty !== undefined) {
+          // DNS answered, with no endpoint: NXDOMAIN is what both a service without ready pods
+          // and a misspelt one give, so the message names both.
+          reject(
+            new ResolutionError(
+              `${this.#options.service} has no endpoint ${why}: no ready pods, or no such service (${empty.query} gave ${empty.code})`,
+              { service: this.#options.service, query: empty.query, dnsCode: empty.code, cause },
+            ),
+          )
+          return
+        }
         reject(
           new ResolutionError(
             `${this.#options.service} was not resolved ${why}${last ? `: ${last.query} failed with ${last.dnsCode}` : ''}`,
@@ -115,6 +142,7 @@ export class DnsEndpointSource extends EventEmitter {
         signal?.removeEventListener('abort', onAbort)
       }
       const waiter: Waiter = {
+        allowEmpty,
         resolve: () => {
           settle()
           resolve()
@@ -212,19 +240,51 @@ export class DnsEndpointSource extends EventEmitter {
       this.#emptySeen = true
       this.#afterAnswer()
       this.#schedule(this.#options.minRefresh)
+      this.#emitResolution('empty', undefined)
       return
     }
     this.#emptySeen = false
-    this.#afterAnswer()
+    const problems = resolution.problems
+    // A partial answer (an SRV target failed) is no recovery: its retry keeps backing off.
+    if (problems?.some((p) => p.code !== undefined)) {
+      this.#stale = false
+      this.#lastError = undefined
+    } else this.#afterAnswer()
     if (resolution.endpoints.length > 0) this.#lastTtl = resolution.ttl
+    this.#lastEmpty = resolution.endpoints.length === 0 ? resolution.empty : undefined
     const change = this.#set.apply(resolution.endpoints)
     this.#markResolved()
-    // Scheduled before emitting, so a throwing listener cannot stop the refresh loop.
-    this.#schedule(this.#refreshDelay(resolution.ttl ?? this.#lastTtl ?? EMPTY_ANSWER_TTL))
+    // Scheduled before emitting, so a throwing listener cannot stop the refresh loop. A failed
+    // target is asked again on the backoff schedule if that comes before the TTL.
+    let delay = this.#refreshDelay(resolution.ttl ?? this.#lastTtl ?? EMPTY_ANSWER_TTL)
+    if (problems?.some((p) => p.code !== undefined)) delay = Math.min(delay, this.#backoff.nextDelay())
+    this.#schedule(delay)
     if (change) this.#emitChange(change)
+    if (problems !== undefined) for (const problem of problems) this.#reportProblem(problem)
+    this.#emitResolution(resolution.endpoints.length > 0 ? 'answer' : 'empty', undefined)
+  }
+
+  /** Once per resolution, after any `change`: only built when someone listens (metrics do). */
+  #emitResolution(outcome: ResolutionEvent['outcome'], error: Error | undefined): void {
+    if (this.listenerCount('resolution') === 0) return
+    const endpoints = this.#set.size
+    this.emit('resolution', error === undefined ? { outcome, endpoints } : { outcome, endpoints, error })
+  }
+
+  #reportProblem(problem: ResolutionProblem): void {
+    const service = this.#options.service
+    const error = new ResolutionError(`Resolving ${service}: ${problem.message}`, {
+      service,
+      query: problem.query,
+      dnsCode: problem.code,
+      cause: problem.cause,
+    })
+    debug('%s', error.message)
+    if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 
   #afterAnswer(): void {
+    this.#answeredAt = this.#clock.now()
     this.#backoff.reset()
     this.#stale = false
     this.#lastError = undefined
@@ -254,6 +314,7 @@ export class DnsEndpointSource extends EventEmitter {
     // 'error' without a listener would throw from EventEmitter; a resolution problem must never
     // crash the caller's process, so without a listener it only goes to the debug log.
     if (this.listenerCount('error') > 0) this.emit('error', resolutionError)
+    this.#emitResolution('error', resolutionError)
   }
 
   #emitChange(change: EndpointChange): void {
@@ -268,10 +329,12 @@ export class DnsEndpointSource extends EventEmitter {
     this.emit('change', change)
   }
 
+  /** After an answer: wakes the waiters it satisfies (all of them once there is an endpoint). */
   #markResolved(): void {
-    if (this.#resolved) return
     this.#resolved = true
-    for (const waiter of [...this.#waiters]) waiter.resolve()
+    if (this.#waiters.size === 0) return
+    const hasEndpoints = this.#set.size > 0
+    for (const waiter of [...this.#waiters]) if (hasEndpoints || waiter.allowEmpty) waiter.resolve()
   }
 
   /** TTL in seconds -> next refresh in ms: clamped to [minRefresh, maxRefresh], spread by jitter. */

@@ -6,6 +6,25 @@ export interface ReadyOptions {
   signal?: AbortSignal
   /** Gives up after this many ms (>= 0; Infinity: only `signal`). Default: the `readyTimeout` discovery option (10 s). */
   timeout?: number
+  /**
+   * Resolve after the first answer even when it lists no endpoint ("no ready pods"). Default
+   * false: `ready()` waits until there is at least one endpoint.
+   */
+  allowEmpty?: boolean
+}
+
+/** `resolution` event: one resolution finished (every refresh, whether or not the set changed). */
+export interface ResolutionEvent {
+  /**
+   * `answer`: endpoints were listed; `empty`: the service has no ready pods (the first empty
+   * answer after a non-empty set is kept unconfirmed, `endpoints` still counting the old set);
+   * `error`: DNS gave no answer (the last good set is kept, stale).
+   */
+  readonly outcome: 'answer' | 'empty' | 'error'
+  /** Endpoints in the set after this resolution. */
+  readonly endpoints: number
+  /** With `error`: the ResolutionError (its `dnsCode` says why). */
+  readonly error?: Error
 }
 
 /**
@@ -17,9 +36,13 @@ export interface EndpointSource {
   readonly endpoints: ReadonlyArray<Endpoint>
   /** True while the set is the last good answer kept after DNS errors (stale-if-error). */
   readonly stale: boolean
+  /** Clock time (ms) of the last answer from discovery; undefined before one, or when the source does not say. */
+  readonly answeredAt?: number | undefined
   /**
-   * Resolves after the first successful resolution (an answer, possibly "no ready pods");
-   * rejects with ResolutionError on timeout or abort, and with ClosedError after close().
+   * Resolves once the set has at least one endpoint (with `allowEmpty`: after the first answer,
+   * possibly "no ready pods"); rejects with ResolutionError on timeout or abort (naming the
+   * service, and saying "no ready pods, or no such service" when DNS answered with none), and
+   * with ClosedError after close().
    */
   ready(options?: ReadyOptions): Promise<void>
   /**
@@ -30,8 +53,11 @@ export interface EndpointSource {
   refresh(): void
   on(event: 'change', listener: (change: EndpointChange) => void): this
   on(event: 'error', listener: (error: Error) => void): this
+  /** Optional: a source that has none never emits it. */
+  on(event: 'resolution', listener: (event: ResolutionEvent) => void): this
   off(event: 'change', listener: (change: EndpointChange) => void): this
   off(event: 'error', listener: (error: Error) => void): this
+  off(event: 'resolution', listener: (event: ResolutionEvent) => void): this
   /** Cancels queries in flight and stops every timer. Idempotent. */
   close(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>

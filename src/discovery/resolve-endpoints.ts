@@ -3,8 +3,15 @@ import type { Endpoint } from '../endpoint.js'
 import { ordinalOf } from '../endpoint.js'
 import type { Clock } from './clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
-import type { AddressRecord, Answer, DnsClient, SrvRecord } from './dns-client.js'
+import {
+  type AddressRecord,
+  type Answer,
+  type DnsClient,
+  DnsQueryError,
+  type SrvRecord,
+} from './dns-client.js'
 import { canonicalName, firstLabel, isDashedIpLabel } from './dns-name.js'
+import { unusableAddress } from './unusable-address.js'
 
 /** One resolution's outcome: the endpoints DNS gives now, and how long the answer may be trusted. */
 export interface Resolution {
@@ -13,6 +20,21 @@ export interface Resolution {
   readonly ttl: number | undefined
   /** For an empty set: the query that came back empty and its code (ENOTFOUND or ENODATA). */
   readonly empty?: { readonly query: string; readonly code: string }
+  /**
+   * What this resolution left out, without failing as a whole: an SRV target whose lookup failed
+   * (its last good address is used, if it had one), an address that cannot be an endpoint.
+   */
+  readonly problems?: ReadonlyArray<ResolutionProblem>
+}
+
+/** One record left out of a resolution, and why. */
+export interface ResolutionProblem {
+  /** The query whose answer was left out: `A web-1.web.default.svc.cluster.local`. */
+  readonly query: string
+  /** The DNS error code, when the query failed. */
+  readonly code: string | undefined
+  readonly message: string
+  readonly cause?: unknown
 }
 
 export function addressId(address: string, family: 4 | 6, port: number): string {
@@ -52,6 +74,31 @@ function minTtl(records: ReadonlyArray<{ ttl: number }>, current: number | undef
 /** IPv4 first, then by address, so the address chosen for a dual-stack pod is stable. */
 function byFamilyThenAddress(a: AddressRecord, b: AddressRecord): number {
   return a.family - b.family || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)
+}
+
+/** The records that can be endpoints; each one left out is a problem saying why. */
+function usableRecords(
+  query: string,
+  records: ReadonlyArray<AddressRecord>,
+  problems: ResolutionProblem[],
+): AddressRecord[] {
+  const usable: AddressRecord[] = []
+  for (const record of records) {
+    const why = unusableAddress(record.address, record.family)
+    if (why === undefined) usable.push(record)
+    else {
+      problems.push({
+        query,
+        code: undefined,
+        message: `${query} gave ${record.address}, ${why}: not an endpoint, left out`,
+      })
+    }
+  }
+  return usable
+}
+
+function withProblems(resolution: Resolution, problems: ReadonlyArray<ResolutionProblem>): Resolution {
+  return problems.length === 0 ? resolution : { ...resolution, problems }
 }
 
 interface CachedAddresses {
@@ -96,13 +143,18 @@ export class EndpointResolver {
     const port = this.#options.port!
     const answer = await this.#client.search(service, (name) => this.#client.addresses(name, family))
     if (answer.kind === 'empty') return { endpoints: [], ttl: undefined, empty: answer }
-    const endpoints = answer.records.map((r) => ({
+    const problems: ResolutionProblem[] = []
+    const records = usableRecords(answer.query, answer.records, problems)
+    const endpoints = records.map((r) => ({
       id: addressId(r.address, r.family, port),
       address: r.address,
       family: r.family,
       port,
     }))
-    return { endpoints, ttl: minTtl(answer.records, undefined) }
+    if (endpoints.length === 0) {
+      return { endpoints, ttl: undefined, empty: { query: answer.query, code: 'ENODATA' }, problems }
+    }
+    return withProblems({ endpoints, ttl: minTtl(records, undefined) }, problems)
   }
 
   async #resolvePods(pods: ReadonlyArray<string>): Promise<Resolution> {
@@ -112,6 +164,7 @@ export class EndpointResolver {
       this.#client.search(`${pod}.${service}`, (name) => this.#client.addresses(name, family)),
     )
     const endpoints: Endpoint[] = []
+    const problems: ResolutionProblem[] = []
     let ttl: number | undefined
     let empty: { query: string; code: string } | undefined
     answers.forEach((answer, i) => {
@@ -119,9 +172,14 @@ export class EndpointResolver {
         empty ??= answer
         return
       }
+      const usable = usableRecords(answer.query, answer.records, problems)
+      if (usable.length === 0) {
+        empty ??= { query: answer.query, code: 'ENODATA' }
+        return
+      }
       const pod = pods[i]!
       // One endpoint per pod: a dual-stack pod is reached on its IPv4 address.
-      const record = [...answer.records].sort(byFamilyThenAddress)[0]!
+      const record = [...usable].sort(byFamilyThenAddress)[0]!
       const ordinal = ordinalOf(pod)
       endpoints.push({
         id: answer.name,
@@ -132,9 +190,12 @@ export class EndpointResolver {
         name: pod,
         ...(ordinal === undefined ? {} : { ordinal }),
       })
-      ttl = minTtl(answer.records, ttl)
+      ttl = minTtl(usable, ttl)
     })
-    return endpoints.length === 0 ? { endpoints, ttl, ...(empty ? { empty } : {}) } : { endpoints, ttl }
+    return withProblems(
+      endpoints.length === 0 ? { endpoints, ttl, ...(empty ? { empty } : {}) } : { endpoints, ttl },
+      problems,
+    )
   }
 
   async #resolveSrv(portName: string): Promise<Resolution> {
@@ -152,6 +213,9 @@ export class EndpointResolver {
     const now = this.#clock.now()
     let ttl: number | undefined
     const addressAnswers = new Map<string, Answer<AddressRecord>>()
+    const problems: ResolutionProblem[] = []
+    let failed = 0
+    let firstFailure: DnsQueryError | undefined
     await mapLimit(targets, async (target) => {
       const key = `${family}:${target}`
       const cached = this.#targets.get(key)
@@ -161,7 +225,25 @@ export class EndpointResolver {
         ttl = ttl === undefined ? remaining : Math.min(ttl, remaining)
         return
       }
-      const targetAnswer = await this.#client.addresses(target, family)
+      let targetAnswer: Answer<AddressRecord>
+      try {
+        targetAnswer = await this.#client.addresses(target, family)
+      } catch (error) {
+        // One pod's record failing says nothing about the others: keep the targets that answered
+        // (and this one's last good address, however old), and report it. A cancel (close) is no
+        // answer at all.
+        if (!(error instanceof DnsQueryError) || error.code === 'ECANCELLED') throw error
+        failed++
+        firstFailure ??= error
+        if (cached) addressAnswers.set(target, cached.answer)
+        problems.push({
+          query: error.query,
+          code: error.code,
+          message: `${error.query} gave ${error.code}; ${cached ? 'keeping its last good address' : 'left out'}, the other targets are kept`,
+          cause: error,
+        })
+        return
+      }
       addressAnswers.set(target, targetAnswer)
       if (targetAnswer.kind === 'records') {
         const targetTtl = minTtl(targetAnswer.records, undefined)!
@@ -172,22 +254,31 @@ export class EndpointResolver {
       }
     })
 
+    // Every target failed and none had an address to fall back on: the resolution failed.
+    if (firstFailure !== undefined && failed === targets.length && addressAnswers.size === 0)
+      throw firstFailure
     const endpoints: Endpoint[] = []
-    for (const srv of answer.records) endpoints.push(...this.#srvEndpoints(srv, serviceName, addressAnswers))
-    if (endpoints.length === 0) {
-      return {
-        endpoints,
-        ttl,
-        empty: { query: `${family === 6 ? 'AAAA' : 'A'} of SRV targets`, code: 'ENODATA' },
-      }
+    for (const srv of answer.records) {
+      endpoints.push(...this.#srvEndpoints(srv, serviceName, addressAnswers, problems))
     }
-    return { endpoints, ttl }
+    if (endpoints.length === 0) {
+      return withProblems(
+        {
+          endpoints,
+          ttl,
+          empty: { query: `${family === 6 ? 'AAAA' : 'A'} of SRV targets`, code: 'ENODATA' },
+        },
+        problems,
+      )
+    }
+    return withProblems({ endpoints, ttl }, problems)
   }
 
   #srvEndpoints(
     srv: SrvRecord,
     serviceName: string,
     answers: Map<string, Answer<AddressRecord>>,
+    problems: ResolutionProblem[],
   ): Endpoint[] {
     const answer = answers.get(srv.target)
     if (!answer || answer.kind === 'empty') return []
@@ -195,7 +286,7 @@ export class EndpointResolver {
     // A ClusterIP service's SRV target is the service name itself; a Deployment's pods appear
     // under their dashed IP. Neither is a stable pod name, so those endpoints are known by address.
     const named = srv.target !== serviceName && !isDashedIpLabel(label)
-    const records = [...answer.records].sort(byFamilyThenAddress)
+    const records = usableRecords(answer.query, answer.records, problems).sort(byFamilyThenAddress)
     const chosen = named ? records.slice(0, 1) : records
     return chosen.map((record) => {
       const base = {

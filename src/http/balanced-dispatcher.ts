@@ -4,6 +4,8 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { recordHttpMetrics } from '../metrics/http-metrics.js'
+import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { invalidType, oneOf } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
 import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
@@ -38,6 +40,36 @@ export interface RetryEvent {
   readonly statusCode?: number
   /** `Retry-After` asked for, ms (0 when absent). The backoff comes on top. */
   readonly retryAfter: number
+}
+
+/**
+ * Payload of the `attempt-end` event: one attempt is over, and whether the request goes on to
+ * another endpoint is decided. Emitted once per attempt, after the pool has the outcome.
+ */
+export interface AttemptEndEvent {
+  readonly service: string
+  readonly endpoint: Endpoint
+  /** As in its `attempt` event. */
+  readonly attempt: number
+  readonly method: string
+  readonly path: string
+  /**
+   * `ok`, or the failure the pool was told of: `status` (a 5xx), `connect-refused`,
+   * `connect-timeout`, `timeout`, `reset`, `other`, or `cancelled` (the caller aborted, or the
+   * attempt was abandoned: no evidence about the endpoint).
+   */
+  readonly outcome: 'ok' | FailureKind
+  /** The response's status; 0 when no response came. */
+  readonly statusCode: number
+  /** Ms from the attempt's start to its response headers, or to its failure (what the pool's EWMA sees). */
+  readonly latency: number
+  /**
+   * A retry on another endpoint was decided (a `retry` event follows). It may still not happen:
+   * the budget can be spent during the backoff, or no endpoint be left.
+   */
+  readonly willRetry: boolean
+  /** The error, when the attempt failed without a response (or its body broke). */
+  readonly error?: unknown
 }
 
 /**
@@ -94,6 +126,7 @@ export interface BalancedDispatcherOptions {
   readonly now?: () => number
 }
 
+const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
 const PICK_ANY: PickOptions = Object.freeze({})
 const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
 const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
@@ -111,7 +144,8 @@ const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object
  * another endpoint. Because it is a Dispatcher, `undici.request`, `undici.fetch`,
  * `setGlobalDispatcher` and `Dispatcher#compose` work with it unchanged.
  *
- * Events: `attempt` (AttemptEvent), `retry` (RetryEvent), `hedge` (HedgeEvent).
+ * Events: `attempt` (AttemptEvent), `attempt-end` (AttemptEndEvent), `retry` (RetryEvent),
+ * `hedge` (HedgeEvent).
  */
 export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
@@ -139,6 +173,10 @@ export class BalancedDispatcher extends Dispatcher {
    */
   #unanswered = 0
   #onAnswered: (() => void) | null = null
+  /** An `attempt-end` listener is attached: kept by newListener/removeListener so a request reads a field. */
+  #attemptEndObserved = false
+  /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
+  readonly #stopMetrics: (() => void) | undefined
   /** Requests started and not finished (response body included): what destroy() ends. */
   #live: BalancedRequest | null = null
   #destroying: Promise<void> | null = null
@@ -175,6 +213,8 @@ export class BalancedDispatcher extends Dispatcher {
       headersTimeout: options.http.headersTimeout,
       bodyTimeout: options.http.bodyTimeout,
       keepAliveTimeout: options.http.keepAliveTimeout,
+      allowH2: options.http.allowH2,
+      useH2c: options.http.h2c && options.protocol === 'http:',
       tls: options.http.tls,
     })
     this.#onChange = (change) => {
@@ -188,6 +228,23 @@ export class BalancedDispatcher extends Dispatcher {
       this.endpointDispatchers.apply(change)
     }
     this.pool.on('change', this.#onChange)
+    // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
+    const emitter = this as NodeJS.EventEmitter
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'attempt-end') this.#attemptEndObserved = true
+    })
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'attempt-end') this.#attemptEndObserved = this.listenerCount('attempt-end') > 0
+    })
+    const provider = chooseMeterProvider(options.http.meterProvider)
+    const url = new URL(options.origin)
+    const port = url.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(url.port)
+    this.#stopMetrics = provider === undefined ? undefined : recordHttpMetrics(this, provider, port)
+  }
+
+  /** @internal Someone listens to `attempt-end`. */
+  get attemptEndObserved(): boolean {
+    return this.#attemptEndObserved
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -279,7 +336,9 @@ export class BalancedDispatcher extends Dispatcher {
   whenReady(signal: AbortSignal | undefined): Promise<void> | null {
     if (this.#ready) return null
     if (signal === undefined) {
-      this.#readyPromise ??= this.pool.ready().then(
+      // allowEmpty: a service with no ready pods fails its requests at once (NoEndpointsError)
+      // rather than holding each one for the ready timeout.
+      this.#readyPromise ??= this.pool.ready(ALLOW_EMPTY).then(
         () => {
           this.#ready = true
         },
@@ -290,7 +349,7 @@ export class BalancedDispatcher extends Dispatcher {
       )
       return this.#readyPromise
     }
-    return this.pool.ready({ signal }).then(() => {
+    return this.pool.ready({ signal, allowEmpty: true }).then(() => {
       this.#ready = true
     })
   }
@@ -313,6 +372,11 @@ export class BalancedDispatcher extends Dispatcher {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** No request unfinished (none waiting, in flight or streaming a body). */
+  get idle(): boolean {
+    return this.#live === null
   }
 
   /** @internal A request started: destroy() must reach it until it finishes. */
@@ -427,6 +491,7 @@ export class BalancedDispatcher extends Dispatcher {
   async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
     this.#closed = true
     this.pool.off('change', this.#onChange)
+    this.#stopMetrics?.()
     await closeEndpoints()
     await this.#closePool?.()
   }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { debuglog } from 'node:util'
 import pRetry from 'p-retry'
 import type { Dispatcher } from 'undici'
 import type { Endpoint } from '../endpoint.js'
@@ -11,11 +12,19 @@ import {
   RetryBudgetExhaustedError,
 } from '../errors.js'
 import type { FailureKind, Lease, PickOptions } from '../lease.js'
-import type { AttemptEvent, BalancedDispatcher, HedgeEvent, RetryEvent } from './balanced-dispatcher.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcher,
+  HedgeEvent,
+  RetryEvent,
+} from './balanced-dispatcher.js'
 import { classifyFailure } from './classify-failure.js'
 import type { RouteOptions } from './client-options.js'
 import { HedgeLostError } from './hedge-policy.js'
 import { parseRetryAfter } from './retry-after.js'
+
+const debug = debuglog('headless-lb')
 
 type Handler = Dispatcher.DispatchHandler
 type Controller = Dispatcher.DispatchController
@@ -102,6 +111,8 @@ class AttemptHandler implements Handler {
   /** Kept apart from the lease: the pool recycles a lease object once it is released. */
   readonly endpoint: Endpoint
   readonly start: number
+  /** 1 for the first try, 2 for the first retry or hedge... */
+  readonly number: number
   /** Sent while an earlier attempt of the same request was still in flight. */
   readonly hedge: boolean
   controller: Controller | null = null
@@ -111,17 +122,22 @@ class AttemptHandler implements Handler {
   swallow = false
   statusCode = 0
   latency = -1
+  /** What the lease was released with (read by `attempt-end`). */
+  outcome: 'ok' | FailureKind = 'ok'
+  error: unknown
   /** Why the attempt was detached (the caller's abort reason, or the request moving on). */
   detachReason: unknown = undefined
   #released = false
+  #reported = false
 
   /** `start`: performance.now() when the attempt began (the caller has just read it). */
-  constructor(request: BalancedRequest, lease: Lease, start: number, hedge: boolean) {
+  constructor(request: BalancedRequest, lease: Lease, start: number, hedge: boolean, number: number) {
     this.request = request
     this.lease = lease
     this.endpoint = lease.endpoint
     this.start = start
     this.hedge = hedge
+    this.number = number
   }
 
   /** Its lease is released: the attempt is over (answered, failed, or cancelled). */
@@ -132,10 +148,29 @@ class AttemptHandler implements Handler {
   release(ok: boolean, kind: FailureKind | undefined, error: unknown): void {
     if (this.#released) return
     this.#released = true
-    const latency = this.latency >= 0 ? this.latency : performance.now() - this.start
+    let latency = this.latency
+    if (latency < 0) {
+      latency = performance.now() - this.start
+      this.latency = latency
+    }
+    if (!ok) {
+      this.outcome = kind ?? 'other'
+      this.error = error
+    }
     if (ok) this.lease.release({ ok: true, latency })
     else if (kind === undefined) this.lease.release({ ok: false, error, latency })
     else this.lease.release({ ok: false, error, kind, latency })
+  }
+
+  /**
+   * The attempt is over and whether the request goes on is known: `attempt-end`, once. Called
+   * after release (the outcome is set), with `willRetry` true where a retry is decided and false
+   * from every callback that ends an attempt (a no-op once reported).
+   */
+  report(willRetry: boolean): void {
+    if (this.#reported) return
+    this.#reported = true
+    if (this.request.observed) this.request.attemptEnded(this, willRetry)
   }
 
   /** Stops this attempt: it never reaches the caller again; an unstarted request is never sent. */
@@ -144,7 +179,10 @@ class AttemptHandler implements Handler {
     this.detached = true
     this.detachReason = reason
     if (this.controller !== null) this.controller.abort(reason)
-    else this.release(false, 'cancelled', reason)
+    else {
+      this.release(false, 'cancelled', reason)
+      this.report(false)
+    }
   }
 
   onRequestStart(controller: Controller, _context: unknown): void {
@@ -164,6 +202,7 @@ class AttemptHandler implements Handler {
     socket: unknown,
   ): void {
     this.release(true, undefined, undefined)
+    this.report(false)
     if (this.detached) return
     this.request.upgrade(controller, statusCode, headers, socket)
   }
@@ -212,9 +251,13 @@ class AttemptHandler implements Handler {
   onResponseEnd(controller: Controller, trailers: Record<string, unknown>): void {
     const failed = this.statusCode >= 500
     this.release(!failed, failed ? 'status' : undefined, undefined)
-    if (this.detached) return
-    if (this.swallow) this.request.retryAfterStatus(this, controller, trailers)
-    else this.request.end(controller, trailers)
+    if (this.detached || !this.swallow) {
+      this.report(false)
+      if (!this.detached) this.request.end(controller, trailers)
+      return
+    }
+    this.request.retryAfterStatus(this, controller, trailers)
+    this.report(false)
   }
 
   onResponseError(controller: Controller, error: Error): void {
@@ -224,13 +267,15 @@ class AttemptHandler implements Handler {
       this.detached || this.request.aborted ? this.#abandoned() : isRequestFault(error) ? 'cancelled' : kind,
       error,
     )
-    if (this.detached) return
+    if (this.detached) {
+      this.report(false)
+      return
+    }
     if (this.swallow) {
       // The body of a response we were setting aside broke: the retry is already decided.
       this.request.retryAfterStatus(this, controller, null)
-      return
-    }
-    this.request.attemptError(this, controller, error, kind)
+    } else this.request.attemptError(this, controller, error, kind)
+    this.report(false)
   }
 }
 
@@ -345,6 +390,29 @@ export class BalancedRequest implements Controller {
     return this.#reason
   }
 
+  /** Someone listens to `attempt-end` (a plain field read: the hot path builds no event otherwise). */
+  get observed(): boolean {
+    return this.#d.attemptEndObserved
+  }
+
+  /** Emits `attempt-end` for an attempt that is over (AttemptHandler.report decides when). */
+  attemptEnded(attempt: AttemptHandler, willRetry: boolean): void {
+    const d = this.#d
+    const event: Record<string, unknown> = {
+      service: d.service,
+      endpoint: attempt.endpoint,
+      attempt: attempt.number,
+      method: this.#method,
+      path: this.#opts.path,
+      outcome: attempt.outcome,
+      statusCode: attempt.statusCode,
+      latency: attempt.latency,
+      willRetry,
+    }
+    if (attempt.error !== undefined) event.error = attempt.error
+    ;(d as NodeJS.EventEmitter).emit('attempt-end', event as unknown as AttemptEndEvent)
+  }
+
   abort(reason: Error): void {
     this.#abortWith(reason ?? new Error('aborted'), undefined)
   }
@@ -448,10 +516,10 @@ export class BalancedRequest implements Controller {
 
   #send(lease: Lease, now: number, hedge: boolean): void {
     const d = this.#d
-    const attempt = new AttemptHandler(this, lease, now, hedge)
+    this.#attemptCount++
+    const attempt = new AttemptHandler(this, lease, now, hedge, this.#attemptCount)
     this.#current = attempt
     if (this.#racing !== null) this.#racing.push(attempt)
-    this.#attemptCount++
     d.attempts++
     if (d.listenerCount('attempt') > 0) {
       ;(d as NodeJS.EventEmitter).emit('attempt', {
@@ -816,9 +884,23 @@ export class BalancedRequest implements Controller {
     }
     if (d.budget !== null && d.budget.available < 1) {
       d.retriesDenied++
+      debug('%s: no retry after %s on %s: the retry budget is spent', d.service, kind, attempt.endpoint.id)
       return new RetryBudgetExhaustedError(d.service, this.#endpoints(), error)
     }
     d.retries++
+    attempt.report(true)
+    if (debug.enabled) {
+      debug(
+        '%s: retrying %s %s after %s on %s (attempt %d of %d)',
+        d.service,
+        this.#method,
+        this.#opts.path,
+        statusCode === undefined ? kind : `status ${statusCode}`,
+        attempt.endpoint.id,
+        this.#attemptCount,
+        d.options.retries + 1,
+      )
+    }
     if (d.listenerCount('retry') > 0) {
       const event: Record<string, unknown> = {
         service: d.service,

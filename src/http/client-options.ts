@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { ReadPreference } from '../lease.js'
+import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
 import {
   booleanOption,
   durationMs,
@@ -90,6 +91,17 @@ export interface HttpOptions {
   pipelining?: number
   /** Idle keep-alive time of a connection, ms (undici `keepAliveTimeout`). Default 4_000. */
   keepAliveTimeout?: number
+  /**
+   * Offer HTTP/2 through ALPN on `https:` origins (undici `allowH2`). Default true, undici 8's
+   * default: a pod that prefers h2 gets one multiplexed session per pod, and every request is
+   * still balanced on its own (docs/http.md, "HTTP/2"). false: HTTP/1.1 only.
+   */
+  allowH2?: boolean
+  /**
+   * Speak cleartext HTTP/2 (h2c, prior knowledge: no upgrade, no ALPN) to `http:` origins
+   * (undici `useH2c`). Default false. Every pod of the service must speak h2c.
+   */
+  h2c?: boolean
   /** TLS options for `https:` origins (`ca`, `cert`, `key`, `rejectUnauthorized`...). `servername` defaults to the logical host name. */
   tls?: ConnectionOptions
   /**
@@ -99,6 +111,11 @@ export interface HttpOptions {
   routeByMethod?: boolean
   /** Where reads go when routing by method. Default `'replicaPreferred'`. */
   readPreference?: ReadPreference
+  /**
+   * Where the HTTP and pool metrics go (docs/observability.md). Default: the MeterProvider
+   * registered with `@opentelemetry/api`, if any; without one nothing is recorded. `false`: none.
+   */
+  meterProvider?: MeterProviderLike | false
   /** Hedged requests: `true` for the defaults, or options. Default off. */
   hedge?: boolean | HedgeOptions
 }
@@ -129,9 +146,12 @@ export interface ResolvedHttpOptions {
   readonly connections: number
   readonly pipelining: number
   readonly keepAliveTimeout: number
+  readonly allowH2: boolean
+  readonly h2c: boolean
   readonly tls: ConnectionOptions | undefined
   readonly routeByMethod: boolean
   readonly readPreference: ReadPreference
+  readonly meterProvider: MeterProviderLike | false | undefined
   readonly hedge: ResolvedHedgeOptions | false
 }
 
@@ -141,9 +161,12 @@ export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
   'connections',
   'pipelining',
   'keepAliveTimeout',
+  'allowH2',
+  'h2c',
   'tls',
   'routeByMethod',
   'readPreference',
+  'meterProvider',
   'hedge',
 ]
 
@@ -248,6 +271,8 @@ export function resolveHttpOptions(
     connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
+    allowH2: booleanOption(`${path}allowH2`, options.allowH2, true),
+    h2c: booleanOption(`${path}h2c`, options.h2c, false),
     tls: options.tls,
     routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
     readPreference: oneOf(
@@ -256,6 +281,7 @@ export function resolveHttpOptions(
       READ_PREFERENCES,
       'replicaPreferred',
     ),
+    meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
     hedge: resolveHedgeOptions(`${path}hedge`, options.hedge),
   }
 }

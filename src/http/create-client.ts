@@ -67,6 +67,8 @@ export function createClient(
       ...poolOptions,
       service: origin.hostname,
       port: port as number,
+      // One option for the client's metrics and its pool's.
+      ...(http.meterProvider === undefined ? {} : { meterProvider: http.meterProvider }),
     } as PoolOptions)
     pool = made.pool
     closePool = () => made.close()

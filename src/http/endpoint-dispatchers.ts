@@ -19,6 +19,10 @@ export interface EndpointDispatchersOptions {
   readonly headersTimeout: number
   readonly bodyTimeout: number
   readonly keepAliveTimeout: number
+  /** Offer h2 in ALPN (https: only); the Pool then multiplexes over one session per pod. */
+  readonly allowH2: boolean
+  /** Cleartext h2 by prior knowledge (http: only). */
+  readonly useH2c: boolean
   readonly tls: ConnectionOptions | undefined
 }
 
@@ -112,6 +116,9 @@ export class EndpointDispatchers {
     const connector = buildConnector({
       timeout: o.connectTimeout,
       servername: o.servername,
+      // ALPN: the Pool's allowH2 only takes effect if the connector offers h2 (or not) too.
+      allowH2: o.allowH2,
+      useH2c: o.useH2c,
       ...(o.tls as Record<string, unknown> | undefined),
     } as buildConnector.BuildOptions)
     const address = endpoint.address
@@ -125,6 +132,9 @@ export class EndpointDispatchers {
       headersTimeout: o.headersTimeout,
       bodyTimeout: o.bodyTimeout,
       keepAliveTimeout: o.keepAliveTimeout,
+      allowH2: o.allowH2,
+      // Pool takes useH2c (undici 8 reads it in its constructor); its types omit it.
+      ...({ useH2c: o.useH2c } as object),
       connect,
     })
   }

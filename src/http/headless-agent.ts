@@ -1,28 +1,20 @@
 import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
+import type { Clock } from '../discovery/clock.js'
+import { systemClock } from '../discovery/clock.js'
 import { ClosedError } from '../errors.js'
-import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
-import type { PoolOptions } from '../pool.js'
+import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
+import {
+  type AgentInternals,
+  type AgentServiceOptions,
+  AgentServices,
+  normalizeHost,
+} from './agent-services.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
-import {
-  HTTP_OPTION_KEYS,
-  type HttpOptions,
-  isPrimaryConfigured,
-  resolveHttpOptions,
-} from './client-options.js'
-import type { LeasePool } from './lease-pool.js'
+import { HTTP_OPTION_KEYS, type HttpOptions } from './client-options.js'
 import { parseOrigin } from './parse-origin.js'
-import {
-  type ClientPoolOptions,
-  createServicePool,
-  type ServicePool,
-  validateServicePoolOptions,
-} from './pool-factory.js'
 
-/** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
-export type AgentServiceOptions =
-  | (ClientPoolOptions & HttpOptions & { pool?: undefined })
-  | (HttpOptions & { pool: LeasePool })
+export type { AgentServiceOptions } from './agent-services.js'
 
 export interface HeadlessAgentOptions extends HttpOptions {
   /** Services to balance, by host name (FQDN as requests name it). Their HTTP options override the agent's. */
@@ -34,15 +26,37 @@ export interface HeadlessAgentOptions extends HttpOptions {
 const AGENT_KEYS = [...HTTP_OPTION_KEYS, 'services', 'passThrough']
 
 /**
+ * Balanced origins (ports) kept per service. A service exposes a few ports; a caller naming many
+ * more (a port scan, ports from user input) must not grow pools without bound: past this, the
+ * least recently used origin is closed (gracefully) to make room.
+ */
+export const MAX_ORIGINS_PER_SERVICE = 16
+/**
+ * An origin with no request in a whole sweep period (and none unfinished) is closed: between one
+ * and two periods after its last request. The next request makes it again (and waits for DNS).
+ */
+export const IDLE_SWEEP_MS = 60_000
+
+/** A balanced origin: its dispatcher, the service it belongs to, and whether it was used lately. */
+interface OriginEntry {
+  readonly dispatcher: BalancedDispatcher
+  readonly host: string
+  used: boolean
+}
+
+/**
  * An undici Dispatcher for a whole process: requests to the listed services are balanced per
  * request across their endpoints (one pool and one BalancedDispatcher per service origin, made
  * on first use); requests to any other host go through a plain undici Agent.
  */
 export class HeadlessAgent extends Dispatcher {
-  readonly #services = new Map<string, AgentServiceOptions>()
-  readonly #defaults: Record<string, unknown>
-  /** Balanced origins only: they are bounded by the configured services and their ports. */
-  readonly #byOrigin = new Map<string, Dispatcher>()
+  readonly #services: AgentServices
+  /** Balanced origins only: at most MAX_ORIGINS_PER_SERVICE per configured service. */
+  readonly #byOrigin = new Map<string, OriginEntry>()
+  /** Origins closed (evicted or idle) and still finishing their requests: close/destroy reach them. */
+  readonly #retiring = new Set<BalancedDispatcher>()
+  readonly #clock: Clock
+  #sweepTimer: unknown
   /**
    * Origins known to pass through, so a request to another host skips parsing its origin. Bounded:
    * a process may call any number of hosts, and this must not grow with them.
@@ -53,26 +67,12 @@ export class HeadlessAgent extends Dispatcher {
   #closed = false
   #closing: Promise<void> | null = null
 
-  constructor(options: HeadlessAgentOptions) {
+  constructor(options: HeadlessAgentOptions, internals: AgentInternals = {}) {
     super()
+    this.#clock = internals.clock ?? systemClock
     const o = requireObject('options', options)
     rejectUnknownKeys('options', o, AGENT_KEYS)
-    const services = requireObject('options.services', o.services)
-    this.#defaults = {}
-    for (const key of HTTP_OPTION_KEYS) if (o[key] !== undefined) this.#defaults[key] = o[key]
-    // Validate the agent-wide HTTP options now, not at the first request (whether a primary is
-    // configured is each service's business: checked with its own options below).
-    resolveHttpOptions(this.#defaults, 'options.', undefined)
-    for (const [name, serviceOptions] of Object.entries(services)) {
-      const host = normalizeHost(name)
-      const entry = requireObject(
-        `options.services[${JSON.stringify(name)}]`,
-        serviceOptions,
-      ) as AgentServiceOptions
-      this.#resolveHttp(name, entry)
-      this.#validatePool(name, host, entry)
-      this.#services.set(host, entry)
-    }
+    this.#services = new AgentServices(o, undefined, internals)
     this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
 
@@ -98,16 +98,64 @@ export class HeadlessAgent extends Dispatcher {
     const origin = options.origin
     const key = typeof origin === 'string' ? origin : origin === undefined ? '' : origin.origin
     if (this.#passThroughOrigins.has(key)) return this.#passThrough.dispatch(options, h)
-    let target = this.#byOrigin.get(key)
-    if (target === undefined) {
-      target = this.#targetFor(origin)
-      if (target === this.#passThrough) this.#passThroughOrigins.set(key, true)
-      else this.#byOrigin.set(key, target)
+    let entry = this.#byOrigin.get(key)
+    if (entry === undefined) {
+      const target = this.#targetFor(origin)
+      if (target === this.#passThrough) {
+        this.#passThroughOrigins.set(key, true)
+        return target.dispatch(options, h)
+      }
+      entry = this.#add(key, target as OriginEntry)
     }
-    return target.dispatch(options, h)
+    entry.used = true
+    return entry.dispatcher.dispatch(options, h)
   }
 
-  #targetFor(origin: string | URL | undefined): Dispatcher {
+  /** Registers a new balanced origin, making room in its service and starting the idle sweep. */
+  #add(key: string, entry: OriginEntry): OriginEntry {
+    let count = 0
+    let victim: string | undefined
+    let oldest: string | undefined
+    for (const [k, e] of this.#byOrigin) {
+      if (e.host !== entry.host) continue
+      count++
+      oldest ??= k
+      if (victim === undefined && !e.used) victim = k
+    }
+    if (count >= MAX_ORIGINS_PER_SERVICE) this.#retire((victim ?? oldest) as string)
+    this.#byOrigin.set(key, entry)
+    this.#balanced.add(entry.dispatcher)
+    if (this.#sweepTimer === undefined) this.#scheduleSweep()
+    return entry
+  }
+
+  #scheduleSweep(): void {
+    this.#sweepTimer = this.#clock.setTimeout(() => {
+      this.#sweepTimer = undefined
+      if (this.#closed) return
+      for (const [key, entry] of this.#byOrigin) {
+        if (!entry.used && entry.dispatcher.idle) this.#retire(key)
+        else entry.used = false
+      }
+      if (this.#byOrigin.size > 0) this.#scheduleSweep()
+    }, IDLE_SWEEP_MS)
+  }
+
+  /** Closes an origin gracefully (its requests finish); the next request to it makes a new one. */
+  #retire(key: string): void {
+    const entry = this.#byOrigin.get(key)
+    if (entry === undefined) return
+    this.#byOrigin.delete(key)
+    const d = entry.dispatcher
+    this.#balanced.delete(d)
+    this.#retiring.add(d)
+    d.close().then(
+      () => this.#retiring.delete(d),
+      () => this.#retiring.delete(d),
+    )
+  }
+
+  #targetFor(origin: string | URL | undefined): Dispatcher | OriginEntry {
     if (origin === undefined) return this.#passThrough
     let parsed: ReturnType<typeof parseOrigin>
     try {
@@ -115,79 +163,27 @@ export class HeadlessAgent extends Dispatcher {
     } catch {
       return this.#passThrough
     }
-    const entry = this.#services.get(parsed.hostname)
-    if (entry === undefined) return this.#passThrough
-    const name = parsed.hostname
-    const { pool: givenPool, ...rest } = entry
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(rest)) if (!HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    const http = this.#resolveHttp(name, entry)
-    const port =
-      poolOptions.port === undefined && poolOptions.portName === undefined ? parsed.port : poolOptions.port
-    const made =
-      givenPool === undefined
-        ? createServicePool({ ...poolOptions, service: name, port: port as number } as PoolOptions)
-        : undefined
-    const pool = givenPool ?? (made as ServicePool).pool
+    const opened = this.#services.open(parsed)
+    if (opened === undefined) return this.#passThrough
     const dispatcher = new BalancedDispatcher({
-      pool,
-      ...(made === undefined ? {} : { closePool: () => made.close() }),
+      pool: opened.pool,
+      ...(opened.closePool === undefined ? {} : { closePool: opened.closePool }),
       protocol: parsed.protocol,
       hostname: parsed.hostname,
       origin: parsed.origin,
-      http,
+      http: opened.http,
     })
-    this.#balanced.add(dispatcher)
-    return dispatcher
-  }
-
-  /** Pool options are checked now, though the pool is made at the service's first request. */
-  #validatePool(name: string, host: string, entry: AgentServiceOptions): void {
-    const path = `options.services[${JSON.stringify(name)}]`
-    if ((entry as Record<string, unknown>).service !== undefined) {
-      throw invalidType(
-        `${path}.service`,
-        'absent: the key of options.services names the service',
-        (entry as Record<string, unknown>).service,
-      )
-    }
-    const poolOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(entry)) {
-      if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-    }
-    if (entry.pool !== undefined) {
-      const [first] = Object.keys(poolOptions)
-      if (first !== undefined) {
-        throw new TypeError(
-          `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
-        )
-      }
-      return
-    }
-    // The port comes from the request's URL when neither port nor portName is given.
-    const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
-    validateServicePoolOptions(path, { ...poolOptions, service: host, port })
-  }
-
-  #resolveHttp(name: string, entry: AgentServiceOptions) {
-    const merged: Record<string, unknown> = { ...this.#defaults }
-    for (const key of HTTP_OPTION_KEYS) {
-      const value = (entry as Record<string, unknown>)[key]
-      if (value !== undefined) merged[key] = value
-    }
-    return resolveHttpOptions(
-      merged,
-      `options.services[${JSON.stringify(name)}].`,
-      entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
-    )
+    return { dispatcher, host: normalizeHost(parsed.hostname), used: false }
   }
 
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     this.#closing ??= Promise.all([
-      ...[...this.#balanced].map((d) => d.close()),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.close()),
       this.#passThrough.close(),
     ]).then(() => undefined)
     const done = this.#closing
@@ -205,12 +201,14 @@ export class HeadlessAgent extends Dispatcher {
     callback?: () => void,
   ): Promise<void> | undefined {
     this.#closed = true
+    this.#clock.clearTimeout(this.#sweepTimer)
+    this.#sweepTimer = undefined
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     const previous = this.#closing
     const done = Promise.all([
       previous,
-      ...[...this.#balanced].map((d) => d.destroy(error)),
+      ...[...this.#balanced, ...this.#retiring].map((d) => d.destroy(error)),
       this.#passThrough.destroyed ? undefined : this.#passThrough.destroy(error),
     ]).then(() => undefined)
     this.#closing ??= done
@@ -257,9 +255,4 @@ function validatePassThrough(value: unknown): Agent.Options | undefined {
     })
   }
   return o as Agent.Options
-}
-
-function normalizeHost(name: string): string {
-  const host = name.toLowerCase()
-  return host.endsWith('.') ? host.slice(0, -1) : host
 }

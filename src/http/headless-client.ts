@@ -1,6 +1,7 @@
 import { Dispatcher, fetch as undiciFetch } from 'undici'
 import type { Pool } from '../pool.js'
 import type {
+  AttemptEndEvent,
   AttemptEvent,
   BalancedDispatcher,
   HedgeEvent,
@@ -88,17 +89,19 @@ export class HeadlessClient<P extends LeasePool = Pool> {
   }
 
   on(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  on(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   on(event: 'retry', listener: (event: RetryEvent) => void): this
   on(event: 'hedge', listener: (event: HedgeEvent) => void): this
-  on(event: 'attempt' | 'retry' | 'hedge', listener: (event: never) => void): this {
+  on(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
     this.dispatcher.on(event as 'drain', listener as never)
     return this
   }
 
   off(event: 'attempt', listener: (event: AttemptEvent) => void): this
+  off(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
   off(event: 'retry', listener: (event: RetryEvent) => void): this
   off(event: 'hedge', listener: (event: HedgeEvent) => void): this
-  off(event: 'attempt' | 'retry' | 'hedge', listener: (event: never) => void): this {
+  off(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
     this.dispatcher.off(event as 'drain', listener as never)
     return this
   }

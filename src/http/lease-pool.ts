@@ -10,7 +10,8 @@ export interface LeasePool {
   /** The service name the pool resolves (as given, or expanded). */
   readonly service: string
   readonly endpoints: ReadonlyArray<Endpoint>
-  ready(options?: { signal?: AbortSignal }): Promise<void>
+  /** The HTTP layer passes `allowEmpty: true`: its requests fail at once when no pod is listed. */
+  ready(options?: { signal?: AbortSignal; allowEmpty?: boolean }): Promise<void>
   /**
    * Picks an endpoint without counting it in flight; throws as `acquire` does. Optional: when
    * given, a retry that would wait (a `Retry-After`) first checks there is an endpoint to retry on.

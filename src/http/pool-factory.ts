@@ -1,7 +1,7 @@
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from '../balancing/balancing-options.js'
 import { DISCOVERY_OPTION_KEYS, validateDiscoveryOptions } from '../discovery/discovery-options.js'
 import { rejectUnknownKeys } from '../options.js'
-import { createPool, type Pool, type PoolOptions } from '../pool.js'
+import { createPool, type Pool, type PoolOptions, requirePodNamesForPrimary } from '../pool.js'
 
 /**
  * Everything `createPool` takes except the service, which the client takes from its origin's
@@ -29,7 +29,7 @@ export function createServicePool(options: PoolOptions): ServicePool {
 export function validateServicePoolOptions(path: string, options: Record<string, unknown>): void {
   try {
     rejectUnknownKeys('', options, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
-    resolveBalancingOptions(options)
+    requirePodNamesForPrimary(options, resolveBalancingOptions(options))
     const discovery: Record<string, unknown> = {}
     for (const key of DISCOVERY_OPTION_KEYS) if (options[key] !== undefined) discovery[key] = options[key]
     validateDiscoveryOptions(discovery)

@@ -20,6 +20,13 @@ import { ChaosTraffic, PhaseTally } from './chaos-traffic.js'
 export interface ChaosOptions {
   /** How long the load runs in each phase (ms). */
   readonly phaseMs: number
+  /**
+   * How long the load runs in a gray phase (ms; default phaseMs). Its first requests to the sick
+   * pod wait out their deadline before anything can know better (stall detection needs the pod
+   * to sit on requests for a while first), so up to one deadline per loop is lost whatever the
+   * phase's length: the phase must be several deadlines long for its ratio to say more than that.
+   */
+  readonly grayPhaseMs?: number
   /** At most this many requests per phase. */
   readonly maxRequests: number
   readonly getLoops: number
@@ -190,9 +197,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       // Some faults take a while to set up (named stops on SIGTERM): the load meanwhile counts.
       if (injectMs > 100) context.note(`injected in ${Math.round(injectMs)} ms`)
       for (const pod of web.pods) seen.add(pod)
-      const end = injectedAt + options.phaseMs
+      const phaseMs = phase.gray ? (options.grayPhaseMs ?? options.phaseMs) : options.phaseMs
+      const end = injectedAt + phaseMs
       if (phase.midway) {
-        await sleep(Math.max(0, end - options.phaseMs / 2 - performance.now()))
+        await sleep(Math.max(0, end - phaseMs / 2 - performance.now()))
         await phase.midway(context)
         for (const pod of web.pods) seen.add(pod)
       }

@@ -5,13 +5,16 @@ import { tableFooter, tableHeader, tableRow } from '../chaos/chaos-table.js'
 // The chaos suite's short variant (npm run chaos is the long one): the client with its defaults
 // under GET and POST load while the lab kills, hangs, slows, 5xx-es and black-holes pods, stops
 // DNS, scales and reschedules, one phase after another and then all at once, closed under load.
-// Two seconds per phase; the table is printed so a CI log shows the figures.
+// Two seconds per phase (six for the gray ones); the table is printed so a CI log shows the figures.
 let report: ChaosReport
 
 beforeAll(async () => {
   const lines = [tableHeader()]
   report = await runChaos({
     phaseMs: 2_000,
+    // A gray phase loses up to one 1 s deadline per loop before the pod is known stalled: 6 s
+    // keeps that first wave from being most of what the ratio measures.
+    grayPhaseMs: 6_000,
     maxRequests: 20_000,
     ttl: 1,
     settleMs: 10_000,
@@ -43,10 +46,7 @@ describe('chaos: faults one after another, then combined, with the client defaul
     expect(report.phases.find((p) => p.name === 'healthy')?.ok).toBeGreaterThan(500)
   })
 
-  // Pending issue 12 items 1-2 (a deadline that runs out is the pod's timeout; stall awareness in
-  // every balancer): today a hung, slow or black-holed pod costs the defaults about 0.94 of the
-  // throughput (the table above prints the ratios). Unskip when they are on main.
-  it.skip('each gray fault (hang, slow, black hole) keeps at least 0.6 of the healthy throughput', () => {
+  it('each gray fault (hang, slow, black hole) keeps at least 0.6 of the healthy throughput', () => {
     const gray = report.phases.filter((p) => p.gray && p.skipped === undefined)
     expect(gray.length).toBeGreaterThan(0)
     for (const phase of gray) expect(phase.ratioToHealthy, phase.name).toBeGreaterThanOrEqual(0.6)

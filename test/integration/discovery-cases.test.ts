@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../../src/discovery/discovery-options.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
+import { ResolutionError } from '../../src/errors.js'
 import { type Lab, startLab } from '../lab/index.js'
 import { POD_SEARCH } from './discovery-support.js'
 
@@ -71,11 +72,21 @@ describe('the four cases, resolved against the lab DNS server', () => {
     ])
   })
 
-  it('a service with no ready pods is ready with an empty set', async () => {
+  it('a service with no ready pods, or a misspelt one, is not ready: ready() says so; ready({ allowEmpty }) is', async () => {
     const svc = await lab.addService({ name: 'zero', kind: 'headless', replicas: 0 })
     const zero = source({ service: svc.fqdn, portName: 'http' })
-    await zero.ready()
+    await zero.ready({ allowEmpty: true })
     expect(zero.endpoints).toEqual([])
+    for (const [s, name] of [
+      [zero, svc.fqdn],
+      [source({ service: `zreo.${svc.fqdn.split('.').slice(1).join('.')}`, port: 8080 }), 'zreo'],
+    ] as const) {
+      const error = (await s.ready({ timeout: 1_000 }).catch((e: unknown) => e)) as ResolutionError
+      expect(error).toBeInstanceOf(ResolutionError)
+      expect(error.message).toContain(name)
+      expect(error.message).toContain('no ready pods, or no such service')
+      expect(error.dnsCode).toBe('ENOTFOUND')
+    }
   })
 
   it('known pod names resolve to named endpoints; missing pods are left out', async () => {

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { posix } from 'node:path'
 import { promisify } from 'node:util'
@@ -12,8 +12,10 @@ const run = promisify(execFile)
 describe('the published package', () => {
   it('has every file its exports map and bin name', () => {
     const targets = [
-      ...Object.values(manifest.exports['.'].import),
-      ...Object.values(manifest.exports['.'].require),
+      ...['.', './pg', './ioredis'].flatMap((entry) => [
+        ...Object.values(manifest.exports[entry].import),
+        ...Object.values(manifest.exports[entry].require),
+      ]),
       ...Object.values(manifest.bin),
     ] as string[]
     for (const target of targets) expect(existsSync(target), target).toBe(true)
@@ -28,6 +30,46 @@ describe('the published package', () => {
     for (const name of ['createPool', 'createClient', 'HeadlessAgent', 'HeadlessLbError']) {
       expect(typeof esm[name], name).toBe('function')
     }
+  })
+
+  it('never imports the optional peer @opentelemetry/api from the root entry (metrics read the global registration)', () => {
+    const files = readdirSync('dist', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))
+    expect(files.length).toBeGreaterThan(10)
+    const importing = files.filter((f) =>
+      /require\(["']@opentelemetry|from ["']@opentelemetry/.test(readFileSync(`dist/${f}`, 'utf8')),
+    )
+    expect(importing).toEqual([])
+  })
+
+  it('serves headless-lb/pg and headless-lb/ioredis to require() and import, by package name', async () => {
+    // Resolved through the exports map, as a user's `import 'headless-lb/pg'` is.
+    const script = `
+      const { createRequire } = require('node:module')
+      const cjsPg = require('headless-lb/pg'), cjsRedis = require('headless-lb/ioredis')
+      Promise.all([import('headless-lb/pg'), import('headless-lb/ioredis')]).then(([esmPg, esmRedis]) => {
+        console.log(JSON.stringify([typeof cjsPg.createPgRouter, typeof cjsRedis.createRedisRouter,
+          typeof esmPg.createPgRouter, typeof esmRedis.createRedisRouter,
+          Object.keys(cjsPg).sort().join() === Object.keys(esmPg).sort().join(),
+          Object.keys(cjsRedis).sort().join() === Object.keys(esmRedis).sort().join()]))
+      })`
+    const { stdout } = await run(process.execPath, ['-e', script])
+    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function', true, true])
+  })
+
+  it('never loads pg or ioredis from the root entry (they are optional peer dependencies)', async () => {
+    // Module hooks see every resolution, of require() and of import alike.
+    const script = `
+      const { registerHooks } = require('node:module')
+      const loaded = []
+      registerHooks({ resolve(specifier, context, next) {
+        if (/^(pg|ioredis|pg-.*)$/.test(specifier)) loaded.push(specifier)
+        return next(specifier, context)
+      } })
+      require('headless-lb')
+      import('headless-lb').then(() => import('headless-lb/package.json', { with: { type: 'json' } }))
+        .then(() => console.log(JSON.stringify(loaded)))`
+    const { stdout } = await run(process.execPath, ['-e', script])
+    expect(JSON.parse(stdout)).toEqual([])
   })
 
   it('installs a headless-lb command that answers --help', async () => {

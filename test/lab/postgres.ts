@@ -9,7 +9,7 @@
  * dir belongs to it. Startup is tuned for speed, not durability (fsync off, tiny buffers).
  */
 import { execFile, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { appendFile, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +39,8 @@ export interface PostgresPairOptions {
   primaryAddress?: string
   /** Default 127.0.20.2. */
   standbyAddress?: string
+  /** Further streaming standbys, one per address (`standby-2`, `standby-3`...). Default none. */
+  extraStandbyAddresses?: ReadonlyArray<string>
   /** Both servers listen on this port, each on its own address. Default 5432. */
   port?: number
   /** Default `defaultPostgresBinDir`. */
@@ -47,11 +49,14 @@ export interface PostgresPairOptions {
   timeout?: number
 }
 
+/** `standby` is the first standby; further ones are `standby-2`, `standby-3`... */
+export type ServerName = 'primary' | 'standby' | `standby-${number}`
+
 export type StopMode = 'smart' | 'fast' | 'immediate'
 
 /** One PostgreSQL server of the pair. `name` is what it was created as; roles change on promote(). */
 export interface PostgresServer {
-  readonly name: 'primary' | 'standby'
+  readonly name: ServerName
   readonly host: string
   readonly port: number
   readonly dataDir: string
@@ -84,6 +89,8 @@ export interface PostgresServer {
 export interface PostgresPair {
   /** The server created as the primary (on `primaryAddress`). */
   readonly primary: PostgresServer
+  /** Every standby: `standby`, then those on `extraStandbyAddresses`. */
+  readonly standbys: ReadonlyArray<PostgresServer>
   /** The server created as the streaming standby (on `standbyAddress`). */
   readonly standby: PostgresServer
   readonly baseDir: string
@@ -203,7 +210,7 @@ async function waitFor(
 }
 
 interface ServerSettings {
-  readonly name: 'primary' | 'standby'
+  readonly name: ServerName
   readonly host: string
   readonly port: number
   readonly baseDir: string
@@ -214,7 +221,7 @@ interface ServerSettings {
 
 class Server implements PostgresServer {
   running = false
-  readonly name: 'primary' | 'standby'
+  readonly name: ServerName
   readonly host: string
   readonly port: number
   readonly dataDir: string
@@ -348,7 +355,8 @@ function postmasterPid(dataDir: string): number | undefined {
  * that fails; then the dir goes.
  */
 function stopAndRemoveSync(baseDir: string, binDir: string, runAs: RunAs): void {
-  for (const name of ['standby', 'primary']) {
+  const names = existsSync(baseDir) ? readdirSync(baseDir).filter((name) => name.startsWith('standby')) : []
+  for (const name of [...names, 'primary']) {
     const dataDir = join(baseDir, name)
     const pid = postmasterPid(dataDir)
     if (pid === undefined) continue
@@ -413,6 +421,12 @@ export async function startPostgresPair(options: PostgresPairOptions = {}): Prom
   const settings = { port, baseDir, binDir, runAs, timeout }
   const primary = new Server({ ...settings, name: 'primary', host: primaryAddress })
   const standby = new Server({ ...settings, name: 'standby', host: standbyAddress })
+  const standbys = [
+    standby,
+    ...(options.extraStandbyAddresses ?? []).map(
+      (host, i) => new Server({ ...settings, name: `standby-${i + 2}`, host }),
+    ),
+  ]
 
   // A test that never reaches close() (a crash, process.exit()) still stops the servers.
   const unregisterExit = registerExitCleanup(() => stopAndRemoveSync(baseDir, binDir, runAs))
@@ -420,7 +434,7 @@ export async function startPostgresPair(options: PostgresPairOptions = {}): Prom
   const close = (): Promise<void> => {
     closed ??= (async () => {
       unregisterExit()
-      await Promise.allSettled([standby.kill(), primary.kill()])
+      await Promise.allSettled([...standbys.map((s) => s.kill()), primary.kill()])
       await rm(baseDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {})
     })()
     return closed
@@ -450,41 +464,48 @@ export async function startPostgresPair(options: PostgresPairOptions = {}): Prom
 
     // -R writes primary_conninfo and standby.signal; -X stream copies the WAL the backup needs;
     // -c fast checkpoints at once instead of spreading it.
-    await run('pg_basebackup', [
-      '-h',
-      primaryAddress,
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-D',
-      standby.dataDir,
-      '-R',
-      '-X',
-      'stream',
-      '-c',
-      'fast',
-    ])
-    // The clone carries the primary's postgresql.conf; a later line wins, so the standby moves
-    // to its own address.
-    await appendFile(join(standby.dataDir, 'postgresql.conf'), `listen_addresses = '${standbyAddress}'\n`)
-    await standby.start()
-    await standby.waitUntilInRecovery()
-    await waitFor(
-      'the standby streams from the primary',
-      async () =>
-        (
-          await standby.query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'",
-          )
-        ).rows[0]!.n === '1',
-      timeout,
-      async () => `${await primary.logTail()}\n${await standby.logTail()}`,
+    for (const server of standbys) {
+      await run('pg_basebackup', [
+        '-h',
+        primaryAddress,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-D',
+        server.dataDir,
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+      ])
+      // The clone carries the primary's postgresql.conf; a later line wins, so the standby moves
+      // to its own address.
+      await appendFile(join(server.dataDir, 'postgresql.conf'), `listen_addresses = '${server.host}'\n`)
+    }
+    await Promise.all(
+      standbys.map(async (server) => {
+        await server.start()
+        await server.waitUntilInRecovery()
+        await waitFor(
+          `${server.name} streams from the primary`,
+          async () =>
+            (
+              await server.query<{ n: string }>(
+                "SELECT count(*) AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+              )
+            ).rows[0]!.n === '1',
+          timeout,
+          async () => `${await primary.logTail()}\n${await server.logTail()}`,
+        )
+      }),
     )
 
     const pair: PostgresPair = {
       primary,
       standby,
+      standbys,
       baseDir,
       async waitForReplication(waitOptions = {}) {
         const lsn = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn'))

@@ -85,7 +85,14 @@ async function compile(entries: readonly Entry[]): Promise<Map<string, Diagnosti
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: '../tsconfig.json',
-      compilerOptions: { paths: { 'headless-lb': ['../src/index.ts'] }, noEmit: true },
+      compilerOptions: {
+        paths: {
+          'headless-lb': ['../src/index.ts'],
+          'headless-lb/pg': ['../src/pg/index.ts'],
+          'headless-lb/ioredis': ['../src/ioredis/index.ts'],
+        },
+        noEmit: true,
+      },
       files: entries.map((e) => e.name),
       include: [],
     }),

@@ -1,0 +1,28 @@
+import type { PickOptions, ReadPreference } from '../lease.js'
+import { READ_METHODS } from './client-options.js'
+
+export const PICK_ANY: PickOptions = Object.freeze({})
+export const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
+const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
+
+/** The pick options of each read preference (frozen: shared by every request). */
+export const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object.freeze({
+  primary: PICK_PRIMARY,
+  replica: PICK_REPLICA,
+  primaryPreferred: Object.freeze({ readPreference: 'primaryPreferred' }),
+  replicaPreferred: Object.freeze({ readPreference: 'replicaPreferred' }),
+  nearest: Object.freeze({ readPreference: 'nearest' }),
+})
+
+/**
+ * Where a request goes when routing by method: reads (RFC 9110 safe methods) follow the read
+ * preference, every other method goes to the primary; without routing by method, anywhere.
+ */
+export function pickForMethod(
+  method: string,
+  routeByMethod: boolean,
+  readPreference: ReadPreference,
+): PickOptions {
+  if (!routeByMethod) return PICK_ANY
+  return READ_METHODS.includes(method) ? PICK_BY_PREFERENCE[readPreference] : PICK_PRIMARY
+}

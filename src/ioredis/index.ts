@@ -1,0 +1,12 @@
+// headless-lb/ioredis: Redis primary/replica routing over a StatefulSet with ioredis. The root
+// entry never imports this module, so `ioredis` stays an optional peer dependency.
+export type { RouterPrimaryOptions } from '../adapters/router-options.js'
+export { classifyRedisError, type RedisFailure } from './redis-failure.js'
+export {
+  createRedisRouter,
+  type RedisClientOptions,
+  type RedisConnectionStats,
+  RedisRouter,
+  type RedisRouterOptions,
+  type RedisRouterStats,
+} from './redis-router.js'
