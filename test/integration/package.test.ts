@@ -12,7 +12,7 @@ const run = promisify(execFile)
 describe('the published package', () => {
   it('has every file its exports map and bin name', () => {
     const targets = [
-      ...['.', './pg', './ioredis'].flatMap((entry) => [
+      ...['.', './pg', './ioredis', './grpc'].flatMap((entry) => [
         ...Object.values(manifest.exports[entry].import),
         ...Object.values(manifest.exports[entry].require),
       ]),
@@ -30,6 +30,27 @@ describe('the published package', () => {
     for (const name of ['createPool', 'createClient', 'HeadlessAgent', 'HeadlessLbError']) {
       expect(typeof esm[name], name).toBe('function')
     }
+  })
+
+  it('serves headless-lb/grpc to require() and import, by its package name', async () => {
+    // Self-reference: the package's own name resolves through its exports map, as for a user.
+    const cjs = createRequire(import.meta.url)('headless-lb/grpc') as Record<string, unknown>
+    const name = 'headless-lb/grpc'
+    const esm = (await import(name)) as Record<string, unknown>
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort())
+    expect(typeof esm.registerHeadlessResolver).toBe('function')
+    expect(typeof cjs.registerHeadlessResolver).toBe('function')
+  })
+
+  it('registers on the grpc-js module it is given, from CommonJS as from ESM', async () => {
+    const require = createRequire(import.meta.url)
+    const grpc = require('@grpc/grpc-js')
+    const { registerHeadlessResolver } = require('headless-lb/grpc')
+    registerHeadlessResolver(grpc, { scheme: 'pkg-cjs' })
+    // The scheme is known to that module: a bad target now fails in the resolver, not as unknown.
+    expect(
+      () => new grpc.Client('pkg-cjs:///web.default.svc.cluster.local', grpc.credentials.createInsecure()),
+    ).toThrow(/names no port/)
   })
 
   it('never imports the optional peer @opentelemetry/api from the root entry (metrics read the global registration)', () => {
@@ -56,13 +77,13 @@ describe('the published package', () => {
     expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function', true, true])
   })
 
-  it('never loads pg or ioredis from the root entry (they are optional peer dependencies)', async () => {
+  it('never loads pg, ioredis or @grpc/grpc-js from the root entry (they are optional peer dependencies)', async () => {
     // Module hooks see every resolution, of require() and of import alike.
     const script = `
       const { registerHooks } = require('node:module')
       const loaded = []
       registerHooks({ resolve(specifier, context, next) {
-        if (/^(pg|ioredis|pg-.*)$/.test(specifier)) loaded.push(specifier)
+        if (/^(pg|ioredis|pg-.*|@grpc[/].*)$/.test(specifier)) loaded.push(specifier)
         return next(specifier, context)
       } })
       require('headless-lb')

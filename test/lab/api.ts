@@ -39,8 +39,13 @@ export interface ServiceSpec {
   externalName?: string
   /** IPv6 pods (AAAA records, pods on ::1 — only one IPv6 loopback exists, so distinct ports). Default false. */
   ipv6?: boolean
-  /** Start real HTTP servers for the pods. Default true. (false: DNS records only.) */
+  /** Start real servers for the pods. Default true. (false: DNS records only.) */
   servePods?: boolean
+  /**
+   * What the pods serve: `http` (node:http, the default) or `grpc` (grpc-js servers with the
+   * unary `/lab.Echo/Echo`, see grpc-pod-server.ts; default named port `grpc`).
+   */
+  app?: 'http' | 'grpc'
   /**
    * With `servePods: false`: the pods' addresses, in pod order (`<name>-0` gets the first), for
    * servers the lab does not run itself (PostgreSQL on 127.0.20.x in the primary/replica proof).
@@ -69,8 +74,12 @@ export interface LabPod {
   readonly running: boolean
   /** Requests this pod has received (counted when the request head arrives), by method. GET /healthz is not counted here (see healthChecks). */
   readonly requests: { readonly total: number; readonly byMethod: Readonly<Record<string, number>> }
-  /** Requests to /healthz (answered 200 unless faulted; faults apply to them too). */
+  /** Requests to /healthz (answered 200 unless faulted; faults apply to them too). Always 0 on gRPC pods. */
   readonly healthChecks: number
+  /** TCP connections the pod's server accepted, and saw closed (by either side), since start or resetCounters(); open now. */
+  readonly connections: { readonly opened: number; readonly closed: number; readonly open: number }
+  /** Requests (gRPC: calls) being served now. */
+  readonly inFlight: number
   /**
    * How many times each value of the `x-request-id` header arrived here (counted with `requests`,
    * when the head arrives, hung pods included). Give every POST a unique id and sum over the

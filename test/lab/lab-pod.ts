@@ -1,10 +1,11 @@
 /**
  * One pod of a lab service: its identity (name, address, DNS hostname), its readiness (what DNS
- * and the ClusterIP proxy see), and its HTTP server with faults.
+ * and the ClusterIP proxy see), and its server (HTTP, or gRPC for `app: 'grpc'`) with faults.
  */
 import { randomUUID } from 'node:crypto'
 import type { LabPod, PodFault } from './api.js'
 import { dashedIp } from './dns-records.js'
+import { GrpcPodServer } from './grpc-pod-server.js'
 import { PodServer } from './pod-server.js'
 
 /** What a pod needs from its service and lab. */
@@ -14,6 +15,7 @@ export interface PodHost {
   readonly statefulSet: boolean
   readonly servePods: boolean
   readonly ipv6: boolean
+  readonly app: 'http' | 'grpc'
   /** A fresh address for the pod (IPv4: from 127.0.10.x; IPv6: ::1). */
   takeAddress(): string
   releaseAddress(ip: string): void
@@ -30,7 +32,7 @@ export class Pod implements LabPod {
   /** Unique in the process (pod names repeat across namespaces and labs). */
   readonly uid = randomUUID()
   readonly #host: PodHost
-  readonly #server: PodServer
+  readonly #server: PodServer | GrpcPodServer
   readonly #basePort: number
   #ip: string
   #port: number
@@ -43,7 +45,7 @@ export class Pod implements LabPod {
     this.#basePort = port
     this.#port = host.ipv6 && host.servePods ? 0 : port
     this.#ip = host.takeAddress()
-    this.#server = new PodServer({ name })
+    this.#server = host.app === 'grpc' ? new GrpcPodServer({ name }) : new PodServer({ name })
   }
 
   get ip(): string {
@@ -79,6 +81,14 @@ export class Pod implements LabPod {
   /** GET /healthz requests (kept out of `requests` so health checking does not skew request counts). */
   get healthChecks(): number {
     return this.#server.healthChecks
+  }
+
+  get connections(): { readonly opened: number; readonly closed: number; readonly open: number } {
+    return this.#server.connections
+  }
+
+  get inFlight(): number {
+    return this.#server.inFlight
   }
 
   get requestIds(): ReadonlyMap<string, number> {

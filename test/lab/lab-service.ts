@@ -33,6 +33,7 @@ export interface ResolvedServiceSpec {
   readonly externalName: string | undefined
   readonly ipv6: boolean
   readonly servePods: boolean
+  readonly app: 'http' | 'grpc'
   /** Explicit pod addresses (DNS-only services), handed out in pod order. */
   readonly podIps: ReadonlyArray<string> | undefined
 }
@@ -69,6 +70,7 @@ export class Service implements LabService {
       statefulSet: spec.statefulSet,
       servePods: spec.servePods,
       ipv6: spec.ipv6,
+      app: spec.app,
       takeAddress: () => (spec.podIps ? this.#takePinned() : spec.ipv6 ? '::1' : host.takePodAddress()),
       releaseAddress: (ip) => {
         if (spec.podIps) this.#pinnedInUse.delete(ip)

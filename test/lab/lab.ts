@@ -58,6 +58,7 @@ const SPEC_KEYS = [
   'ipv6',
   'servePods',
   'podIps',
+  'app',
 ]
 
 function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
@@ -111,7 +112,11 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
       `spec.ports must be a non-empty array of named ports, got ${JSON.stringify(spec.ports)}`,
     )
   }
-  const ports: Array<Required<ServicePortSpec>> = (spec.ports ?? [{ name: 'http', port }]).map((p, i) => {
+  const app = spec.app ?? 'http'
+  if (app !== 'http' && app !== 'grpc') {
+    throw new TypeError(`spec.app must be 'http' or 'grpc', got ${JSON.stringify(spec.app)}`)
+  }
+  const ports: Array<Required<ServicePortSpec>> = (spec.ports ?? [{ name: app, port }]).map((p, i) => {
     if (typeof p.name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(p.name)) {
       throw new TypeError(
         `spec.ports[${i}].name must be an IANA-style port name (lower case, up to 15 characters), got ${JSON.stringify(p.name)}`,
@@ -134,6 +139,7 @@ function resolveSpec(spec: ServiceSpec, podPort: number): ResolvedServiceSpec {
     externalName: spec.externalName,
     ipv6: spec.ipv6 ?? false,
     servePods: spec.servePods ?? true,
+    app,
     podIps,
   }
 }

@@ -32,6 +32,9 @@ export class PodServer {
   #total = 0
   #byMethod: Record<string, number> = {}
   #healthChecks = 0
+  #opened = 0
+  #closed = 0
+  #inFlight = 0
   #requestIds = new Map<string, number>()
   #ip = ''
   #port = 0
@@ -50,6 +53,16 @@ export class PodServer {
 
   get healthChecks(): number {
     return this.#healthChecks
+  }
+
+  /** TCP connections accepted and closed (by either side) since the last resetCounters(); open now. */
+  get connections(): { readonly opened: number; readonly closed: number; readonly open: number } {
+    return { opened: this.#opened, closed: this.#closed, open: this.#sockets.size }
+  }
+
+  /** Requests whose response has not finished yet. */
+  get inFlight(): number {
+    return this.#inFlight
   }
 
   /** How many times each `x-request-id` arrived (the live map: read it, do not keep it across resetCounters). */
@@ -84,6 +97,8 @@ export class PodServer {
     this.#total = 0
     this.#byMethod = {}
     this.#healthChecks = 0
+    this.#opened = 0
+    this.#closed = 0
     this.#requestIds = new Map()
   }
 
@@ -93,8 +108,12 @@ export class PodServer {
     // requestTimeout 0: a hanging pod must hang for as long as the test wants, not answer 408 after 300 s.
     const server = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => this.#handle(req, res))
     server.on('connection', (socket: Socket) => {
+      this.#opened++
       this.#sockets.add(socket)
-      socket.once('close', () => this.#sockets.delete(socket))
+      socket.once('close', () => {
+        this.#closed++
+        this.#sockets.delete(socket)
+      })
     })
     // A client that sends garbage must not crash the lab.
     server.on('clientError', (_error, socket) => socket.destroy())
@@ -143,6 +162,8 @@ export class PodServer {
       const id = req.headers[REQUEST_ID_HEADER]
       if (typeof id === 'string') this.#requestIds.set(id, (this.#requestIds.get(id) ?? 0) + 1)
     }
+    this.#inFlight++
+    res.once('close', () => this.#inFlight--)
     const fault = this.#fault
     if (fault.kind === 'hang') {
       // Read the request (so the client's write completes) and never answer.

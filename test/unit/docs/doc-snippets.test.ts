@@ -90,6 +90,7 @@ async function compile(entries: readonly Entry[]): Promise<Map<string, Diagnosti
           'headless-lb': ['../src/index.ts'],
           'headless-lb/pg': ['../src/pg/index.ts'],
           'headless-lb/ioredis': ['../src/ioredis/index.ts'],
+          'headless-lb/grpc': ['../src/grpc/index.ts'],
         },
         noEmit: true,
       },
