@@ -165,77 +165,66 @@ class PodSockets {
   }
 }
 
+/**
+ * Gives an Agent class the per-pod socket pool: one body for the `http:` and `https:` agents,
+ * which differ only in the base class (https.Agent adds TLS options and the servername).
+ */
+function withPodSockets<Options extends http.AgentOptions>(
+  Base: new (options: Options) => http.Agent,
+): new (
+  agentOptions: Options,
+  options: PodSocketOptions,
+) => PodSocketAgent {
+  return class extends Base {
+    readonly #sockets: PodSockets
+
+    constructor(agentOptions: Options, options: PodSocketOptions) {
+      super({ ...agentOptions, keepAlive: true, maxSockets: options.maxSockets })
+      this.#sockets = new PodSockets(this as unknown as AgentInternals, options)
+    }
+
+    createSocket(req: http.ClientRequest, options: Record<string, unknown>, cb: SocketCallback): void {
+      this.#sockets.createSocket(req, options, cb)
+    }
+
+    override keepSocketAlive(socket: Socket): boolean {
+      return this.#sockets.keepSocketAlive(socket)
+    }
+
+    override reuseSocket(socket: Socket, req: http.ClientRequest): void {
+      this.#sockets.reuseSocket(socket, req)
+    }
+
+    retire(pod: string): void {
+      this.#sockets.retire(pod)
+    }
+
+    destroyAll(): Promise<void> {
+      return this.#sockets.destroyAll()
+    }
+
+    get socketCount(): number {
+      return this.#sockets.socketCount
+    }
+  }
+}
+
+/** An Agent whose sockets are pooled per pod. */
+export interface PodSocketAgent extends http.Agent {
+  createSocket(req: http.ClientRequest, options: Record<string, unknown>, cb: SocketCallback): void
+  /** Closes the pod's idle sockets and stops handing out its busy ones once they are free. */
+  retire(pod: string): void
+  /** Destroys every socket (busy, idle, connecting) and resolves once all have closed. */
+  destroyAll(): Promise<void>
+  readonly socketCount: number
+}
+
 /** The per-service socket pool for `http:` services. */
-export class HttpPodAgent extends http.Agent {
-  readonly #sockets: PodSockets
-
-  constructor(agentOptions: http.AgentOptions, options: PodSocketOptions) {
-    super({ ...agentOptions, keepAlive: true, maxSockets: options.maxSockets })
-    this.#sockets = new PodSockets(this as unknown as AgentInternals, options)
-  }
-
-  createSocket(req: http.ClientRequest, options: Record<string, unknown>, cb: SocketCallback): void {
-    this.#sockets.createSocket(req, options, cb)
-  }
-
-  override keepSocketAlive(socket: Socket): boolean {
-    return this.#sockets.keepSocketAlive(socket)
-  }
-
-  override reuseSocket(socket: Socket, req: http.ClientRequest): void {
-    this.#sockets.reuseSocket(socket, req)
-  }
-
-  retire(pod: string): void {
-    this.#sockets.retire(pod)
-  }
-
-  /** Destroys every socket (busy, idle, connecting) and resolves once all have closed. */
-  destroyAll(): Promise<void> {
-    return this.#sockets.destroyAll()
-  }
-
-  get socketCount(): number {
-    return this.#sockets.socketCount
-  }
-}
-
+export const HttpPodAgent = withPodSockets<http.AgentOptions>(http.Agent)
 /** The per-service socket pool for `https:` services (TLS options and servername in `agentOptions`). */
-export class HttpsPodAgent extends https.Agent {
-  readonly #sockets: PodSockets
+export const HttpsPodAgent = withPodSockets<https.AgentOptions>(https.Agent)
 
-  constructor(agentOptions: https.AgentOptions, options: PodSocketOptions) {
-    super({ ...agentOptions, keepAlive: true, maxSockets: options.maxSockets })
-    this.#sockets = new PodSockets(this as unknown as AgentInternals, options)
-  }
-
-  createSocket(req: http.ClientRequest, options: Record<string, unknown>, cb: SocketCallback): void {
-    this.#sockets.createSocket(req, options, cb)
-  }
-
-  override keepSocketAlive(socket: Socket): boolean {
-    return this.#sockets.keepSocketAlive(socket)
-  }
-
-  override reuseSocket(socket: Socket, req: http.ClientRequest): void {
-    this.#sockets.reuseSocket(socket, req)
-  }
-
-  retire(pod: string): void {
-    this.#sockets.retire(pod)
-  }
-
-  /** Destroys every socket (busy, idle, connecting) and resolves once all have closed. */
-  destroyAll(): Promise<void> {
-    return this.#sockets.destroyAll()
-  }
-
-  get socketCount(): number {
-    return this.#sockets.socketCount
-  }
-}
-
-export type PodAgent = HttpPodAgent | HttpsPodAgent
+export type PodAgent = PodSocketAgent
 
 /**
  * Destroys every socket of a Node Agent, idle and busy, and resolves once each has closed:
