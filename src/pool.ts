@@ -450,7 +450,13 @@ export class Pool extends EventEmitter<PoolEvents> {
       return
     }
     // The caller gave up, or its request was invalid: no evidence about the endpoint either way.
-    if (outcome.kind === 'cancelled') return
+    // Unless it was cancelled because another endpoint answered first (a hedge won): it took at
+    // least `latency`, which raises its average if higher and is no failure (the loser of a race
+    // would otherwise look idle and fast, and get the next request).
+    if (outcome.kind === 'cancelled') {
+      if (outcome.censored === true) this.observeAtLeast(state, latency)
+      return
+    }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
     this.observe(state, Math.max(latency, this.options.failurePenalty))
@@ -523,6 +529,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     state.ewmaStamp = now
     if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
     else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
+  }
+
+  /** A censored latency: the endpoint took at least `latency` ms (the stall sweep's rule too). */
+  private observeAtLeast(state: EndpointState, latency: number): void {
+    if (latency > decayedEwma(state, this.context.now, this.context.ewmaDecay)) this.observe(state, latency)
   }
 
   private rebaseEwma(): void {
