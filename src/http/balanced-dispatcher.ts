@@ -190,6 +190,8 @@ export class BalancedDispatcher extends Dispatcher {
   hedges = 0
   hedgesWon = 0
   hedgesDenied = 0
+  /** Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  readonly lingering = new Set<{ stopLingering(): void }>()
 
   constructor(options: BalancedDispatcherOptions) {
     super()
@@ -441,6 +443,7 @@ export class BalancedDispatcher extends Dispatcher {
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closing ??= this.#shutdown(async () => {
       await this.#allAnswered()
+      this.#stopLingering()
       await this.endpointDispatchers.close()
     })
     if (callback === undefined) return this.#closing
@@ -474,6 +477,7 @@ export class BalancedDispatcher extends Dispatcher {
           if (request.live) this.unlink(request)
           request = next
         }
+        this.#stopLingering()
         return this.endpointDispatchers.destroy(error)
       })
       this.#closing ??= this.#destroying
@@ -482,6 +486,10 @@ export class BalancedDispatcher extends Dispatcher {
     if (cb === undefined) return destroyed
     destroyed.then(cb, cb)
     return undefined
+  }
+
+  #stopLingering(): void {
+    for (const attempt of [...this.lingering]) attempt.stopLingering()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
