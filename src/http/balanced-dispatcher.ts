@@ -190,7 +190,7 @@ export class BalancedDispatcher extends Dispatcher {
   hedges = 0
   hedgesWon = 0
   hedgesDenied = 0
-  /** Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  /** @internal Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
   readonly lingering = new Set<{ stopLingering(): void }>()
 
   constructor(options: BalancedDispatcherOptions) {
