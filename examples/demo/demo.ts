@@ -5,10 +5,10 @@
 // balancing with headless-lb, (3) a pod killed mid-run: no failed request, the pod ejected,
 // (4) a pod that turns slow (2 s) under a 1 s deadline: the VIP and headless-lb side by side.
 import { Pool as UndiciPool, request as undiciRequest } from 'undici'
+import { type LabService, startLab } from '../../lab/index.js'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { runCli } from '../../src/cli/run-cli.js'
 import { createClient, type EjectEvent } from '../../src/index.js'
-import { type LabService, startLab } from '../../test/lab/index.js'
-import { runInPrivateNetwork } from '../../test/lab/private-network.js'
 
 const REQUESTS = 600
 const CONCURRENCY = 8

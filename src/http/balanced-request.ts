@@ -145,7 +145,8 @@ class AttemptHandler implements Handler {
     return this.#released
   }
 
-  release(ok: boolean, kind: FailureKind | undefined, error: unknown): void {
+  /** `censored`: with `cancelled`, the time waited is a lower bound on the endpoint's latency. */
+  release(ok: boolean, kind: FailureKind | undefined, error: unknown, censored = false): void {
     if (this.#released) return
     this.#released = true
     let latency = this.latency
@@ -159,6 +160,7 @@ class AttemptHandler implements Handler {
     }
     if (ok) this.lease.release({ ok: true, latency })
     else if (kind === undefined) this.lease.release({ ok: false, error, latency })
+    else if (censored) this.lease.release({ ok: false, error, kind, latency, censored })
     else this.lease.release({ ok: false, error, kind, latency })
   }
 
@@ -234,12 +236,24 @@ class AttemptHandler implements Handler {
    * time ran out (the caller's deadline: an AbortSignal.timeout() reason, or our
    * DeadlineExceededError): a `timeout`, as if undici's headers timeout had fired, so outlier
    * detection and the latency average hear of a pod that never answers. Anything else (an explicit
-   * cancel, a hedge that lost, an attempt never written, or an abort after the response began)
-   * says nothing about the endpoint: `cancelled`.
+   * cancel, an attempt never written, or an abort after the response began) says nothing about
+   * the endpoint: `cancelled`. A hedge that lost (sent, unanswered, another attempt answered
+   * first) is `cancelled` too, but censored (see #lostRace).
    */
   #abandoned(): FailureKind {
     if (!this.started || this.latency >= 0) return 'cancelled'
     return isTimeoutReason(this.detached ? this.detachReason : this.request.reason) ? 'timeout' : 'cancelled'
+  }
+
+  /**
+   * Sent, unanswered, and abandoned because another attempt of the request answered first: the
+   * endpoint took longer than the winner's whole attempt, so the time waited is a censored latency
+   * (a lower bound) for it. Not a failure (losing a race is not the pod's fault), but without the
+   * sample a slow pod whose attempts always lose would look idle and never-measured to peak-EWMA,
+   * and get the next first attempt.
+   */
+  #lostRace(): boolean {
+    return this.started && this.latency < 0 && this.detached && this.detachReason instanceof HedgeLostError
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -266,6 +280,7 @@ class AttemptHandler implements Handler {
       false,
       this.detached || this.request.aborted ? this.#abandoned() : isRequestFault(error) ? 'cancelled' : kind,
       error,
+      this.#lostRace(),
     )
     if (this.detached) {
       this.report(false)

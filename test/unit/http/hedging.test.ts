@@ -72,11 +72,13 @@ describe('hedged requests', () => {
     expect(res.statusCode).toBe(200)
     expect(await res.body.text()).toBe('web-1')
     expect(pods.map((p) => p.count())).toEqual([1, 1])
-    // The loser is aborted (its socket closes) and released as cancelled: not web-0's fault.
+    // The loser is aborted (its socket closes) and released as cancelled: not web-0's fault, but
+    // with the time it waited as a censored latency (web-0 took at least that long).
     await until('the slow attempt to be abandoned', () => slow.abandoned === 1)
     await until('both leases released', () => pool.released.length === 2)
     const loser = pool.released.find((r) => r.endpoint.name === 'web-0')
-    expect(loser?.outcome).toMatchObject({ ok: false, kind: 'cancelled' })
+    expect(loser?.outcome).toMatchObject({ ok: false, kind: 'cancelled', censored: true })
+    expect((loser!.outcome as { latency: number }).latency).toBeGreaterThanOrEqual(20)
     expect(pool.released.find((r) => r.endpoint.name === 'web-1')?.outcome.ok).toBe(true)
     expect(pool.acquired[1]?.options?.exclude).toEqual([pool.endpoints[0]!.id])
     expect(client.stats()).toMatchObject({
@@ -164,6 +166,8 @@ describe('hedged requests', () => {
     await until('both attempts abandoned', () => held.every((h) => h.abandoned === 1))
     await until('both leases released', () => pool.released.length === 2)
     expect(pool.released.every((r) => !r.outcome.ok && r.outcome.kind === 'cancelled')).toBe(true)
+    // The caller giving up says nothing about how fast the pods are: no censored latency.
+    expect(pool.released.some((r) => !r.outcome.ok && r.outcome.censored === true)).toBe(false)
   })
 
   it('destroy() during a race ends the request and cancels both attempts', async () => {
