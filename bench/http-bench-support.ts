@@ -140,6 +140,8 @@ export interface PeerVariant {
   readonly service: PodsService
   /** Calls `sent(ip)` for every request (attempt) dispatched to a pod, where the client can tell (not through the VIP). */
   watch?(sent: (ip: string) => void): () => void
+  /** headless-lb: attempts taken back unwritten from an endpoint that left rotation, sent elsewhere. */
+  moved?(): number
   /** Ends at once: requests stuck on a black-holed pod fail (close() would wait for them). */
   destroy(): Promise<void>
 }
@@ -205,6 +207,7 @@ export function peerVariant(name: PeerName, lab: PodsProcess): PeerVariant {
       client.on('attempt', onAttempt)
       return () => client.off('attempt', onAttempt)
     },
+    moved: () => client.stats().attemptsMoved,
     destroy: () => client.dispatcher.destroy(),
   }
 }
