@@ -44,6 +44,7 @@ import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
+import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason } from './pool/no-endpoint-reason.js'
 
@@ -212,42 +213,6 @@ export function requirePodNamesForPrimary(
 }
 
 /**
- * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
- * touch a lease after releasing it.
- */
-class PooledLease implements Lease {
-  endpoint: Endpoint
-  state: EndpointState | undefined
-  /** 1 until the endpoint answers (responded() or release): counted in state.waiting. */
-  waiting = 0
-  private readonly pool: Pool
-
-  constructor(pool: Pool, state: EndpointState) {
-    this.pool = pool
-    this.state = state
-    this.endpoint = state.endpoint
-  }
-
-  release(outcome: LeaseOutcome): void {
-    const state = this.state
-    if (state === undefined) {
-      debug('lease on %s released twice', describeEndpoint(this.endpoint))
-      return
-    }
-    this.state = undefined
-    this.pool.settle(state, outcome, this)
-  }
-
-  responded(): void {
-    const state = this.state
-    if (state === undefined || this.waiting === 0) return
-    this.waiting = 0
-    state.waiting--
-    state.progress++
-  }
-}
-
-/**
  * The live, health-checked endpoint set of one service, and the balancers that pick from it.
  * `pick` and `acquire` are synchronous and allocation-free: pickers are rebuilt when the set or
  * health changes, never per request.
@@ -280,7 +245,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly replicaBalancer: Balancer
   private primaryState: EndpointState | undefined
   private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
-  private readonly freeLeases: PooledLease[] = []
+  private readonly leases: Leases
 
   private ejectedCount = 0
   private rampingCount = 0
@@ -334,6 +299,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
     this.stalls = new StallDetector(options.stallDetection)
+    this.leases = new Leases(this.onLeaseSettled)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
     this.checker =
@@ -412,36 +378,13 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Like `pick`, and counts the request in flight until `lease.release(outcome)`. */
   acquire(options?: PickOptions): Lease {
-    const state = this.select(options)
-    state.inFlight++
-    state.requests++
-    state.waiting++
+    const lease = this.leases.take(this.select(options))
     if (this.sweepArmed === 0) this.armSweep()
-    let lease = this.freeLeases.pop()
-    if (lease === undefined) lease = new PooledLease(this, state)
-    else {
-      lease.state = state
-      lease.endpoint = state.endpoint
-    }
-    lease.waiting = 1
     return lease
   }
 
-  /** @internal Called by a lease's release: feeds load, latency and outlier detection. */
-  settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
-    // Taken at an address the pod has since left (rescheduled, same id): what happened there says
-    // nothing about the server now at the new address. Identity compare first: it is the usual case.
-    const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
-    if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
-    if (state.inFlight > 0) state.inFlight--
-    if (lease.waiting === 1) {
-      lease.waiting = 0
-      if (state.waiting > 0) state.waiting--
-      // An answer, or nothing left waiting, is progress; a request that got no answer in time (or
-      // was cancelled) is not, while others still wait.
-      if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
-    }
-    if (moved) return
+  /** A released lease's outcome (its counts already settled): feeds latency and outlier detection. */
+  private readonly onLeaseSettled = (state: EndpointState, outcome: LeaseOutcome): void => {
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
     this.context.now = this.systemTime ? performance.now() : this.clock.now()
@@ -1159,11 +1102,6 @@ class LevelFinder {
         ? this.eligible
         : this.lowest
   }
-}
-
-/** Kinds of failure in which the endpoint answered nothing: not progress for stall detection. */
-function noAnswer(kind: FailureKind | undefined): boolean {
-  return kind === 'timeout' || kind === 'connect-timeout' || kind === 'cancelled'
 }
 
 function createBalancer(name: BalancerName, context: PickContext): Balancer {
