@@ -9,6 +9,7 @@ import type {
 } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
+import { LatencyTracker } from './balancing/latency-tracker.js'
 import { PrimaryProber } from './balancing/primary-prober.js'
 import { RandomBalancer } from './balancing/random-balancer.js'
 import type { ProbedRole } from './balancing/roles.js'
@@ -37,7 +38,7 @@ import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
-import { decayedEwma, EndpointState } from './health/endpoint-state.js'
+import { EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
 import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
@@ -233,7 +234,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private sweepArmed = 0
   private sweepTimer: unknown = undefined
   private readonly onSweep = (): void => this.sweep()
-  private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
+  private readonly censor = (state: EndpointState, waited: number): void =>
+    this.latency.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
@@ -246,6 +248,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private primaryState: EndpointState | undefined
   private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
   private readonly leases: Leases
+  private readonly latency: LatencyTracker
 
   private ejectedCount = 0
   private rampingCount = 0
@@ -300,6 +303,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
     this.stalls = new StallDetector(options.stallDetection)
     this.leases = new Leases(this.onLeaseSettled)
+    this.latency = new LatencyTracker(this.context, this.states)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
     this.checker =
@@ -391,7 +395,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
     if (outcome.ok) {
       state.consecutiveFailures = 0
-      this.observe(state, latency)
+      this.latency.observe(state, latency)
       return
     }
     // The caller gave up, or its request was invalid: no evidence about the endpoint either way.
@@ -399,12 +403,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     // least `latency`, which raises its average if higher and is no failure (the loser of a race
     // would otherwise look idle and fast, and get the next request).
     if (outcome.kind === 'cancelled') {
-      if (outcome.censored === true) this.observeAtLeast(state, latency)
+      if (outcome.censored === true) this.latency.observeAtLeast(state, latency)
       return
     }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.observe(state, Math.max(latency, this.options.failurePenalty))
+    this.latency.observe(state, Math.max(latency, this.options.failurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
@@ -452,43 +456,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /**
-   * Records a latency observed at `context.now`. Peak EWMA (Finagle): a slower observation
-   * replaces the average at once; a faster one pulls it down with weight exp(-elapsed / decay),
-   * so the average forgets over ~`ewma.decay` ms.
-   *
-   * Also stores the epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what peak-EWMA
-   * picks compare: decaying both candidates to the present multiplies both by the same factor, so
-   * the pick needs no clock and no exp. The epoch moves forward before the factor could overflow
-   * (e^709), rescaling every endpoint once.
-   */
-  private observe(state: EndpointState, latency: number): void {
-    const context = this.context
-    const now = context.now
-    const decay = context.ewmaDecay
-    if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
-    else {
-      const w = Math.exp((state.ewmaStamp - now) / decay)
-      state.ewma = state.ewma * w + latency * (1 - w)
-    }
-    state.ewmaStamp = now
-    if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
-    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
-  }
-
-  /** A censored latency: the endpoint took at least `latency` ms (the stall sweep's rule too). */
-  private observeAtLeast(state: EndpointState, latency: number): void {
-    if (latency > decayedEwma(state, this.context.now, this.context.ewmaDecay)) this.observe(state, latency)
-  }
-
-  private rebaseEwma(): void {
-    const context = this.context
-    context.ewmaEpoch = context.now
-    for (const s of this.states.values()) {
-      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
-    }
-  }
-
   /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
   stats(): PoolStats {
     const now = this.clock.now()
@@ -512,7 +479,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         consecutiveFailures: s.consecutiveFailures,
         waiting: s.waiting,
         stalled: s.stalled !== 0,
-        ewma: decayedEwma(s, now, this.options.ewmaDecay),
+        ewma: this.latency.current(s, now),
         ejections: s.ejections,
         ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
         checksFailed: s.checksFailed,
@@ -759,16 +726,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       state.checkHealthy = false
       state.health = 'pending'
     }
-    // Start a newcomer at the members' mean latency, so peak-EWMA does not flood it before it has one.
-    let sum = 0
-    let n = 0
-    for (const s of this.states.values()) {
-      if (s !== state && s.ewmaStamp > 0) {
-        sum += decayedEwma(s, now, this.options.ewmaDecay)
-        n++
-      }
-    }
-    if (n > 0) this.observe(state, sum / n)
+    this.latency.seed(state)
     const slowStart = this.options.slowStart
     if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
     this.checker?.add(state)

@@ -26,9 +26,9 @@ describe('the pool leases', () => {
   it('count an answer once: responded() then release() is one unit of progress', () => {
     const { leases, state } = setup()
     const lease = leases.take(state)
-    lease.responded()
+    lease.responded!()
     expect([state.waiting, state.progress]).toEqual([0, 1])
-    lease.responded()
+    lease.responded!()
     lease.release({ ok: true, latency: 1 })
     expect([state.waiting, state.progress]).toEqual([0, 1])
   })
