@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
-import { admits, isExcluded, PickContext } from './balancing/balancer.js'
+import { isExcluded, PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
@@ -10,6 +10,7 @@ import type {
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
+import { NearestBalancer } from './balancing/nearest-balancer.js'
 import { PrimaryProber } from './balancing/primary-prober.js'
 import { RandomBalancer } from './balancing/random-balancer.js'
 import type { ProbedRole } from './balancing/roles.js'
@@ -245,6 +246,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private members: EndpointState[] = []
   private readonly anyBalancer: Balancer
   private readonly replicaBalancer: Balancer
+  private readonly nearestBalancer: NearestBalancer
   private primaryState: EndpointState | undefined
   private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
   private readonly leases: Leases
@@ -257,8 +259,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
-  /** The SRV priority level `readPreference: 'nearest'` chooses in (see rebuild). */
-  private nearestLevel = 0
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
@@ -306,6 +306,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.latency = new LatencyTracker(this.context, this.states)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
+    this.nearestBalancer = new NearestBalancer(this.context, options.nearestThreshold)
     this.checker =
       options.healthCheck === undefined
         ? undefined
@@ -551,7 +552,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         if (state === undefined) this.throwNoEndpoints('replicaPreferred', exclude)
         return state
       case SELECT_NEAREST:
-        state = this.pickNearest(exclude)
+        state = this.nearestBalancer.pick(exclude)
         if (state === undefined) this.throwNoEndpoints('nearest', exclude)
         return state
     }
@@ -562,76 +563,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (primary === undefined || !primary.eligible) return undefined
     if (exclude !== undefined && isExcluded(primary, exclude)) return undefined
     return primary
-  }
-
-  /**
-   * MongoDB's `nearest` server selection: the eligible primary and replicas of the preferred SRV
-   * priority level whose EWMA latency is within `nearestThreshold` ms of the lowest (its
-   * `localThresholdMS` window), then power of two choices on in-flight leases among those, so
-   * `nearest` traffic spreads over every endpoint about as close instead of piling onto one. An
-   * endpoint with no latency sample yet is inside the window: it gets traffic, and so a sample,
-   * without winning every pick as a latency of 0 would.
-   *
-   * The window moves with every release, so it is found here, by allocation-free scans (this is
-   * not the default path): the lowest latency, the window's size, then the two drawn members.
-   * Latencies are compared as `ewmaScaled` x one decay factor (one exp per pick, not one each).
-   */
-  private pickNearest(exclude: Exclusions): EndpointState | undefined {
-    const members = this.members
-    const n = members.length
-    const context = this.context
-    const factor = Math.exp((context.ewmaEpoch - context.now) / context.ewmaDecay)
-    let lowest = Number.POSITIVE_INFINITY
-    for (let i = 0; i < n; i++) {
-      const state = members[i]!
-      if (state.ewmaStamp === 0 || !this.nearestCandidate(state, exclude)) continue
-      const latency = state.ewmaScaled * factor
-      if (latency < lowest) lowest = latency
-    }
-    // No sample anywhere: every candidate is in (Infinity + threshold stays Infinity).
-    const limit = lowest + this.options.nearestThreshold
-    let count = 0
-    for (let i = 0; i < n; i++) if (this.inNearestWindow(members[i]!, exclude, factor, limit)) count++
-    if (count === 0) return undefined
-    let a: EndpointState | undefined
-    let b: EndpointState | undefined
-    if (count === 1) {
-      for (let i = 0; i < n && a === undefined; i++) {
-        if (this.inNearestWindow(members[i]!, exclude, factor, limit)) a = members[i]!
-      }
-      return a
-    }
-    // Two distinct ranks from one random number, as the P2C balancers draw them.
-    const x = context.random() * count
-    const first = x | 0
-    const k = ((x - first) * (count - 1)) | 0
-    const second = k + (((k - first) >>> 31) ^ 1)
-    for (let i = 0, rank = 0; i < n && (a === undefined || b === undefined); i++) {
-      const state = members[i]!
-      if (!this.inNearestWindow(state, exclude, factor, limit)) continue
-      if (rank === first) a = state
-      else if (rank === second) b = state
-      rank++
-    }
-    // A ramping endpoint (slow start, probation) takes a pick only with its current share.
-    if (a!.ramping !== 0 && !admits(a!, context)) return b
-    if (b!.ramping !== 0 && !admits(b!, context)) return a
-    return b!.inFlight < a!.inFlight ? b : a
-  }
-
-  private nearestCandidate(state: EndpointState, exclude: Exclusions): boolean {
-    return (
-      state.eligible &&
-      state.role !== 'unknown' &&
-      state.priority === this.nearestLevel &&
-      (exclude === undefined || !isExcluded(state, exclude))
-    )
-  }
-
-  private inNearestWindow(state: EndpointState, exclude: Exclusions, factor: number, limit: number): boolean {
-    return (
-      this.nearestCandidate(state, exclude) && (state.ewmaStamp === 0 || state.ewmaScaled * factor <= limit)
-    )
   }
 
   private throwNoEndpoints(wanted: WantedGroup, exclude: Exclusions): never {
@@ -975,7 +906,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     const anyLevel = any.level()
     const replicaLevel = replica.level()
-    this.nearestLevel = nearest.level()
+    this.nearestBalancer.update(members, nearest.level())
     // A balancer sees the members of its level only: consistent hashing places keys on them (and
     // tests `state.eligible`, which is true of fit endpoints at every level).
     // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
