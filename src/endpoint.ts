@@ -62,3 +62,8 @@ export function describeEndpoint(endpoint: Endpoint): string {
     endpoint.family === 6 ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`
   return endpoint.name ? `${endpoint.name} (${address})` : address
 }
+
+/** The id of an endpoint known only by its address: `127.0.10.2:8080` or `[fd00::2]:8080`. */
+export function addressId(address: string, family: 4 | 6, port: number): string {
+  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`
+}

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events'
-import type { Endpoint, EndpointChange } from '../endpoint.js'
+import { addressId, type Endpoint, type EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { EndpointSource, ReadyOptions, ResolutionEvent } from './endpoint-source.js'
-import { addressId } from './resolve-endpoints.js'
 
 /**
  * One shared endpoint source seen on another port: the A/AAAA records of a service do not depend

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Endpoint } from '../endpoint.js'
-import { ordinalOf } from '../endpoint.js'
+import { addressId, ordinalOf } from '../endpoint.js'
 import type { Clock } from '../internal/clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import {
@@ -35,10 +35,6 @@ export interface ResolutionProblem {
   readonly code: string | undefined
   readonly message: string
   readonly cause?: unknown
-}
-
-export function addressId(address: string, family: 4 | 6, port: number): string {
-  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 /** At most this many queries at once, so hundreds of SRV targets do not flood the DNS server. */

@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events'
-import type { Endpoint } from '../endpoint.js'
+import { addressId, type Endpoint } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { NormalizedDiscoveryOptions, StaticAddress } from './discovery-options.js'
 import { EndpointSet } from './endpoint-set.js'
 import type { ReadyOptions } from './endpoint-source.js'
-import { addressId } from './resolve-endpoints.js'
 
 /** The `addresses` option: a fixed set, ready at once, no DNS, no timers. */
 export class StaticEndpointSource extends EventEmitter {
