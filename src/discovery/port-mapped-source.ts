@@ -95,11 +95,11 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
     if (mapped === undefined) {
       if (port === undefined || endpoint.port === port) mapped = endpoint
       else {
-        const byAddress = endpoint.id === addressId(endpoint.address, endpoint.family, endpoint.port)
+        const byAddress = endpoint.id === addressId(endpoint.address, endpoint.port)
         mapped = Object.freeze({
           ...endpoint,
           port,
-          id: byAddress ? addressId(endpoint.address, endpoint.family, port) : endpoint.id,
+          id: byAddress ? addressId(endpoint.address, port) : endpoint.id,
         })
       }
     }

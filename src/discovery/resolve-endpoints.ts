@@ -142,7 +142,7 @@ export class EndpointResolver {
     const problems: ResolutionProblem[] = []
     const records = usableRecords(answer.query, answer.records, problems)
     const endpoints = records.map((r) => ({
-      id: addressId(r.address, r.family, port),
+      id: addressId(r.address, port),
       address: r.address,
       family: r.family,
       port,
@@ -292,7 +292,7 @@ export class EndpointResolver {
         priority: srv.priority,
         weight: srv.weight,
       }
-      if (!named) return { id: addressId(record.address, record.family, srv.port), ...base }
+      if (!named) return { id: addressId(record.address, srv.port), ...base }
       const ordinal = ordinalOf(label)
       return {
         id: srv.target,

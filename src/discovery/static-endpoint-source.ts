@@ -17,7 +17,7 @@ export class StaticEndpointSource extends EventEmitter {
     const set = new EndpointSet()
     set.apply(
       options.addresses.map((a) => ({
-        id: addressId(a.address, a.family, a.port),
+        id: addressId(a.address, a.port),
         address: a.address,
         family: a.family,
         port: a.port,
