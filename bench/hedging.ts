@@ -15,8 +15,8 @@
 // each row is not counted (the client resolves, connects, and measures latencies for p95).
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
 import { closedLoop, median, quantile, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
@@ -27,6 +27,9 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     loops: { type: 'string', default: '16' },
     'slow-ms': { type: 'string', default: '1000' },
+    // When the pod turns slow: halfway through the warm-up, under load (warm), or before the
+    // client starts (start: its first requests there teach peak-EWMA the full delay).
+    'slow-from': { type: 'string', default: 'warm' },
     // Only the configurations whose name contains this.
     only: { type: 'string' },
     json: { type: 'boolean' },
@@ -37,13 +40,18 @@ const reps = Number(values.reps)
 const loops = Number(values.loops)
 const slowMs = Number(values['slow-ms'])
 const SLOW = 'web-4'
+const slowFrom = values['slow-from']
+if (slowFrom !== 'warm' && slowFrom !== 'start')
+  throw new RangeError(`--slow-from must be warm or start, got ${slowFrom}`)
 
 /** Client options besides origin and DNS: the defaults, then what changes how hedging fares. */
-const configs: Array<{ name: string; options: Record<string, unknown> }> = [
+const configs: Array<{ name: string; options: Record<string, unknown>; hedge?: object }> = [
   { name: 'defaults', options: {} },
-  { name: 'retry.budget.ratio 0.5', options: { retry: { budget: { ratio: 0.5 } } } },
+  { name: "balancer 'round-robin'", options: { balancer: 'round-robin' } },
   { name: "balancer 'peak-ewma'", options: { balancer: 'peak-ewma' } },
   { name: "balancer 'least-request'", options: { balancer: 'least-request' } },
+  { name: 'X pe p99', options: { balancer: 'peak-ewma' }, hedge: { delay: 'p99' } },
+  { name: 'X lr p99', options: { balancer: 'least-request' }, hedge: { delay: 'p99' } },
 ].filter((c) => values.only === undefined || c.name.includes(values.only))
 
 interface Sample {
@@ -58,33 +66,61 @@ interface Sample {
   readonly hedges: number
   readonly won: number
   readonly denied: number
+  /** First attempts sent to the slow pod, and all attempts (first, hedges, retries) sent to it. */
+  readonly slowFirst: number
+  readonly slowAttempts: number
+  /** Each pod's latency average at the end (peak-EWMA's view; printed per run only). */
+  readonly ewma: string
 }
 
 const pods = await startPods(5)
 
-async function sample(options: Record<string, unknown>, slow: boolean, hedge: boolean): Promise<Sample> {
-  await pods.fault(SLOW, slow ? { kind: 'slow', latencyMs: slowMs } : { kind: 'none' })
+async function sample(config: (typeof configs)[number], slow: boolean, hedge: boolean): Promise<Sample> {
+  const options = config.options
+  await pods.fault(
+    SLOW,
+    slow && slowFrom === 'start' ? { kind: 'slow', latencyMs: slowMs } : { kind: 'none' },
+  )
   const client = createClient({
     origin: `http://${pods.service}:${pods.pods[0]!.port}`,
     portName: 'http',
     dns: { servers: [pods.dnsServer], search: [], ndots: 1 },
     ...options,
-    hedge,
+    hedge: hedge ? (config.hedge ?? true) : false,
   })
   const latencies: number[] = []
   let measuring = false
+  let slowFirst = 0
+  let slowAttempts = 0
+  client.on('attempt', (e) => {
+    if (!measuring || e.endpoint.name !== SLOW) return
+    slowAttempts++
+    if (e.attempt === 1) slowFirst++
+  })
   const once = async () => {
     const start = performance.now()
     const res = await client.request('/')
     await res.body.dump()
     if (measuring) latencies.push(performance.now() - start)
   }
-  await closedLoop(loops, 500, once)
+  // Warm-up: the client resolves, connects, measures latencies (hedge delay, EWMAs). With
+  // `--slow-from warm`, the pod turns slow after it, under load, and the client gets another
+  // half second to notice before the measurement.
+  const warmUp = closedLoop(loops, 1_000, once)
+  if (slow && slowFrom === 'warm') {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    await pods.fault(SLOW, { kind: 'slow', latencyMs: slowMs })
+  }
+  await warmUp
   const before = client.stats()
   measuring = true
   const load = await closedLoop(loops, runMs, once)
   measuring = false
   const after = client.stats()
+  const ewma = client.pool
+    .stats()
+    .endpoints.map((e) => `${e.endpoint.name}=${e.ewma.toFixed(1)}`)
+    .join(' ')
   await client.close()
   return {
     requests: load.ok + load.failed,
@@ -97,6 +133,9 @@ async function sample(options: Record<string, unknown>, slow: boolean, hedge: bo
     hedges: after.hedges - before.hedges,
     won: after.hedgesWon - before.hedgesWon,
     denied: after.hedgesDenied - before.hedgesDenied,
+    slowFirst,
+    slowAttempts,
+    ewma,
   }
 }
 
@@ -114,7 +153,7 @@ try {
       for (let i = 0; i < ROWS.length; i++) {
         const row = ROWS[(i + rep) % ROWS.length]!
         const key = `${config.name}|${row.slow}|${row.hedge}`
-        const s = await sample(config.options, row.slow, row.hedge)
+        const s = await sample(config, row.slow, row.hedge)
         samples.set(key, [...(samples.get(key) ?? []), s])
         if (!values.json) console.log(`rep ${rep + 1} ${key} ${JSON.stringify(s)}`)
       }
@@ -138,6 +177,7 @@ for (const config of configs) {
       hedge: hedge ? 'on' : 'off',
       'req/s': Math.round(m((s) => s.requests) / (runMs / 1_000)),
       failed: sum((s) => s.failed),
+      'ok %': Number((100 * (1 - sum((s) => s.failed) / sum((s) => s.requests))).toFixed(2)),
       'p50 ms': Number(m((s) => s.p50).toFixed(2)),
       'p99 ms': Number(m((s) => s.p99).toFixed(1)),
       'p99 / healthy p99': Number((m((s) => s.p99) / healthyP99).toFixed(2)),
@@ -147,6 +187,11 @@ for (const config of configs) {
       hedges: sum((s) => s.hedges),
       won: sum((s) => s.won),
       denied: sum((s) => s.denied),
+      // The slow pod's share (whatever the row: web-4 is the same pod healthy or slow).
+      [`${SLOW} first %`]: Number(((100 * sum((s) => s.slowFirst)) / sum((s) => s.requests)).toFixed(2)),
+      [`${SLOW} attempts %`]: Number(
+        ((100 * sum((s) => s.slowAttempts)) / sum((s) => s.attempts)).toFixed(2),
+      ),
     })
   }
 }

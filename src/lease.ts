@@ -45,7 +45,20 @@ export type FailureKind =
 
 export type LeaseOutcome =
   | { readonly ok: true; readonly latency: number }
-  | { readonly ok: false; readonly error?: unknown; readonly kind?: FailureKind; readonly latency?: number }
+  | {
+      readonly ok: false
+      readonly error?: unknown
+      readonly kind?: FailureKind
+      readonly latency?: number
+      /**
+       * With `kind: 'cancelled'`: the endpoint had not answered after `latency` ms when the work was
+       * cancelled for a reason that says something about its speed (a hedge to another endpoint
+       * answered first). `latency` is then a lower bound (a censored sample): latency-aware
+       * balancers raise the endpoint's average to it if it is higher, and nothing counts as a
+       * failure. Without it, a cancelled outcome says nothing about the endpoint.
+       */
+      readonly censored?: boolean
+    }
 
 /** One unit of in-flight work on one endpoint. Release it exactly once, with its outcome. */
 export interface Lease {

@@ -12,6 +12,7 @@ import {
   RetryBudgetExhaustedError,
 } from '../errors.js'
 import type { FailureKind, Lease, PickOptions } from '../lease.js'
+import { AttemptMovedError } from './attempt-moved-error.js'
 import type {
   AttemptEndEvent,
   AttemptEvent,
@@ -129,6 +130,8 @@ class AttemptHandler implements Handler {
   detachReason: unknown = undefined
   #released = false
   #reported = false
+  /** While a lost race's attempt is given time to answer anyway (see linger). */
+  #lingerTimer: NodeJS.Timeout | null = null
 
   /** `start`: performance.now() when the attempt began (the caller has just read it). */
   constructor(request: BalancedRequest, lease: Lease, start: number, hedge: boolean, number: number) {
@@ -145,9 +148,15 @@ class AttemptHandler implements Handler {
     return this.#released
   }
 
-  release(ok: boolean, kind: FailureKind | undefined, error: unknown): void {
+  /** `censored`: with `cancelled`, the time waited is a lower bound on the endpoint's latency. */
+  release(ok: boolean, kind: FailureKind | undefined, error: unknown, censored = false): void {
     if (this.#released) return
     this.#released = true
+    if (this.#lingerTimer !== null) {
+      clearTimeout(this.#lingerTimer)
+      this.#lingerTimer = null
+      this.request.lingered(this)
+    }
     let latency = this.latency
     if (latency < 0) {
       latency = performance.now() - this.start
@@ -159,6 +168,7 @@ class AttemptHandler implements Handler {
     }
     if (ok) this.lease.release({ ok: true, latency })
     else if (kind === undefined) this.lease.release({ ok: false, error, latency })
+    else if (censored) this.lease.release({ ok: false, error, kind, latency, censored })
     else this.lease.release({ ok: false, error, kind, latency })
   }
 
@@ -181,6 +191,35 @@ class AttemptHandler implements Handler {
     if (this.controller !== null) this.controller.abort(reason)
     else {
       this.release(false, 'cancelled', reason)
+      this.report(false)
+    }
+  }
+
+  /**
+   * Lost the race while sent and unanswered: no longer reaches the caller, but keeps its lease
+   * for up to `ms`, so that the pool sees how slow its endpoint is (an answer: its real latency;
+   * none: a censored latency of `ms`, and the in-flight count and stall detection meanwhile)
+   * rather than an attempt that vanished after a few milliseconds. Then it is aborted.
+   */
+  linger(reason: Error, ms: number): void {
+    this.detached = true
+    this.detachReason = reason
+    this.#lingerTimer = setTimeout(stopLingering, ms, this).unref()
+  }
+
+  get lingering(): boolean {
+    return this.#lingerTimer !== null
+  }
+
+  /** The linger time is over, or the client closes: abort the attempt (released as censored). */
+  stopLingering(): void {
+    if (this.#lingerTimer === null) return
+    clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = null
+    this.request.lingered(this)
+    if (this.controller !== null) this.controller.abort(this.detachReason as Error)
+    else {
+      this.release(false, 'cancelled', this.detachReason)
       this.report(false)
     }
   }
@@ -213,7 +252,15 @@ class AttemptHandler implements Handler {
     headers: Record<string, unknown>,
     text?: string,
   ): void {
-    if (this.detached) return
+    if (this.detached) {
+      // A lost race's attempt answered while it lingered: its real latency, for the pool.
+      if (this.#lingerTimer !== null && statusCode >= 200 && this.latency < 0) {
+        this.latency = performance.now() - this.start
+        this.statusCode = statusCode
+        this.lease.responded?.()
+      }
+      return
+    }
     if (statusCode < 200) {
       this.request.info(controller, statusCode, headers, text)
       return
@@ -234,12 +281,24 @@ class AttemptHandler implements Handler {
    * time ran out (the caller's deadline: an AbortSignal.timeout() reason, or our
    * DeadlineExceededError): a `timeout`, as if undici's headers timeout had fired, so outlier
    * detection and the latency average hear of a pod that never answers. Anything else (an explicit
-   * cancel, a hedge that lost, an attempt never written, or an abort after the response began)
-   * says nothing about the endpoint: `cancelled`.
+   * cancel, an attempt never written, or an abort after the response began) says nothing about
+   * the endpoint: `cancelled`. A hedge that lost (sent, unanswered, another attempt answered
+   * first) is `cancelled` too, but censored (see #lostRace).
    */
   #abandoned(): FailureKind {
     if (!this.started || this.latency >= 0) return 'cancelled'
     return isTimeoutReason(this.detached ? this.detachReason : this.request.reason) ? 'timeout' : 'cancelled'
+  }
+
+  /**
+   * Sent, unanswered, and abandoned because another attempt of the request answered first: the
+   * endpoint took longer than the winner's whole attempt, so the time waited is a censored latency
+   * (a lower bound) for it. Not a failure (losing a race is not the pod's fault), but without the
+   * sample a slow pod whose attempts always lose would look idle and never-measured to peak-EWMA,
+   * and get the next first attempt.
+   */
+  #lostRace(): boolean {
+    return this.started && this.latency < 0 && this.detached && this.detachReason instanceof HedgeLostError
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -266,6 +325,7 @@ class AttemptHandler implements Handler {
       false,
       this.detached || this.request.aborted ? this.#abandoned() : isRequestFault(error) ? 'cancelled' : kind,
       error,
+      this.#lostRace(),
     )
     if (this.detached) {
       this.report(false)
@@ -538,6 +598,57 @@ export class BalancedRequest implements Controller {
     }
   }
 
+  /**
+   * @internal `endpointId` left rotation and its connections are being retired: each attempt of
+   * this request still waiting there for a connection (undici never called onRequestStart, so
+   * nothing was written, whatever the method) goes to another endpoint now, rather than waiting
+   * out connects to a pod that may be black-holed. A move is not a retry: like gRPC's transparent
+   * retry of a request that never left the client, it keeps the attempt's number and counts
+   * neither against `retry.retries` nor the budget; the attempt taken back ends `cancelled`
+   * (`attempt-end` with an AttemptMovedError). With no other endpoint, it goes to the same one
+   * (a fresh connection pool there). Returns false if an attempt had to stay where it was.
+   */
+  moveOff(endpointId: string): boolean {
+    if (this.#done || this.#committed || this.#aborted) return true
+    const racing = this.#racing
+    if (racing === null) {
+      const attempt = this.#current
+      return attempt === null || !queuedOn(attempt, endpointId) || this.#move(attempt)
+    }
+    let movedAll = true
+    for (const attempt of [...racing])
+      if (queuedOn(attempt, endpointId) && !this.#move(attempt)) movedAll = false
+    return movedAll
+  }
+
+  #move(attempt: AttemptHandler): boolean {
+    const d = this.#d
+    if (d.endpointDispatchers.closed) return false
+    const tried: string[] = []
+    for (const record of this.#attempts ?? []) tried.push(record.endpoint.id)
+    for (const a of this.#racing ?? []) if (a !== attempt && !a.settled) tried.push(a.endpoint.id)
+    let lease: Lease
+    try {
+      lease = d.pool.acquire({ ...this.#pick, exclude: [...tried, attempt.endpoint.id] })
+    } catch {
+      try {
+        lease = d.pool.acquire({ ...this.#pick, exclude: tried })
+      } catch {
+        return false
+      }
+    }
+    const current = this.#current
+    attempt.detach(new AttemptMovedError(attempt.endpoint.id))
+    d.attemptsMoved++
+    // The same attempt, re-routed: #send numbers it again, and the race (if any) keeps its place.
+    const count = this.#attemptCount
+    this.#attemptCount = attempt.number - 1
+    this.#send(lease, performance.now(), attempt.hedge)
+    this.#attemptCount = count
+    if (current !== attempt && current !== null) this.#current = current
+    return true
+  }
+
   // ---- hedging (hedge-policy.ts decides when; the race is run here) ----
 
   /** Schedules the next hedge, if the policy has a delay and attempts are left. */
@@ -640,7 +751,19 @@ export class BalancedRequest implements Controller {
     const racing = this.#racing
     if (racing === null) return
     this.#racing = null
-    for (const a of racing) if (a !== winner && !a.settled) a.detach(reason)
+    const linger = winner === null || this.#d.closed ? 0 : (this.#d.hedge?.linger(this.#hedgeDelay) ?? 0)
+    for (const a of racing) {
+      if (a === winner || a.settled) continue
+      if (linger > 0 && a.started && a.latency < 0) {
+        a.linger(reason, linger)
+        this.#d.lingering.add(a)
+      } else a.detach(reason)
+    }
+  }
+
+  /** @internal `attempt` stopped lingering (answered, aborted, or released). */
+  lingered(attempt: AttemptHandler): void {
+    this.#d.lingering.delete(attempt)
   }
 
   #won(attempt: AttemptHandler): void {
@@ -1138,6 +1261,10 @@ export class BalancedRequest implements Controller {
   }
 }
 
+function stopLingering(attempt: AttemptHandler): void {
+  attempt.stopLingering()
+}
+
 /** A hedge timer's callback: a function of its argument, so arming a timer makes no closure. */
 function hedgeDue(request: BalancedRequest): void {
   request.hedgeDue()
@@ -1145,6 +1272,11 @@ function hedgeDue(request: BalancedRequest): void {
 
 function hedgeChecked(request: BalancedRequest): void {
   request.hedgeChecked()
+}
+
+/** The attempt waits for a connection to `endpointId`: dispatched there, not written, not over. */
+function queuedOn(attempt: AttemptHandler, endpointId: string): boolean {
+  return attempt.endpoint.id === endpointId && !attempt.started && !attempt.settled && !attempt.detached
 }
 
 /** A reason that says time ran out: a DOMException or Error named TimeoutError, or DeadlineExceededError. */
