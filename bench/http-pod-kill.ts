@@ -58,6 +58,9 @@ interface Row {
   msUntilLastWritten: number | undefined
   /** headless-lb: attempts moved off the pod unwritten. */
   moved: number | undefined
+  /** headless-lb: when the pool first stalled / ejected the pod, ms after the fault (undefined: never, or not visible). */
+  msUntilStalled: number | undefined
+  msUntilEjected: number | undefined
   /** When the last request failed, after the fault (0: none failed). */
   msUntilLastFailure: number
 }
@@ -82,6 +85,14 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
       if (ip !== victimIp || now < faultAt) return
       sentAfter++
       lastSent = now
+    })
+    let stalledAt: number | undefined
+    let ejectedAt: number | undefined
+    const unrotation = variant.rotation?.((ip, how) => {
+      const now = performance.now()
+      if (ip !== victimIp || now < faultAt) return
+      if (how === 'stalled') stalledAt ??= now - faultAt
+      else ejectedAt ??= now - faultAt
     })
     let written = 0
     let lastWritten = 0
@@ -126,6 +137,7 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
     await injector
     unwatch?.()
     diagnostics.unsubscribe('undici:client:sendHeaders', onHeaders)
+    unrotation?.()
     const watched = variant.watch !== undefined
     return {
       variant: variant.name,
@@ -138,6 +150,8 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
       writtenAfterFault: watched ? written : undefined,
       msUntilLastWritten: watched ? (written === 0 ? 0 : Math.round(lastWritten - faultAt)) : undefined,
       moved: variant.moved?.(),
+      msUntilStalled: stalledAt === undefined ? undefined : Math.round(stalledAt),
+      msUntilEjected: ejectedAt === undefined ? undefined : Math.round(ejectedAt),
       msUntilLastFailure: failed === 0 ? 0 : Math.max(0, Math.round(lastFailure - faultAt)),
     }
   } finally {
@@ -161,7 +175,7 @@ for (const fault of ['kill', 'blackhole'] as const) {
     `\n${fault === 'kill' ? 'pod killed' : 'pod black-holed (live sockets)'}: 4 pods, ${LOOPS} loops, deadline ${deadline} ms, ${runMs} ms, fault at ${runMs / 4} ms`,
   )
   console.log(
-    `  ${'variant'.padEnd(26)} ${'requests'.padStart(8)} ${'failed'.padStart(6)}  kept  ${'sent to pod'.padStart(11)}  last sent  ${'written'.padStart(7)}  last written  moved  last failure  errors`,
+    `  ${'variant'.padEnd(26)} ${'requests'.padStart(8)} ${'failed'.padStart(6)}  kept  ${'sent to pod'.padStart(11)}  last sent  ${'written'.padStart(7)}  last written  moved  stalled  ejected  last failure  errors`,
   )
   const rows: Row[] = []
   for (const name of peers) {
@@ -169,7 +183,7 @@ for (const fault of ['kill', 'blackhole'] as const) {
     rows.push(row)
     const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v} ms`)
     console.log(
-      `  ${row.variant.padEnd(26)} ${String(row.requests).padStart(8)} ${String(row.failed).padStart(6)}  ${row.throughputKept.toFixed(2)}  ${String(row.sentAfterFault ?? 'n/a').padStart(11)}  ${ms(row.msUntilNoRequestToPod).padStart(9)}  ${String(row.writtenAfterFault ?? 'n/a').padStart(7)}  ${ms(row.msUntilLastWritten).padStart(12)}  ${String(row.moved ?? '-').padStart(5)}  ${ms(row.msUntilLastFailure).padStart(12)}  ${JSON.stringify(row.errors)}`,
+      `  ${row.variant.padEnd(26)} ${String(row.requests).padStart(8)} ${String(row.failed).padStart(6)}  ${row.throughputKept.toFixed(2)}  ${String(row.sentAfterFault ?? 'n/a').padStart(11)}  ${ms(row.msUntilNoRequestToPod).padStart(9)}  ${String(row.writtenAfterFault ?? 'n/a').padStart(7)}  ${ms(row.msUntilLastWritten).padStart(12)}  ${String(row.moved ?? '-').padStart(5)}  ${ms(row.msUntilStalled).padStart(7)}  ${ms(row.msUntilEjected).padStart(7)}  ${ms(row.msUntilLastFailure).padStart(12)}  ${JSON.stringify(row.errors)}`,
     )
   }
   report[fault] = rows
