@@ -23,7 +23,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/lab/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'lab/**/*.test.ts'],
           // Lab scenarios share loopback addresses (127.0.10.x) and one pod port: one file at a time.
           fileParallelism: false,
           testTimeout: 60_000,

@@ -12,7 +12,7 @@
 // a 500 ms window. "never" means not within --seconds.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
@@ -32,8 +32,8 @@ const CALLERS = 4
 process.env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER = 'true'
 const grpc = await import('@grpc/grpc-js')
 const { registerHeadlessResolver } = await import('../src/grpc/index.js')
-const { EchoClient, echo } = await import('../test/lab/grpc-pod-server.js')
-const { startLab } = await import('../test/lab/index.js')
+const { EchoClient, echo } = await import('../lab/grpc-pod-server.js')
+const { startLab } = await import('../lab/index.js')
 
 const lab = await startLab({ ttl })
 const svc = await lab.addService({ name: 'rpc', kind: 'headless', app: 'grpc', replicas: 3 })

@@ -15,8 +15,8 @@
 // each row is not counted (the client resolves, connects, and measures latencies for p95).
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
 import { closedLoop, median, quantile, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

@@ -4,8 +4,8 @@ import diagnostics from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Agent, BalancedPool, type Dispatcher } from 'undici'
+import type { PodFault } from '../lab/api.js'
 import { type AttemptEvent, type BalancerName, createClient } from '../src/index.js'
-import type { PodFault } from '../test/lab/api.js'
 
 export interface PodInfo {
   readonly name: string

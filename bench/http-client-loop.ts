@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { GCProfiler, writeHeapSnapshot } from 'node:v8'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
 import { closedLoop, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

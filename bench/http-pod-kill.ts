@@ -14,7 +14,7 @@
 // the VIP the client cannot tell, so only failures are counted.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { deadlineGet, failureCode, PEER_NAMES, peerVariant, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

@@ -11,8 +11,8 @@
 //   -> { id, pods: { web: [...], vip: [...] } }     the answer to each of the above, once done
 //   <- { stop: true }                               lab closed, exit
 // `service` is 'web' (the headless service) or 'vip' (the ClusterIP one); `pod` a pod's index.
-import type { LabService, PodFault } from '../test/lab/index.js'
-import { startLab } from '../test/lab/index.js'
+import type { LabService, PodFault } from '../lab/index.js'
+import { startLab } from '../lab/index.js'
 
 const replicas = Number(process.argv[2] ?? 4)
 const lab = await startLab({ ttl: Number(process.argv[3] ?? 5) })

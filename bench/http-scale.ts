@@ -14,7 +14,7 @@
 // over 2 s. Each variant gets a fresh lab.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { deadlineGet, failureCode, PEER_NAMES, peerVariant, startPods } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

@@ -6,15 +6,15 @@
 //   npx node --import ./scripts/ts-resolve.mjs bench/pg-replica-throughput.ts [--seconds 2] [--reps 5] [--connections 8]
 //
 // Real servers: Debian's postgresql-15 (a primary and two standbys cloned with pg_basebackup,
-// test/lab/postgres.ts) published in the lab's DNS as a StatefulSet; the router resolves it by
+// lab/postgres.ts) published in the lab's DNS as a StatefulSet; the router resolves it by
 // SRV. The servers and this client share the machine's cores, so compare ratios, not req/s.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
+import { startLab } from '../lab/index.js'
+import { startPostgresPair } from '../lab/postgres.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createPgRouter } from '../src/pg/index.js'
-import { startLab } from '../test/lab/index.js'
-import { startPostgresPair } from '../test/lab/postgres.js'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
 import { closedLoop, median } from './http-bench-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

@@ -12,7 +12,7 @@
 // attempt events; for the ClusterIP proxy, the pod's own counter, so not for a black hole).
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { deadlineLoop, makeVariant, percentile, selected, startScenarioPods } from './scenario-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

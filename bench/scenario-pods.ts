@@ -3,14 +3,14 @@
 // service `web-vip` over as many pods of their own, and faults applied to pod i of both at once,
 // so every variant of a scenario meets the same sick pod. The parent drives it over IPC:
 //   -> { ready: { dnsServer, service, port, pods: [{ name, ip }], vip: { ip, port }, blackhole } }
-//   <- { id, fault: { pod: i, fault } }     -> { id }  PodFault of test/lab/api.ts, or { kind: 'blackhole', on }
+//   <- { id, fault: { pod: i, fault } }     -> { id }  PodFault of lab/api.ts, or { kind: 'blackhole', on }
 //   <- { id, counts: true }                 -> { id, counts: { web: number[], vip: number[] }, last: { web, vip } }
 //        requests per pod since the last reset; `last`: ms since each pod last received one (-1: none)
 //   <- { id, reset: true }                  -> { id }  counters to 0, every fault off
 //   <- { stop: true }                       lab closed, exit
 
-import type { LabPod, PodFault } from '../test/lab/index.js'
-import { startLab } from '../test/lab/index.js'
+import type { LabPod, PodFault } from '../lab/index.js'
+import { startLab } from '../lab/index.js'
 
 const replicas = Number(process.argv[2] ?? 4)
 const lab = await startLab()

@@ -10,7 +10,7 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import {
   deadlineLoop,
   makeVariant,

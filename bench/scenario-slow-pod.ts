@@ -10,7 +10,7 @@
 // this experiment: round-robin 95 %, least-loaded 99 %, peak-EWMA 99.9 %.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { runInPrivateNetwork } from '../test/lab/private-network.js'
+import { runInPrivateNetwork } from '../lab/private-network.js'
 import { deadlineLoop, makeVariant, percentile, selected, startScenarioPods } from './scenario-support.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)

@@ -7,8 +7,8 @@ import diagnostics from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Agent, BalancedPool, type Dispatcher } from 'undici'
+import type { PodFault } from '../lab/index.js'
 import { type AttemptEvent, type BalancerName, createClient } from '../src/index.js'
-import type { PodFault } from '../test/lab/index.js'
 
 export interface ScenarioPods {
   readonly dnsServer: string

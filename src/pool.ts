@@ -44,6 +44,8 @@ import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
+import type { WantedGroup } from './pool/no-endpoint-reason.js'
+import { noEndpointsReason, noPrimaryReason } from './pool/no-endpoint-reason.js'
 
 const debug = debuglog('headless-lb')
 
@@ -722,45 +724,15 @@ export class Pool extends EventEmitter<PoolEvents> {
     )
   }
 
-  private throwNoEndpoints(wanted: string, exclude: Exclusions): never {
-    const total = this.members.length
-    let reason: string
-    if (total === 0) reason = 'discovery lists no endpoint'
-    else if (wanted === 'replica' || wanted === 'replicaPreferred' || wanted === 'primaryPreferred') {
-      const replicas = this.members.filter((s) => s.role === 'replica').length
-      reason =
-        this.options.primary.kind === 'none'
-          ? 'roles are unknown (no primary option), so no endpoint is known to be a replica'
-          : replicas === 0
-            ? `none of ${total} endpoints is known to be a replica${this.primaryState ? '' : ' and no primary is known'}`
-            : `no replica${wanted === 'replica' ? '' : ' or primary'} is fit${exclude?.length ? ' and not excluded' : ''}`
-    } else if (wanted === 'nearest' && this.options.primary.kind === 'none') {
-      reason = 'roles are unknown (no primary option); nearest chooses among primary and replicas'
-    } else {
-      reason = `none of ${total} endpoints is fit${exclude?.length ? ' and not excluded' : ''} (${this.describeHealth()})`
-    }
+  private throwNoEndpoints(wanted: WantedGroup, exclude: Exclusions): never {
+    const reason = noEndpointsReason(wanted, this.members, this.options.primary, this.primaryState, exclude)
     throw new NoEndpointsError(this.service, reason, { endpoints: this.members.map((s) => s.endpoint) })
   }
 
   private throwNoPrimary(exclude: Exclusions): never {
     const primary = this.primaryState
-    let reason: string
-    if (this.options.primary.kind === 'none') reason = 'no primary option is configured'
-    else if (primary === undefined) {
-      reason =
-        this.options.primary.kind === 'probe'
-          ? 'no endpoint answered the primary probe with "primary"'
-          : `no endpoint matches ${this.options.primary.kind === 'ordinal' ? `ordinal ${this.options.primary.ordinal}` : `name ${this.options.primary.name}`}`
-    } else if (exclude !== undefined && isExcluded(primary, exclude)) {
-      reason = `the primary ${describeEndpoint(primary.endpoint)} is excluded`
-    } else reason = `the primary ${describeEndpoint(primary.endpoint)} is ${primary.health}`
+    const reason = noPrimaryReason(this.options.primary, primary, exclude)
     throw new NoPrimaryError(this.service, reason, { endpoints: primary ? [primary.endpoint] : [] })
-  }
-
-  private describeHealth(): string {
-    const counts = new Map<string, number>()
-    for (const s of this.members) counts.set(s.health, (counts.get(s.health) ?? 0) + 1)
-    return [...counts].map(([health, n]) => `${n} ${health}`).join(', ')
   }
 
   // ---- membership ----

@@ -4,10 +4,10 @@
 // It shows (1) connection pinning through a ClusterIP VIP with keep-alive, (2) per-request
 // balancing with headless-lb, (3) a pod killed mid-run: no failed request, the pod ejected.
 import { Pool as UndiciPool, request as undiciRequest } from 'undici'
+import { startLab } from '../../lab/index.js'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { runCli } from '../../src/cli/run-cli.js'
 import { createClient, type EjectEvent } from '../../src/index.js'
-import { startLab } from '../../test/lab/index.js'
-import { runInPrivateNetwork } from '../../test/lab/private-network.js'
 
 const REQUESTS = 600
 const CONCURRENCY = 8

@@ -5,8 +5,8 @@
 //
 //   npx node --import ./scripts/ts-resolve.mjs examples/grpc/main.ts
 import { fileURLToPath } from 'node:url'
-import { startLab } from '../../test/lab/index.js'
-import { runInPrivateNetwork } from '../../test/lab/private-network.js'
+import { startLab } from '../../lab/index.js'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { createEchoClient, tally } from './client.js'
 import { startEchoServer } from './server.js'
 

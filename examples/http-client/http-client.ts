@@ -8,9 +8,9 @@
 //   createClient({ origin: 'http://web.default.svc.cluster.local:8080' })
 import { fileURLToPath } from 'node:url'
 import { fetch } from 'undici'
+import { startLab } from '../../lab/index.js'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { createClient, HeadlessAgent } from '../../src/index.js'
-import { startLab } from '../../test/lab/index.js'
-import { runInPrivateNetwork } from '../../test/lab/private-network.js'
 
 if (runInPrivateNetwork(fileURLToPath(import.meta.url))) {
   await using lab = await startLab()

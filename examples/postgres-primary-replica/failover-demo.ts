@@ -6,10 +6,10 @@
  * to print and for test/integration/pg-router.test.ts to check.
  */
 import { setTimeout as delay } from 'node:timers/promises'
+import type { Lab } from '../../lab/api.js'
+import type { PostgresPair } from '../../lab/postgres.js'
 import type { Endpoint } from '../../src/index.js'
 import { createPgRouter, type PgRoute, type PgRouter } from '../../src/pg/index.js'
-import type { Lab } from '../../test/lab/api.js'
-import type { PostgresPair } from '../../test/lab/postgres.js'
 
 export interface FailoverDemoOptions {
   lab: Lab

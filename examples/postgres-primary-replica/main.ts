@@ -5,9 +5,9 @@
 //   node --import ./scripts/ts-resolve.mjs examples/postgres-primary-replica/main.ts
 // Like the demo, it re-runs itself in a private network namespace where the machine allows it,
 // so 127.0.20.1:5432 cannot clash with a PostgreSQL already running on this machine.
-import { startLab } from '../../test/lab/index.js'
-import { startPostgresPair } from '../../test/lab/postgres.js'
-import { runInPrivateNetwork } from '../../test/lab/private-network.js'
+import { startLab } from '../../lab/index.js'
+import { startPostgresPair } from '../../lab/postgres.js'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { runFailoverDemo } from './failover-demo.js'
 
 if (runInPrivateNetwork(new URL(import.meta.url).pathname)) {

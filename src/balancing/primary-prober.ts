@@ -1,8 +1,8 @@
 import { debuglog } from 'node:util'
-import type { Clock } from '../discovery/clock.js'
 import { sameAddress } from '../endpoint.js'
-import { rethrowOutside } from '../health/active-health-checker.js'
 import type { EndpointState } from '../health/endpoint-state.js'
+import type { Clock } from '../internal/clock.js'
+import { rethrowOutside } from '../internal/rethrow-outside.js'
 import type { PrimaryProbe } from './balancing-options.js'
 
 const debug = debuglog('headless-lb')

@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js'
-import { systemClock } from './clock.js'
+import type { Clock } from '../internal/clock.js'
+import { systemClock } from '../internal/clock.js'
 import type { DiscoveryOptions, StaticAddress } from './discovery-options.js'
 import { pickDiscoveryOptions, validateDiscoveryOptions } from './discovery-options.js'
 import type { ResolverFactory } from './dns-client.js'

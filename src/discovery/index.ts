@@ -1,5 +1,5 @@
 // The discovery area's public surface (re-exported from src/index.ts).
-export type { Clock } from './clock.js'
+export type { Clock } from '../internal/clock.js'
 export { createEndpointSource, type DiscoveryInternals } from './create-endpoint-source.js'
 export {
   DISCOVERY_DEFAULTS,

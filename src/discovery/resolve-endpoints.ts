@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import type { Endpoint } from '../endpoint.js'
 import { ordinalOf } from '../endpoint.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '../internal/clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import {
   type AddressRecord,

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util'
-import type { Clock } from '../discovery/clock.js'
+import type { Clock } from '../internal/clock.js'
+import { rethrowOutside } from '../internal/rethrow-outside.js'
 import type { EndpointState } from './endpoint-state.js'
 import type { ResolvedHealthCheck } from './health-options.js'
 import { httpCheck } from './http-check.js'
@@ -150,15 +151,4 @@ export class ActiveHealthChecker {
         return this.options.check!(endpoint, signal)
     }
   }
-}
-
-/**
- * An exception from a listener the result reached (a `health` handler): the caller's bug, raised
- * as an uncaught exception, as an emitter driven by I/O raises it, not as an unhandled rejection
- * of a promise nobody holds.
- */
-export function rethrowOutside(error: unknown): void {
-  process.nextTick(() => {
-    throw error
-  })
 }

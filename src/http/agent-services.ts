@@ -1,8 +1,8 @@
-import type { Clock } from '../discovery/clock.js'
 import type { DiscoveryInternals } from '../discovery/create-endpoint-source.js'
 import { createEndpointSource } from '../discovery/create-endpoint-source.js'
 import type { EndpointSource } from '../discovery/endpoint-source.js'
 import { PortMappedSource } from '../discovery/port-mapped-source.js'
+import type { Clock } from '../internal/clock.js'
 import { invalidType, requireObject } from '../options.js'
 import { createPool, type PoolOptions } from '../pool.js'
 import {

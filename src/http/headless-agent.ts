@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
-import type { Clock } from '../discovery/clock.js'
-import { systemClock } from '../discovery/clock.js'
 import { ClosedError } from '../errors.js'
+import type { Clock } from '../internal/clock.js'
+import { systemClock } from '../internal/clock.js'
 import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
 import {
   type AgentInternals,

@@ -4,7 +4,7 @@
  * phase starts from a service whose pods are all fit and no phase inherits an ejection. The last
  * phase combines them.
  */
-import type { Lab, LabPod, LabService, PodFault } from '../lab/index.js'
+import type { Lab, LabPod, LabService, PodFault } from '../../lab/index.js'
 
 export interface ChaosContext {
   readonly lab: Lab

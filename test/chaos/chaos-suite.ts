@@ -11,8 +11,8 @@
  * pods share it): a loop stuck on a sick pod then costs exactly its share of the throughput.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { type LabPod, type PodFault, startLab } from '../../lab/index.js'
 import { type ClientOptions, createClient, type HeadlessClient } from '../../src/index.js'
-import { type LabPod, type PodFault, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { type ChaosContext, type ChaosPhase, chaosPhases } from './chaos-phases.js'
 import { ChaosTraffic, PhaseTally } from './chaos-traffic.js'

@@ -6,8 +6,8 @@
 // when the machine allows it (otherwise the black-hole phase is skipped).
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runInPrivateNetwork } from '../../lab/private-network.js'
 import type { BalancerName } from '../../src/index.js'
-import { runInPrivateNetwork } from '../lab/private-network.js'
 import { CHAOS_DEFAULTS, runChaos } from './chaos-suite.js'
 import { tableFooter, tableHeader, tableRow } from './chaos-table.js'
 

@@ -1,7 +1,7 @@
 /**
  * The container tier: the lab's scenario with a real CoreDNS and pods as containers on one
  * Docker network. CoreDNS's kubernetes plugin needs an API server, so CoreDNS serves the zone
- * that the lab's record generator (test/lab/dns-records.ts) writes for the containers' IPs,
+ * that the lab's record generator (lab/dns-records.ts) writes for the containers' IPs,
  * with its `file` plugin: the same answers, from the DNS server clusters actually run. Queries
  * and HTTP requests come from a client container on the same network.
  */
@@ -13,7 +13,7 @@ import {
   Wait,
 } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clusterRecords, type ServiceDescription, zoneFile } from '../lab/dns-records.js'
+import { clusterRecords, type ServiceDescription, zoneFile } from '../../lab/dns-records.js'
 import { detectContainerEngine } from './container-engine.js'
 
 const engine = detectContainerEngine()

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Lab, startLab } from '../lab/index.js'
+import { type Lab, startLab } from '../../lab/index.js'
 import { until } from '../support/until.js'
 import { CLI, cli } from './discovery-support.js'
 

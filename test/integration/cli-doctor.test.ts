@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Lab, startLab } from '../lab/index.js'
+import { type Lab, startLab } from '../../lab/index.js'
 import { CLI, cli } from './discovery-support.js'
 
 let lab: Lab

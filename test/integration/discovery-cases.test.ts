@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../../src/discovery/discovery-options.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
 import { ResolutionError } from '../../src/errors.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { POD_SEARCH } from './discovery-support.js'
 
 let lab: Lab

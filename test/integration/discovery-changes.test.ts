@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Clock, systemClock } from '../../src/discovery/clock.js'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createEndpointSource, type DiscoveryInternals } from '../../src/discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../../src/discovery/discovery-options.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
-import { type Lab, startLab } from '../lab/index.js'
+import { type Clock, systemClock } from '../../src/internal/clock.js'
 import { nextChange, observedResolver } from './discovery-support.js'
 
 let lab: Lab

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import { ResolutionError } from '../../src/errors.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { nextChange, nextError } from './discovery-support.js'
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../../src/discovery/discovery-options.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
-import { type Lab, startLab } from '../lab/index.js'
 
 let lab: Lab
 const sources: EndpointSource[] = []

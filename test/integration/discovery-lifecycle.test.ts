@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createEndpointSource } from '../../src/discovery/create-endpoint-source.js'
 import { ClosedError } from '../../src/errors.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { trackingClock } from '../support/tracking-clock.js'
 import { observedResolver } from './discovery-support.js'
 

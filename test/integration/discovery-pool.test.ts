@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import type { EndpointChange } from '../../src/endpoint.js'
 import { createPool } from '../../src/pool.js'
-import { type Lab, startLab } from '../lab/index.js'
 
 let lab: Lab
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { DeadlineExceededError } from '../../src/errors.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent } from '../../src/pool.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { labClient, nextEvent } from './http-support.js'
 

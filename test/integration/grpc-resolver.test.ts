@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { echo } from '../lab/grpc-pod-server.js'
-import { type Lab, startLab } from '../lab/index.js'
+import { echo } from '../../lab/grpc-pod-server.js'
+import { type Lab, startLab } from '../../lab/index.js'
 import { until } from '../support/until.js'
 import {
   callLoop,

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js'
+import { type EchoClient as Client, EchoClient, echo } from '../../lab/grpc-pod-server.js'
+import type { Lab, LabService } from '../../lab/index.js'
 import type { HeadlessResolverUpdate } from '../../src/grpc/register-headless-resolver.js'
 import { registerHeadlessResolver } from '../../src/grpc/register-headless-resolver.js'
-import { type EchoClient as Client, EchoClient, echo } from '../lab/grpc-pod-server.js'
-import type { Lab, LabService } from '../lab/index.js'
 import { nextEvent } from './http-support.js'
 
 /** A resolver registration for the lab: its DNS server, no search list, fast refresh, its own scheme. */

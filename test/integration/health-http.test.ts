@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, type LabService, startLab } from '../../lab/index.js'
 import type { HealthEvent, Pool } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
-import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { nextPoolEvent, picks } from './pool-support.js'
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, type LabService, startLab } from '../../lab/index.js'
 import type { Endpoint } from '../../src/endpoint.js'
 import type { HealthEvent, Pool, PoolOptions } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
-import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { nextPoolEvent, picks } from './pool-support.js'
 
 let lab: Lab

@@ -6,13 +6,13 @@ import got from 'got'
 import fetch from 'node-fetch'
 import superagent from 'superagent'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, type LabService, startLab } from '../../lab/index.js'
 import {
   HeadlessHttpAgent,
   type HeadlessHttpAgentOptions,
   HeadlessHttpsAgent,
 } from '../../src/http/headless-http-agent.js'
 import type { EjectEvent, PoolStats } from '../../src/pool.js'
-import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { selfSignedCertificate } from '../support/self-signed-certificate.js'
 import { until } from '../support/until.js'
 import { nextEvent } from './http-support.js'

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import type { EndpointChange } from '../../src/endpoint.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { getLoad, labClient, nextEvent } from './http-support.js'
 

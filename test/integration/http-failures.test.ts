@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { DeadlineExceededError, RequestFailedError } from '../../src/errors.js'
 import type { RetryEvent } from '../../src/http/balanced-dispatcher.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent } from '../../src/pool.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { getLoad, labClient, nextEvent } from './http-support.js'
 

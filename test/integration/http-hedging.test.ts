@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import type { AttemptEvent, HedgeEvent } from '../../src/http/balanced-dispatcher.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { labClient } from './http-support.js'
 

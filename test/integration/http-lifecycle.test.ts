@@ -1,8 +1,8 @@
 import diagnostics from 'node:diagnostics_channel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { ClosedError, HeadlessLbError } from '../../src/errors.js'
 import { createClient } from '../../src/http/create-client.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { getLoad, labClient } from './http-support.js'
 

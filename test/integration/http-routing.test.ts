@@ -1,9 +1,9 @@
 import { getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { NoPrimaryError } from '../../src/errors.js'
 import { HeadlessAgent } from '../../src/http/headless-agent.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { labClient } from './http-support.js'
 

@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'node:events'
+import type { Lab, LabService } from '../../lab/index.js'
 import type { ClientOptions } from '../../src/http/create-client.js'
 import { createClient } from '../../src/http/create-client.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
-import type { Lab, LabService } from '../lab/index.js'
 
 /** A client for a lab service: SRV (so endpoints carry pod names), the lab's DNS server, no search list, fast refresh. */
 export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOptions> = {}): HeadlessClient {

@@ -1,8 +1,8 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:https'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import { createClient } from '../../src/http/create-client.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { selfSignedCertificate } from '../support/self-signed-certificate.js'
 
 const SERVICE = 'secure.default.svc.cluster.local'

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type H2Pods, startH2Pods } from '../../lab/h2-pods.js'
+import { type Lab, type LabService, startLab } from '../../lab/index.js'
 import { createClient } from '../../src/http/create-client.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
-import { type H2Pods, startH2Pods } from '../lab/h2-pods.js'
-import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { selfSignedCertificate } from '../support/self-signed-certificate.js'
 import { until } from '../support/until.js'
 

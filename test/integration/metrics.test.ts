@@ -3,8 +3,8 @@
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { registerHeadlessMetrics } from '../../examples/prom-client/prom-metrics.js'
+import { type Lab, startLab } from '../../lab/index.js'
 import type { CheckEvent, EjectEvent, HealthEvent } from '../../src/pool.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { InMemoryMeter } from '../support/in-memory-meter.js'
 import { labClient, nextEvent } from './http-support.js'
 

@@ -12,10 +12,10 @@ import {
   type FailoverReport,
   runFailoverDemo,
 } from '../../examples/postgres-primary-replica/failover-demo.js'
+import type { Lab, LabService } from '../../lab/api.js'
+import { startLab } from '../../lab/index.js'
+import { type PostgresPair, postgresSupport, startPostgresPair } from '../../lab/postgres.js'
 import { createPgRouter, type PgRouter, type PgRouterOptions } from '../../src/pg/index.js'
-import type { Lab, LabService } from '../lab/api.js'
-import { startLab } from '../lab/index.js'
-import { type PostgresPair, postgresSupport, startPostgresPair } from '../lab/postgres.js'
 import { eventually } from '../support/orphan-process.js'
 import { nextPoolEvent } from './pool-support.js'
 

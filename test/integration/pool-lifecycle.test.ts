@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, startLab } from '../../lab/index.js'
 import type { Endpoint } from '../../src/endpoint.js'
 import { ClosedError } from '../../src/errors.js'
 import { createPool } from '../../src/pool.js'
-import { type Lab, startLab } from '../lab/index.js'
 import { trackingClock } from '../support/tracking-clock.js'
 import { until } from '../support/until.js'
 

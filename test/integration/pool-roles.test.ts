@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Lab, type LabService, startLab } from '../../lab/index.js'
 import { NoPrimaryError } from '../../src/errors.js'
 import type { Pool, PrimaryEvent } from '../../src/pool.js'
 import { createPool } from '../../src/pool.js'
-import { type Lab, type LabService, startLab } from '../lab/index.js'
 import { until } from '../support/until.js'
 import { nextPoolEvent } from './pool-support.js'
 

@@ -4,10 +4,10 @@
  * One pair for the file (Redis starts in milliseconds, but the failover at the end ends it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Lab, LabService } from '../../lab/api.js'
+import { startLab } from '../../lab/index.js'
+import { type RedisPair, redisSupport, startRedisPair } from '../../lab/redis.js'
 import { createRedisRouter, type RedisRouter, type RedisRouterOptions } from '../../src/ioredis/index.js'
-import type { Lab, LabService } from '../lab/api.js'
-import { startLab } from '../lab/index.js'
-import { type RedisPair, redisSupport, startRedisPair } from '../lab/redis.js'
 import { eventually } from '../support/orphan-process.js'
 import { nextPoolEvent } from './pool-support.js'
 

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../../src/discovery/clock.js'
+import { type Clock, systemClock } from '../../src/internal/clock.js'
 
 /** The real clock, counting the timers it has running, so a test can check close() left none. */
 export function trackingClock(): Clock & { live: Set<unknown> } {

@@ -1,5 +1,5 @@
-import type { Clock } from '../../../src/discovery/clock.js'
 import type { ResolverLike } from '../../../src/discovery/dns-client.js'
+import type { Clock } from '../../../src/internal/clock.js'
 
 /** A manual clock: timers fire only when a test advances time. */
 export class FakeClock implements Clock {

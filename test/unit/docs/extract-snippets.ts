@@ -4,7 +4,7 @@
 //     hidden declarations for what a deliberately partial example uses (several comments may stack);
 //   <!-- snippet-in: test/integration -->
 //     the block is written as if it were a file in that directory: its relative imports
-//     ('../lab/index.js') resolve from there (for docs about the repository's own tests);
+//     ('../../lab/index.js') resolve from there (for docs about the repository's own tests);
 //   <!-- snippet: skip (reason) -->
 //     the block is not checked; the reason is required, so a skip says why in review.
 

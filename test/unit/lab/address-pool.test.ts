@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AddressPool } from '../../lab/address-pool.js'
+import { AddressPool } from '../../../lab/address-pool.js'
 
 describe('AddressPool', () => {
   it('hands out addresses in increasing order and does not reuse a released one until it wraps', () => {

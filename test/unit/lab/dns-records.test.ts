@@ -10,7 +10,7 @@ import {
   type ServiceDescription,
   srvWeight,
   zoneFile,
-} from '../../lab/dns-records.js'
+} from '../../../lab/dns-records.js'
 
 const http = { name: 'http', port: 8080, protocol: 'tcp' as const }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
-import type { Clock } from '../../../src/discovery/clock.js'
 import type { EndpointSource } from '../../../src/discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from '../../../src/endpoint.js'
+import type { Clock } from '../../../src/internal/clock.js'
 
 /** An endpoint source the test drives by hand: `set([...])` emits a change like discovery would. */
 export class FakeSource extends EventEmitter implements EndpointSource {

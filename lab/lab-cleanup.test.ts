@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { eventually, orphanInChild, processesMentioning } from '../support/orphan-process.js'
+import { eventually, orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
 import { startLab } from './index.js'
 
 function nftTables(): Promise<string> {

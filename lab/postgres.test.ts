@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually, orphanInChild, processesMentioning } from '../support/orphan-process.js'
+import { eventually, orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
 import { type PostgresPair, postgresSupport, startPostgresPair } from './postgres.js'
 
 const support = postgresSupport()

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { systemClock } from '../../../src/discovery/clock.js'
-import { createEndpointSource } from '../../../src/discovery/create-endpoint-source.js'
-import { FakeClock, FakeResolver } from './fakes.js'
+import { systemClock } from '../../../src/internal/clock.js'
 
 /** Node's Timeout keeps the delay it will really wait in `_idleTimeout` (1 when it overflowed). */
 function effectiveDelay(handle: unknown): number {
@@ -23,22 +21,5 @@ describe('systemClock', () => {
     const handle = systemClock.setTimeout(() => {}, 1_500)
     expect(effectiveDelay(handle)).toBe(1_500)
     systemClock.clearTimeout(handle)
-  })
-})
-
-describe('ready({ timeout })', () => {
-  it('rejects a timeout that is not a number of milliseconds, naming it', async () => {
-    const resolver = new FakeResolver()
-    resolver.hang = true
-    const source = createEndpointSource(
-      { service: 'web', port: 8080, dns: { search: [], ndots: 1 } },
-      { clock: new FakeClock(), createResolver: () => resolver },
-    )
-    await expect(source.ready({ timeout: Number.NaN })).rejects.toThrow(
-      new TypeError('ready options.timeout must be a number of milliseconds >= 0, got NaN'),
-    )
-    await expect(source.ready({ timeout: -5 })).rejects.toBeInstanceOf(RangeError)
-    await expect(source.ready({ timeout: '5000' as never })).rejects.toBeInstanceOf(TypeError)
-    await source.close()
   })
 })

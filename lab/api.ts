@@ -1,6 +1,6 @@
 /**
  * The lab's contract: a small, real imitation of a cluster's DNS and pods on one machine.
- * `startLab()` (test/lab/index.ts) returns a `Lab`. Integration tests, benchmarks and the demo
+ * `startLab()` (lab/index.ts) returns a `Lab`. Integration tests, benchmarks and the demo
  * use only what is declared here.
  *
  * Addresses: pods live on 127.0.10.x (one port for all pods, as pods share a container port);
