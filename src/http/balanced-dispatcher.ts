@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
-import { type Clock, systemClock } from '../discovery/clock.js'
+import { type Clock, systemClock } from '../internal/clock.js'
 import type { EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import type { PickOptions, ReadPreference } from '../lease.js'

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import type { Clock } from '../discovery/clock.js'
+import type { Clock } from '../internal/clock.js'
 import type { Endpoint } from '../endpoint.js'
 import type { PickOptions } from '../lease.js'
 import type { RouteOptions } from './client-options.js'
