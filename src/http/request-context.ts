@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
-import type { Clock } from '../internal/clock.js'
 import type { Endpoint } from '../endpoint.js'
+import type { Clock } from '../internal/clock.js'
 import type { PickOptions } from '../lease.js'
 import type { RouteOptions } from './client-options.js'
 import type { HedgePolicy } from './hedge-policy.js'
