@@ -3,7 +3,7 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import { type Clock, systemClock } from '../internal/clock.js'
-import type { PickOptions, ReadPreference } from '../lease.js'
+import type { PickOptions } from '../lease.js'
 import { recordHttpMetrics } from '../metrics/http-metrics.js'
 import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { invalidType, oneOf } from '../options.js'
@@ -14,6 +14,7 @@ import { HedgePolicy } from './hedge-policy.js'
 import { HttpCounters } from './http-counters.js'
 import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
+import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
 import type { RequestContext } from './request-context.js'
 import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
@@ -61,16 +62,6 @@ export interface BalancedDispatcherOptions {
 }
 
 const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
-const PICK_ANY: PickOptions = Object.freeze({})
-const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
-const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
-const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object.freeze({
-  primary: PICK_PRIMARY,
-  replica: PICK_REPLICA,
-  primaryPreferred: Object.freeze({ readPreference: 'primaryPreferred' }),
-  replicaPreferred: Object.freeze({ readPreference: 'replicaPreferred' }),
-  nearest: Object.freeze({ readPreference: 'nearest' }),
-})
 
 /**
  * An undici Dispatcher that sends each request of one service to an endpoint the pool picks
