@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
-import type { EndpointChange } from '../endpoint.js'
+import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import { type Clock, systemClock } from '../internal/clock.js'
 import type { PickOptions } from '../lease.js'
@@ -19,6 +19,7 @@ import type { RequestContext } from './request-context.js'
 import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
 import { RetryPolicy } from './retry-policy.js'
+import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
@@ -42,6 +43,11 @@ export interface HttpStats {
   readonly hedgesWon: number
   /** Hedges not sent because the retry budget was spent. */
   readonly hedgesDenied: number
+  /**
+   * Attempts taken back before they were written, because their endpoint left rotation while
+   * they waited for a connection there, and sent to another endpoint (not retries: see docs/http.md).
+   */
+  readonly attemptsMoved: number
   /** Endpoint ids with a live connection pool, and pools still draining after their endpoint left. */
   readonly pools: ReadonlyArray<string>
   readonly draining: number
@@ -84,6 +90,7 @@ export class BalancedDispatcher extends Dispatcher {
   readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
+  readonly #stopWatchingRotation: () => void
   readonly #connections: EndpointDispatchers
   readonly #counters = new HttpCounters()
   readonly #requests = new InFlightRequests()
@@ -157,6 +164,11 @@ export class BalancedDispatcher extends Dispatcher {
       this.#connections.apply(change)
     }
     this.pool.on('change', this.#onChange)
+    // An endpoint out of rotation: its connections are retired once the pool is done with the
+    // event (an ejection is decided inside a lease's release), before undici writes anything more.
+    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint) =>
+      queueMicrotask(() => this.#retire(endpoint)),
+    )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
     const emitters = {
@@ -307,6 +319,18 @@ export class BalancedDispatcher extends Dispatcher {
     return this.#requests.closed
   }
 
+  /**
+   * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
+   * (idle connections now, busy ones as their requests end), and every attempt still queued there
+   * unwritten sent elsewhere first (move-off.ts).
+   */
+  #retire(endpoint: Endpoint): void {
+    if (this.#requests.closed) return
+    const id = endpoint.id
+    const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
+    if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
+  }
+
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
@@ -325,6 +349,7 @@ export class BalancedDispatcher extends Dispatcher {
       hedges: c.hedges,
       hedgesWon: c.hedgesWon,
       hedgesDenied: c.hedgesDenied,
+      attemptsMoved: c.attemptsMoved,
       pools,
       draining,
     }
@@ -380,6 +405,7 @@ export class BalancedDispatcher extends Dispatcher {
   async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
     this.#requests.closed = true
     this.pool.off('change', this.#onChange)
+    this.#stopWatchingRotation()
     this.#stopMetrics?.()
     await closeEndpoints()
     await this.#closePool?.()

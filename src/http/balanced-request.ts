@@ -6,6 +6,7 @@ import { AttemptHandler, type AttemptOwner } from './attempt-handler.js'
 import { attemptOptions, methodOf } from './attempt-options.js'
 import type { RouteOptions } from './client-options.js'
 import { HedgeRace, type RaceOwner } from './hedge-race.js'
+import { type MoveOwner, moveOff } from './move-off.js'
 import { type OnceBody, onceBodyFor } from './request-body.js'
 import type { LiveRequest, RequestContext } from './request-context.js'
 import type { RequestEvents } from './request-events.js'
@@ -23,7 +24,9 @@ type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
  * on the hot path). After a failed attempt the RetryPolicy is asked once; a retry waits out its
  * delay on the context's clock and goes to an endpoint not tried yet.
  */
-export class BalancedRequest implements Controller, AttemptOwner, RaceOwner, RetryOwner, LiveRequest {
+export class BalancedRequest
+  implements Controller, AttemptOwner, RaceOwner, RetryOwner, MoveOwner, LiveRequest
+{
   readonly #ctx: RequestContext
   readonly #opts: Dispatcher.DispatchOptions & RouteOptions & { signal?: unknown }
   readonly #handler: Handler
@@ -221,6 +224,27 @@ export class BalancedRequest implements Controller, AttemptOwner, RaceOwner, Ret
 
   sendRetry(lease: Lease, now: number): void {
     this.#send(lease, now, false)
+  }
+
+  /** @internal An endpoint left rotation: attempts still queued there move (see move-off.ts). */
+  moveOff(endpointId: string): boolean {
+    return moveOff(this, this.#ctx, endpointId)
+  }
+  get settled(): boolean {
+    return this.#done || this.#committed || this.#aborted
+  }
+  get racing(): ReadonlyArray<AttemptHandler> | null {
+    return this.#race?.attempts ?? null
+  }
+
+  resend(attempt: AttemptHandler, lease: Lease): void {
+    // The same attempt, re-routed: #send numbers it again, and the race (if any) keeps its place.
+    const current = this.#current
+    const count = this.#attemptCount
+    this.#attemptCount = attempt.number - 1
+    this.#send(lease, this.#ctx.clock.now(), attempt.hedge)
+    this.#attemptCount = count
+    if (current !== attempt && current !== null) this.#current = current
   }
 
   #send(lease: Lease, now: number, hedge: boolean): void {

@@ -49,6 +49,11 @@ export class HedgeRace {
     return this.#racing !== null
   }
 
+  /** Every attempt of the race (the first included) once a hedge went out; null until then. */
+  get attempts(): ReadonlyArray<AttemptHandler> | null {
+    return this.#racing
+  }
+
   /** An attempt was sent: it joins the race, if one runs. */
   add(attempt: AttemptHandler): void {
     this.#racing?.push(attempt)

@@ -17,4 +17,6 @@ export class HttpCounters {
   hedgesWon = 0
   /** Hedges not sent because the retry budget was spent. */
   hedgesDenied = 0
+  /** Attempts taken back before they were written (their endpoint left rotation) and sent elsewhere. */
+  attemptsMoved = 0
 }

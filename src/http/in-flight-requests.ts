@@ -53,6 +53,18 @@ export class InFlightRequests implements InFlight {
     })
   }
 
+  /** Moves every request's attempts still queued on `endpointId` elsewhere; false if one could not move. */
+  moveOff(endpointId: string): boolean {
+    let movedAll = true
+    for (let request = this.#live; request !== null; ) {
+      // A move can end a request (a synchronous failure), which unlinks it: take the next first.
+      const next = request.liveNext
+      if (!request.moveOff(endpointId)) movedAll = false
+      request = next
+    }
+    return movedAll
+  }
+
   /** Ends every unfinished request at once with `error`. */
   destroyAll(error: Error): void {
     // Each request ends (and unlinks itself) synchronously: take the next one first.

@@ -28,6 +28,8 @@ export interface LiveRequest {
   live: boolean
   /** Ends the request at once with `error`, wherever it is. */
   destroy(error: Error): void
+  /** `endpointId` left rotation: attempts still queued there move elsewhere; false if one could not. */
+  moveOff(endpointId: string): boolean
 }
 
 /** What the dispatcher keeps of its requests: close() waits for the unanswered ones, destroy() ends the live ones. */
