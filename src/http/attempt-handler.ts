@@ -56,6 +56,8 @@ export interface AttemptOwner {
   ): void
   /** The attempt failed without a response, or its response's body broke. */
   attemptFailed(attempt: AttemptHandler, error: Error, kind: FailureKind): void
+  /** `attempt` stopped lingering (answered, aborted, or released). */
+  lingered(attempt: AttemptHandler): void
 }
 
 /**
@@ -88,6 +90,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   detachReason: unknown = undefined
   #released = false
   #reported = false
+  /** While a lost race's attempt is given time to answer anyway (see linger). */
+  #lingerTimer: NodeJS.Timeout | null = null
 
   /** `start`: the clock's reading when the attempt began (the caller has just read it). */
   constructor(request: AttemptOwner, lease: Lease, start: number, hedge: boolean, number: number) {
@@ -108,6 +112,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   release(ok: boolean, kind: FailureKind | undefined, error: unknown, censored = false): void {
     if (this.#released) return
     this.#released = true
+    if (this.#lingerTimer !== null) {
+      clearTimeout(this.#lingerTimer)
+      this.#lingerTimer = null
+      this.request.lingered(this)
+    }
     let latency = this.latency
     if (latency < 0) {
       latency = this.request.now() - this.start
@@ -161,6 +170,35 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * Lost the race while sent and unanswered: no longer reaches the caller, but keeps its lease
+   * for up to `ms`, so that the pool sees how slow its endpoint is (an answer: its real latency;
+   * none: a censored latency of `ms`, and the in-flight count and stall detection meanwhile)
+   * rather than an attempt that vanished after a few milliseconds. Then it is aborted.
+   */
+  linger(reason: Error, ms: number): void {
+    this.detached = true
+    this.detachReason = reason
+    this.#lingerTimer = setTimeout(stopLingering, ms, this).unref()
+  }
+
+  get lingering(): boolean {
+    return this.#lingerTimer !== null
+  }
+
+  /** The linger time is over, or the client closes: abort the attempt (released as censored). */
+  stopLingering(): void {
+    if (this.#lingerTimer === null) return
+    clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = null
+    this.request.lingered(this)
+    if (this.controller !== null) this.controller.abort(this.detachReason as Error)
+    else {
+      this.release(false, 'cancelled', this.detachReason)
+      this.report(false)
+    }
+  }
+
   onRequestStart(controller: Controller, _context: unknown): void {
     this.controller = controller
     if (this.detached) {
@@ -189,7 +227,15 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     headers: Record<string, unknown>,
     text?: string,
   ): void {
-    if (this.detached) return
+    if (this.detached) {
+      // A lost race's attempt answered while it lingered: its real latency, for the pool.
+      if (this.#lingerTimer !== null && statusCode >= 200 && this.latency < 0) {
+        this.latency = this.request.now() - this.start
+        this.statusCode = statusCode
+        this.lease.responded?.()
+      }
+      return
+    }
     if (statusCode < 200) {
       this.request.info(controller, statusCode, headers, text)
       return
@@ -262,6 +308,10 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   #lostRace(): boolean {
     return this.started && this.latency < 0 && this.detached && this.detachReason instanceof HedgeLostError
   }
+}
+
+function stopLingering(attempt: AttemptHandler): void {
+  attempt.stopLingering()
 }
 
 /** A reason that says time ran out: a DOMException or Error named TimeoutError, or DeadlineExceededError. */

@@ -331,6 +331,11 @@ export class BalancedDispatcher extends Dispatcher {
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }
 
+  /** @internal Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  get lingering(): ReadonlySet<{ stopLingering(): void }> {
+    return this.#requests.lingering
+  }
+
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
@@ -361,6 +366,7 @@ export class BalancedDispatcher extends Dispatcher {
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closing ??= this.#shutdown(async () => {
       await this.#requests.allAnswered()
+      this.#requests.stopLingering()
       await this.#connections.close()
     })
     if (callback === undefined) return this.#closing
@@ -388,6 +394,7 @@ export class BalancedDispatcher extends Dispatcher {
       const error = given ?? new DestroyedError('HTTP client', this.service)
       this.#destroying = this.#shutdown(() => {
         this.#requests.destroyAll(error)
+        this.#requests.stopLingering()
         return this.#connections.destroy(error)
       })
       this.#closing ??= this.#destroying

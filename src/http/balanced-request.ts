@@ -218,6 +218,10 @@ export class BalancedRequest
     this.#race?.arm(now)
   }
 
+  lingered(attempt: AttemptHandler): void {
+    this.#ctx.inFlight.lingering.delete(attempt)
+  }
+
   sendHedge(lease: Lease, now: number): void {
     this.#send(lease, now, true)
   }

@@ -121,7 +121,15 @@ export class HedgeRace {
     const racing = this.#racing
     if (racing === null) return
     this.#racing = null
-    for (const a of racing) if (a !== winner && !a.settled) a.detach(reason)
+    const ctx = this.#ctx
+    const linger = winner === null || ctx.inFlight.closed ? 0 : (ctx.hedge?.linger(this.#delay) ?? 0)
+    for (const a of racing) {
+      if (a === winner || a.settled) continue
+      if (linger > 0 && a.started && a.latency < 0) {
+        a.linger(reason, linger)
+        ctx.inFlight.lingering.add(a)
+      } else a.detach(reason)
+    }
   }
 
   /** Every attempt of the race failed: from here on the request retries, one attempt at a time. */

@@ -8,6 +8,7 @@ import type { InFlight, LiveRequest } from './request-context.js'
  */
 export class InFlightRequests implements InFlight {
   closed = false
+  readonly lingering = new Set<{ stopLingering(): void }>()
   #live: LiveRequest | null = null
   #unanswered = 0
   #onAnswered: (() => void) | null = null
@@ -63,6 +64,11 @@ export class InFlightRequests implements InFlight {
       request = next
     }
     return movedAll
+  }
+
+  /** Aborts every attempt that lost a hedge race and still lingers. */
+  stopLingering(): void {
+    for (const attempt of [...this.lingering]) attempt.stopLingering()
   }
 
   /** Ends every unfinished request at once with `error`. */

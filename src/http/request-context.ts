@@ -44,6 +44,8 @@ export interface InFlight {
   enter(): void
   /** A request that entered got its answer (a response, or its final error). */
   leave(): void
+  /** Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  readonly lingering: Set<{ stopLingering(): void }>
 }
 
 /**
