@@ -11,7 +11,6 @@ import { type OnceBody, onceBodyFor } from './request-body.js'
 import type { LiveRequest, RequestContext } from './request-context.js'
 import type { RequestEvents } from './request-events.js'
 import { RequestRetries, type RetryOwner } from './request-retries.js'
-import { isRequestFault } from './retry-policy.js'
 import { SetAsideResponse } from './set-aside-response.js'
 
 type Handler = Dispatcher.DispatchHandler
@@ -30,12 +29,12 @@ export class BalancedRequest
   readonly #ctx: RequestContext
   readonly #opts: Dispatcher.DispatchOptions & RouteOptions & { signal?: unknown }
   readonly #handler: Handler
-  readonly #method: string
+  readonly method: string
   readonly #attemptOpts: Dispatcher.DispatchOptions
   readonly #onceBody: OnceBody | null
-  readonly #pick: PickOptions
+  readonly pick: PickOptions
   /** The hedges, for a request hedging is on for and that may be hedged; null otherwise. */
-  readonly #race: HedgeRace | null
+  readonly race: HedgeRace | null
   #current: AttemptHandler | null = null
   #attemptCount = 0
   #committed = false
@@ -61,16 +60,16 @@ export class BalancedRequest
     this.#ctx = ctx
     this.#opts = opts
     this.#handler = handler
-    this.#method = methodOf(opts.method)
-    this.#pick = ctx.route(this.#method, opts.route, opts.key)
+    this.method = methodOf(opts.method)
+    this.pick = ctx.route(this.method, opts.route, opts.key)
     this.#onceBody = onceBodyFor(opts.body)
     this.#attemptOpts = attemptOptions(opts, this.#onceBody ?? opts.body)
-    this.#race =
+    this.race =
       ctx.hedge !== null &&
       !opts.upgrade &&
-      this.#method !== 'CONNECT' &&
+      this.method !== 'CONNECT' &&
       this.#onceBody === null &&
-      ctx.policy.idempotent(this.#method)
+      ctx.policy.idempotent(this.method)
         ? new HedgeRace(this, ctx)
         : null
   }
@@ -117,9 +116,6 @@ export class BalancedRequest
   get racePending(): boolean {
     return !this.#done && !this.#committed && !this.#aborted && this.#retries?.retrying !== true
   }
-  get race(): HedgeRace | null {
-    return this.#race
-  }
   get over(): boolean {
     return this.#done || this.#aborted
   }
@@ -135,14 +131,8 @@ export class BalancedRequest
   get current(): AttemptHandler | null {
     return this.#current
   }
-  get pick(): PickOptions {
-    return this.#pick
-  }
   get service(): string {
     return this.#ctx.service
-  }
-  get method(): string {
-    return this.#method
   }
   get path(): string {
     return this.#opts.path
@@ -158,7 +148,7 @@ export class BalancedRequest
   endpoints(): ReadonlyArray<Endpoint> {
     const more: Endpoint[] = []
     if (this.#current !== null) more.push(this.#current.endpoint)
-    this.#race?.endpoints(more)
+    this.race?.endpoints(more)
     return this.#retries === null ? more : this.#retries.log.endpoints(more)
   }
 
@@ -207,7 +197,7 @@ export class BalancedRequest
     }
     let lease: Lease
     try {
-      lease = ctx.pool.acquire(this.#pick)
+      lease = ctx.pool.acquire(this.pick)
     } catch (error) {
       this.#fail(error as Error)
       return
@@ -215,7 +205,7 @@ export class BalancedRequest
     ctx.inFlight.enter()
     this.#entered = true
     this.#send(lease, now, false)
-    this.#race?.arm(now)
+    this.race?.arm(now)
   }
 
   lingered(attempt: AttemptHandler): void {
@@ -238,7 +228,7 @@ export class BalancedRequest
     return this.#done || this.#committed || this.#aborted
   }
   get racing(): ReadonlyArray<AttemptHandler> | null {
-    return this.#race?.attempts ?? null
+    return this.race?.attempts ?? null
   }
 
   resend(attempt: AttemptHandler, lease: Lease): void {
@@ -256,13 +246,13 @@ export class BalancedRequest
     const number = ++this.#attemptCount
     const attempt = new AttemptHandler(this, lease, now, hedge, number)
     this.#current = attempt
-    this.#race?.add(attempt)
+    this.race?.add(attempt)
     ctx.counters.attempts++
     ctx.events.attempt?.({
       service: ctx.service,
       endpoint: lease.endpoint,
       attempt: number,
-      method: this.#method,
+      method: this.method,
       path: this.path,
     })
     try {
@@ -278,7 +268,7 @@ export class BalancedRequest
   info(controller: Controller, statusCode: number, headers: Record<string, unknown>, text?: string): void {
     // Informational responses (103 Early Hints...) are advisory: while attempts race, the caller
     // would get them from attempts whose final response it never sees.
-    if (this.#race?.racing === true) return
+    if (this.race?.racing === true) return
     this.rawHeaders = controller.rawHeaders ?? null
     this.#handler.onResponseStart?.(this, statusCode, headers as never, text)
   }
@@ -303,7 +293,7 @@ export class BalancedRequest
    * aside, and returned as it is if no retry can be made after all.
    */
   #setsAside(attempt: AttemptHandler, statusCode: number, headers: Record<string, unknown>): boolean {
-    if (this.#aborted || !this.#ctx.policy.retriesStatus(statusCode, this.#method, this.#onceBody === null)) {
+    if (this.#aborted || !this.#ctx.policy.retriesStatus(statusCode, this.method, this.#onceBody === null)) {
       return false
     }
     return this.#failures().atStatus(attempt, statusCode, headers)
@@ -324,11 +314,8 @@ export class BalancedRequest
     controller: Controller,
     trailers: Record<string, unknown> | null,
   ): void {
-    const retries = this.#failures()
-    retries.log.record(attempt.endpoint, undefined, attempt.statusCode)
     this.#setAside?.end(trailers, controller.rawTrailers)
-    if (this.#aborted) return
-    retries.afterStatus(attempt)
+    this.#failures().afterStatus(attempt)
   }
 
   attemptFailed(attempt: AttemptHandler, error: Error, kind: FailureKind): void {
@@ -340,16 +327,7 @@ export class BalancedRequest
       this.#handler.onResponseError?.(this, error)
       return
     }
-    const retries = this.#failures()
-    retries.log.record(attempt.endpoint, error, undefined)
-    if (this.#aborted) return
-    // Another attempt of this hedged request is still in flight: it may yet answer. (Unless
-    // undici refused the request itself: every endpoint would refuse it too.)
-    if (!isRequestFault(error) && this.#race?.othersInFlight(attempt) === true) {
-      this.#race.hedgeNow()
-      return
-    }
-    retries.failed(attempt, { kind, error }, 0)
+    this.#failures().afterError(attempt, error, kind)
   }
 
   #commit(
@@ -360,7 +338,7 @@ export class BalancedRequest
     text: string | undefined,
   ): void {
     this.#current = attempt
-    this.#race?.won(attempt)
+    this.race?.won(attempt)
     this.#committed = true
     this.#answered()
     this.#setAside = null
@@ -409,15 +387,15 @@ export class BalancedRequest
       else current?.controller?.abort(reason)
       return
     }
-    this.#race?.clearTimer()
+    this.race?.clearTimer()
     current?.detach(reason)
-    this.#race?.cancel(null, reason)
+    this.race?.cancel(null, reason)
     this.#fail(error ?? new DeadlineExceededError(this.#ctx.service, this.endpoints(), reason))
   }
 
   /** Ends the request with an error; a retryable response set aside is returned instead, as the last answer a server gave. */
   stop(error: Error): void {
-    this.#race?.clearTimer()
+    this.race?.clearTimer()
     this.#retries?.giveBack()
     const kept = this.#setAside
     if (kept?.complete === true && !this.#aborted) {
@@ -459,8 +437,8 @@ export class BalancedRequest
     this.#finish()
     this.#answered()
     this.#ctx.counters.failures++
-    this.#race?.clearTimer()
-    this.#race?.cancel(null, error)
+    this.race?.clearTimer()
+    this.race?.cancel(null, error)
     this.#retries?.cancel()
     this.#handler.onResponseError?.(this, error)
   }

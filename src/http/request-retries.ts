@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Endpoint } from '../endpoint.js'
 import { ClosedError, RequestFailedError, RetryBudgetExhaustedError } from '../errors.js'
-import type { Lease, PickOptions } from '../lease.js'
+import type { FailureKind, Lease, PickOptions } from '../lease.js'
 import type { AttemptHandler } from './attempt-handler.js'
 import { AttemptLog } from './attempt-log.js'
 import type { HedgeRace } from './hedge-race.js'
@@ -12,6 +12,7 @@ import {
   type AttemptFailure,
   describeFailure,
   explainNoRetry,
+  isRequestFault,
   type NoRetryReason,
   RetryableStatusError,
   type RetryDecision,
@@ -93,8 +94,24 @@ export class RequestRetries {
     return true
   }
 
+  /** The attempt failed without a response (before the response started: after, it is the caller's). */
+  afterError(attempt: AttemptHandler, error: Error, kind: FailureKind): void {
+    this.log.record(attempt.endpoint, error, undefined)
+    if (this.#owner.over) return
+    // Another attempt of this hedged request is still in flight: it may yet answer. (Unless
+    // undici refused the request itself: every endpoint would refuse it too.)
+    const race = this.#owner.race
+    if (!isRequestFault(error) && race?.othersInFlight(attempt) === true) {
+      race.hedgeNow()
+      return
+    }
+    this.failed(attempt, { kind, error }, 0)
+  }
+
   /** The response set aside has ended (or its body broke). */
   afterStatus(attempt: AttemptHandler): void {
+    this.log.record(attempt.endpoint, undefined, attempt.statusCode)
+    if (this.#owner.over) return
     const race = this.#owner.race
     if (race?.othersInFlight(attempt) === true) {
       // A hedge went out while this body was read: the race goes on, and no retry is made.
