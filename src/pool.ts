@@ -1,32 +1,24 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
-import { isExcluded, PickContext } from './balancing/balancer.js'
+import { PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
   ResolvedBalancingOptions,
 } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
-import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
-import { NearestBalancer } from './balancing/nearest-balancer.js'
 import { PrimaryProber } from './balancing/primary-prober.js'
-import { RandomBalancer } from './balancing/random-balancer.js'
 import type { ProbedRole } from './balancing/roles.js'
 import {
   choosePrimary,
-  SELECT_ANY,
-  SELECT_NEAREST,
   SELECT_PRIMARY,
-  SELECT_PRIMARY_PREFERRED,
-  SELECT_REPLICA,
-  SELECT_REPLICA_PREFERRED,
+  type SelectionPlan,
   selectionPlan,
   staticRole,
 } from './balancing/roles.js'
-import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
-import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
+import { RoutingTable } from './balancing/routing-table.js'
 import type { Clock } from './discovery/clock.js'
 import { systemClock } from './discovery/clock.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
@@ -48,7 +40,7 @@ import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
-import { noEndpointsReason, noPrimaryReason } from './pool/no-endpoint-reason.js'
+import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
 
 const debug = debuglog('headless-lb')
 
@@ -257,10 +249,9 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private readonly states = new Map<string, EndpointState>()
   private members: EndpointState[] = []
+  private readonly routing: RoutingTable
+  /** `routing.any`, held here so the option-less pick is one load shorter. */
   private readonly anyBalancer: Balancer
-  private readonly replicaBalancer: Balancer
-  private readonly nearestBalancer: NearestBalancer
-  private primaryState: EndpointState | undefined
   private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
   private readonly leases: Leases
   private readonly latency: LatencyTracker
@@ -271,7 +262,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   private plain = true
   private ejectionsPrevented = 0
   private unhandledErrors = 0
-  private inPanic = false
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
@@ -317,9 +307,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.stalls = new StallDetector(options.stallDetection)
     this.leases = new Leases(this.onLeaseSettled)
     this.latency = new LatencyTracker(this.context, this.states)
-    this.anyBalancer = createBalancer(options.balancer, this.context)
-    this.replicaBalancer = createBalancer(options.balancer, this.context)
-    this.nearestBalancer = new NearestBalancer(this.context, options.nearestThreshold)
+    this.routing = new RoutingTable(
+      options.balancer,
+      this.context,
+      options.panicThreshold,
+      options.nearestThreshold,
+    )
+    this.anyBalancer = this.routing.any
     this.checker =
       options.healthCheck === undefined
         ? undefined
@@ -365,12 +359,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** True while in panic mode (routing across all endpoints, fit or not). */
   get panic(): boolean {
-    return this.inPanic
+    return this.routing.panic
   }
 
   /** The endpoint taking `role: 'primary'`, if one is known. */
   get primary(): Endpoint | undefined {
-    return this.primaryState?.endpoint
+    return this.routing.primary?.endpoint
   }
 
   /** Asks discovery for a re-resolution soon (rate-limited by discovery). */
@@ -426,7 +420,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
-    if (state === this.primaryState) this.prober?.requestSoon()
+    if (state === this.routing.primary) this.prober?.requestSoon()
     if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
   }
 
@@ -485,9 +479,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     return {
       service: this.service,
       balancer: this.options.balancer,
-      panic: this.inPanic,
+      panic: this.routing.panic,
       stale: this.closed ? false : this.source.stale,
-      primary: this.primaryState?.endpoint,
+      primary: this.routing.primary?.endpoint,
       ejectionsPrevented: this.ejectionsPrevented,
       unhandledErrors: this.unhandledErrors,
       endpointsAge:
@@ -524,9 +518,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (const state of this.members) this.clearTimer(state)
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
     this.sweepTimer = undefined
-    this.anyBalancer.update([], [])
-    this.replicaBalancer.update([], [])
-    this.primaryState = undefined
+    this.routing.clear()
     this.closing = this.ownsSource ? this.source.close() : Promise.resolve()
     return this.closing
   }
@@ -551,49 +543,28 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (exclude !== undefined && !Array.isArray(exclude)) {
       throw invalidType('pick options.exclude', 'an array of endpoints or endpoint ids', exclude)
     }
-    let state: EndpointState | undefined
-    switch (selectionPlan(options.role, options.readPreference)) {
-      case SELECT_ANY:
-        state = this.anyBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('any', exclude)
-        return state
-      case SELECT_PRIMARY:
-        state = this.pickPrimary(exclude)
-        if (state === undefined) this.throwNoPrimary(exclude)
-        return state
-      case SELECT_REPLICA:
-        state = this.replicaBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('replica', exclude)
-        return state
-      case SELECT_PRIMARY_PREFERRED:
-        state = this.pickPrimary(exclude) ?? this.replicaBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('primaryPreferred', exclude)
-        return state
-      case SELECT_REPLICA_PREFERRED:
-        state = this.replicaBalancer.pick(key, exclude) ?? this.pickPrimary(exclude)
-        if (state === undefined) this.throwNoEndpoints('replicaPreferred', exclude)
-        return state
-      case SELECT_NEAREST:
-        state = this.nearestBalancer.pick(exclude)
-        if (state === undefined) this.throwNoEndpoints('nearest', exclude)
-        return state
-    }
+    const plan = selectionPlan(options.role, options.readPreference)
+    return this.routing.select(plan, key, exclude) ?? this.throwFor(plan, exclude)
   }
 
-  private pickPrimary(exclude: Exclusions): EndpointState | undefined {
-    const primary = this.primaryState
-    if (primary === undefined || !primary.eligible) return undefined
-    if (exclude !== undefined && isExcluded(primary, exclude)) return undefined
-    return primary
+  private throwFor(plan: SelectionPlan, exclude: Exclusions): never {
+    if (plan === SELECT_PRIMARY) this.throwNoPrimary(exclude)
+    this.throwNoEndpoints(wantedGroup(plan), exclude)
   }
 
   private throwNoEndpoints(wanted: WantedGroup, exclude: Exclusions): never {
-    const reason = noEndpointsReason(wanted, this.members, this.options.primary, this.primaryState, exclude)
+    const reason = noEndpointsReason(
+      wanted,
+      this.members,
+      this.options.primary,
+      this.routing.primary,
+      exclude,
+    )
     throw new NoEndpointsError(this.service, reason, { endpoints: this.members.map((s) => s.endpoint) })
   }
 
   private throwNoPrimary(exclude: Exclusions): never {
-    const primary = this.primaryState
+    const primary = this.routing.primary
     const reason = noPrimaryReason(this.options.primary, primary, exclude)
     throw new NoPrimaryError(this.service, reason, { endpoints: primary ? [primary.endpoint] : [] })
   }
@@ -884,88 +855,14 @@ export class Pool extends EventEmitter<PoolEvents> {
   private rebuild(): void {
     if (this.closed) return
     if (this.options.primary.kind === 'probe') this.applyProbedRoles()
-    const members = this.members
-    // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
-    // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
-    let fit = 0
-    let fitLevel = Number.POSITIVE_INFINITY
-    let checkedLevel = Number.POSITIVE_INFINITY
-    for (const state of members) {
-      if (state.health === 'pending') continue
-      if (state.priority < checkedLevel) checkedLevel = state.priority
-      if (state.health === 'healthy' || state.health === 'probation') {
-        fit++
-        if (state.priority < fitLevel) fitLevel = state.priority
-      }
-    }
-    // The SRV priority level traffic goes to (below): the lowest with a fit endpoint, else the
-    // lowest with a checked one. Its size is the panic threshold's denominator, and every fit
-    // endpoint counts (all are at that level or a later one, where failover would send the
-    // traffic): so a less-preferred level, even a dead one, never pushes the preferred level into
-    // panic. With one level (CoreDNS: priority 0 for all) this is fit / all checked endpoints.
-    const level = fitLevel === Number.POSITIVE_INFINITY ? checkedLevel : fitLevel
-    let total = 0
-    for (const state of members) if (state.health !== 'pending' && state.priority === level) total++
-    // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
-    // overloading the few (and the checks may be the ones that are wrong).
-    const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
-    // SRV priority (RFC 2782): each group (any role, replicas, nearest) is served by its lowest
-    // priority level that has a fit endpoint, and fails over to the next level only when that one
-    // has none (gRPC's priority LB). In panic, that level's unfit endpoints join it; when no level
-    // has a fit endpoint, panic serves the lowest level that has any. Per-endpoint `eligible`
-    // stays health-only: the primary is one endpoint, taken whatever its priority.
-    const any = new LevelFinder()
-    const replica = new LevelFinder()
-    const nearest = new LevelFinder()
-    let primary: EndpointState | undefined
-    for (const state of members) {
-      const fitNow = state.health === 'healthy' || state.health === 'probation'
-      state.eligible = fitNow || (panic && state.health !== 'pending')
-      if (state.role === 'primary' && primary === undefined) primary = state
-      any.add(state, fitNow)
-      if (state.role === 'replica') replica.add(state, fitNow)
-      if (state.role !== 'unknown') nearest.add(state, fitNow)
-    }
-    const anyLevel = any.level()
-    const replicaLevel = replica.level()
-    this.nearestBalancer.update(members, nearest.level())
-    // A balancer sees the members of its level only: consistent hashing places keys on them (and
-    // tests `state.eligible`, which is true of fit endpoints at every level).
-    // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
-    // endpoint of the group is stalled: then all of them, as an endpoint that may answer late
-    // beats none.
-    const eligible: EndpointState[] = []
-    const levelMembers: EndpointState[] = []
-    const replicasEligible: EndpointState[] = []
-    const replicas: EndpointState[] = []
-    let stalledAny = false
-    let stalledReplica = false
-    for (const state of members) {
-      if (state.priority === anyLevel) {
-        levelMembers.push(state)
-        if (state.eligible) {
-          if (state.stalled === 0) eligible.push(state)
-          else stalledAny = true
-        }
-      }
-      if (state.role === 'replica' && state.priority === replicaLevel) {
-        replicas.push(state)
-        if (state.eligible) {
-          if (state.stalled === 0) replicasEligible.push(state)
-          else stalledReplica = true
-        }
-      }
-    }
-    if (stalledAny && eligible.length === 0) for (const s of levelMembers) if (s.eligible) eligible.push(s)
-    if (stalledReplica && replicasEligible.length === 0) {
-      for (const s of replicas) if (s.eligible) replicasEligible.push(s)
-    }
-    this.anyBalancer.update(eligible, levelMembers)
-    this.replicaBalancer.update(replicasEligible, replicas)
-    const previousPrimary = this.primaryState
-    this.primaryState = primary
-    if (panic !== this.inPanic) {
-      this.inPanic = panic
+    const routing = this.routing
+    const wasPanic = routing.panic
+    const previousPrimary = routing.primary
+    routing.rebuild(this.members)
+    const panic = routing.panic
+    const primary = routing.primary
+    if (panic !== wasPanic) {
+      const { fit, total } = routing
       debug('%s: panic mode %s (%d of %d endpoints fit)', this.service, panic ? 'begins' : 'ends', fit, total)
       this.emit('panic', { panic, healthy: fit, total })
     }
@@ -985,48 +882,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** @internal Exposed for tests: the number of currently ejected endpoints. */
   get ejected(): number {
     return this.ejectedCount
-  }
-}
-
-/**
- * Finds a group's SRV priority level in one pass over its members: the lowest priority with a fit
- * endpoint, else (panic) the lowest with an eligible one, else the lowest of all, so that a group
- * with nothing eligible keeps the level (and consistent hashing its table) it would return to.
- */
-class LevelFinder {
-  private fit = Number.POSITIVE_INFINITY
-  private eligible = Number.POSITIVE_INFINITY
-  private lowest = Number.POSITIVE_INFINITY
-
-  add(state: EndpointState, fit: boolean): void {
-    const p = state.priority
-    if (p < this.lowest) this.lowest = p
-    if (fit) {
-      if (p < this.fit) this.fit = p
-    } else if (state.eligible && p < this.eligible) this.eligible = p
-  }
-
-  level(): number {
-    return this.fit !== Number.POSITIVE_INFINITY
-      ? this.fit
-      : this.eligible !== Number.POSITIVE_INFINITY
-        ? this.eligible
-        : this.lowest
-  }
-}
-
-function createBalancer(name: BalancerName, context: PickContext): Balancer {
-  switch (name) {
-    case 'round-robin':
-      return new RoundRobinBalancer(context)
-    case 'random':
-      return new RandomBalancer(context)
-    case 'least-request':
-      return new LeastRequestBalancer(context)
-    case 'peak-ewma':
-      return new PeakEwmaBalancer(context)
-    case 'consistent-hash':
-      return new ConsistentHashBalancer(context)
   }
 }
 
