@@ -2,11 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
 import { PickContext } from './balancing/balancer.js'
-import type {
-  BalancerName,
-  BalancingOptions,
-  ResolvedBalancingOptions,
-} from './balancing/balancing-options.js'
+import type { BalancingOptions, ResolvedBalancingOptions } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
 import { PrimaryProber } from './balancing/primary-prober.js'
@@ -19,8 +15,6 @@ import {
   staticRole,
 } from './balancing/roles.js'
 import { RoutingTable } from './balancing/routing-table.js'
-import type { Clock } from './discovery/clock.js'
-import { systemClock } from './discovery/clock.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
@@ -34,6 +28,8 @@ import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
 import { StallDetector } from './health/stall-detector.js'
+import type { Clock } from './internal/clock.js'
+import { systemClock } from './internal/clock.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
@@ -41,11 +37,24 @@ import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
+import type { EjectEvent, PoolEvents, PoolStats } from './pool/pool-events.js'
 
 const debug = debuglog('headless-lb')
 
 /** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
 export type PoolOptions = DiscoveryOptions & BalancingOptions
+
+export type {
+  CheckEvent,
+  EjectEvent,
+  EndpointStats,
+  HealthEvent,
+  PanicEvent,
+  PoolEvents,
+  PoolStats,
+  PrimaryEvent,
+  StallEvent,
+} from './pool/pool-events.js'
 
 /** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
 export interface PoolInternals {
@@ -56,122 +65,6 @@ export interface PoolInternals {
   random?: () => number
   /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
   discovery?: DiscoveryInternals
-}
-
-/** `health` event: an endpoint's health changed. */
-export interface HealthEvent {
-  readonly endpoint: Endpoint
-  readonly state: EndpointHealth
-  readonly previous: EndpointHealth
-  /**
-   * What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`,
-   * `address-changed` (rescheduled to a new address: back to the initial state).
-   */
-  readonly reason: string
-}
-
-/**
- * `stall` event: stall detection stopped sending an endpoint requests (`stalled: true`: it has sat
- * on requests without answering for `waited` ms, far longer than its peers take), or it answered
- * or has nothing left waiting (`stalled: false`).
- */
-export interface StallEvent {
-  readonly endpoint: Endpoint
-  readonly stalled: boolean
-  /** ms the endpoint had requests waiting without answering anything, as the sweep measured it (0 when `stalled` is false). */
-  readonly waited: number
-}
-
-/** `eject` event: outlier detection ejected an endpoint. */
-export interface EjectEvent {
-  readonly endpoint: Endpoint
-  /** Milliseconds this ejection lasts. */
-  readonly duration: number
-  /** How many times this endpoint has been ejected, this one included. */
-  readonly ejections: number
-  /** `connect-refused` (ejected on the first refusal), `probation` (failed during probation) or `consecutive-failures`. */
-  readonly reason: 'connect-refused' | 'probation' | 'consecutive-failures'
-  /** The failure that crossed the line, as the caller gave it. */
-  readonly error: unknown
-}
-
-/** `panic` event: panic mode began (`panic: true`) or ended. */
-export interface PanicEvent {
-  readonly panic: boolean
-  /** Endpoints fit for traffic (healthy or on probation). */
-  readonly healthy: number
-  /**
-   * Endpoints (checked, not `pending`) of the SRV priority level in use: all of them when they
-   * share one priority, as from CoreDNS.
-   */
-  readonly total: number
-}
-
-/** `check` event: one active health check finished (not a transition: see `health` for those). */
-export interface CheckEvent {
-  readonly endpoint: Endpoint
-  readonly passed: boolean
-  /** Why it failed (a status, a refused connect, a timeout), when it did. */
-  readonly error?: unknown
-}
-
-/** `primary` event: the endpoint taking `role: 'primary'` changed (undefined: none known). */
-export interface PrimaryEvent {
-  readonly primary: Endpoint | undefined
-  readonly previous: Endpoint | undefined
-}
-
-export interface EndpointStats {
-  readonly endpoint: Endpoint
-  readonly state: EndpointHealth
-  readonly role: EndpointRole
-  readonly inFlight: number
-  readonly requests: number
-  readonly failures: number
-  readonly consecutiveFailures: number
-  /** Leases out on it with no answer yet (no response headers). */
-  readonly waiting: number
-  /** Stall detection keeps new requests away from it (it sits on waiting requests, answering nothing). */
-  readonly stalled: boolean
-  /** Peak-EWMA latency now, ms (decayed since the last observation). */
-  readonly ewma: number
-  readonly ejections: number
-  /** Milliseconds left of the current ejection (0 when not ejected). */
-  readonly ejectedFor: number
-  /** Failed active checks, in total. */
-  readonly checksFailed: number
-}
-
-export interface PoolStats {
-  readonly service: string
-  readonly balancer: BalancerName
-  readonly panic: boolean
-  readonly stale: boolean
-  readonly primary: Endpoint | undefined
-  readonly endpoints: ReadonlyArray<EndpointStats>
-  /** Ejections outlier detection wanted but maxEjectionPercent prevented. */
-  readonly ejectionsPrevented: number
-  /** Discovery errors seen while no `error` listener was attached. */
-  readonly unhandledErrors: number
-  /**
-   * Ms since discovery last had an answer (the age of the endpoint set: it grows while DNS
-   * fails and the set is stale). Undefined before the first answer, and for a source that does
-   * not say (static addresses).
-   */
-  readonly endpointsAge: number | undefined
-}
-
-/** The pool's events and their payloads. */
-export interface PoolEvents {
-  change: [EndpointChange]
-  error: [Error]
-  resolution: [ResolutionEvent]
-  health: [HealthEvent]
-  check: [CheckEvent]
-  eject: [EjectEvent]
-  stall: [StallEvent]
-  panic: [PanicEvent]
-  primary: [PrimaryEvent]
 }
 
 /** Builds a pool: discovery + health + balancing. Validates every option now. */
