@@ -23,21 +23,20 @@ import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
-import { ActiveHealthChecker } from './health/active-health-checker.js'
-import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
+import type { EndpointRole } from './health/endpoint-state.js'
 import { EndpointState } from './health/endpoint-state.js'
-import { OutlierDetector } from './health/outlier-detector.js'
-import { StallDetector } from './health/stall-detector.js'
+import { HealthTracker } from './health/health-tracker.js'
 import type { Clock } from './internal/clock.js'
 import { systemClock } from './internal/clock.js'
-import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
+import type { Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
-import type { EjectEvent, PoolEvents, PoolStats } from './pool/pool-events.js'
+import type { PoolControl } from './pool/pool-control.js'
+import type { PoolEvents, PoolStats } from './pool/pool-events.js'
 
 const debug = debuglog('headless-lb')
 
@@ -127,15 +126,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly systemTime: boolean
   private readonly random: () => number
   private readonly context: PickContext
-  private readonly detector: OutlierDetector
-  private readonly stalls: StallDetector
-  /** 1 while a stall sweep is scheduled (armed by acquire, stops when nothing is waiting). */
-  private sweepArmed = 0
-  private sweepTimer: unknown = undefined
-  private readonly onSweep = (): void => this.sweep()
-  private readonly censor = (state: EndpointState, waited: number): void =>
-    this.latency.observe(state, waited)
-  private readonly checker: ActiveHealthChecker | undefined
+  private readonly health: HealthTracker
   private readonly prober: PrimaryProber | undefined
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   private readonly stopMetrics: (() => void) | undefined
@@ -149,15 +140,51 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly leases: Leases
   private readonly latency: LatencyTracker
 
-  private ejectedCount = 0
-  private rampingCount = 0
   /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
   private plain = true
-  private ejectionsPrevented = 0
   private unhandledErrors = 0
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
+
+  /** What the parts may ask of the pool (see PoolControl): rebuild the pickers, then tell listeners. */
+  private readonly control: PoolControl = {
+    healthChanged: (state, previous, reason) => {
+      // Pickers first: a listener that throws must not leave them routing by the old health.
+      this.rebuild()
+      this.emit('health', { endpoint: state.endpoint, state: state.health, previous, reason })
+    },
+    ejected: (state, event, previous) => {
+      // The ejection takes effect (pickers rebuilt) before anyone hears of it, as a health change.
+      this.rebuild()
+      this.emit('eject', event)
+      if (previous !== 'ejected') {
+        this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
+      }
+    },
+    checked: (state, passed, error) => {
+      if (this.listenerCount('check') === 0) return
+      this.emit(
+        'check',
+        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
+      )
+    },
+    stallsChanged: (transitions, interval) => {
+      this.rebuild()
+      if (this.listenerCount('stall') === 0) return
+      for (const state of [...transitions]) {
+        this.emit('stall', {
+          endpoint: state.endpoint,
+          stalled: state.stalled !== 0,
+          waited: state.stallTicks * interval,
+        })
+      }
+    },
+    rampingChanged: (ramping) => {
+      this.plain = !ramping && !this.closed
+    },
+    requestRebuild: () => this.rebuild(),
+  }
 
   private readonly onSourceChange = (change: EndpointChange): void => {
     if (this.closed) return
@@ -196,8 +223,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.systemTime = this.clock === systemClock
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
-    this.detector = new OutlierDetector(options.outlierDetection, this.random)
-    this.stalls = new StallDetector(options.stallDetection)
     this.leases = new Leases(this.onLeaseSettled)
     this.latency = new LatencyTracker(this.context, this.states)
     this.routing = new RoutingTable(
@@ -207,12 +232,16 @@ export class Pool extends EventEmitter<PoolEvents> {
       options.nearestThreshold,
     )
     this.anyBalancer = this.routing.any
-    this.checker =
-      options.healthCheck === undefined
-        ? undefined
-        : new ActiveHealthChecker(options.healthCheck, this.clock, this.random, (state, passed, error) =>
-            this.onCheckResult(state, passed, error),
-          )
+    this.health = new HealthTracker(
+      service,
+      options,
+      this.clock,
+      this.random,
+      this.context,
+      () => this.members,
+      (state, waited) => this.latency.observe(state, waited),
+      this.control,
+    )
     const primary = options.primary
     this.prober =
       primary.kind === 'probe'
@@ -284,7 +313,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Like `pick`, and counts the request in flight until `lease.release(outcome)`. */
   acquire(options?: PickOptions): Lease {
     const lease = this.leases.take(this.select(options))
-    if (this.sweepArmed === 0) this.armSweep()
+    if (this.health.sweepArmed === 0) this.health.armStallSweep()
     return lease
   }
 
@@ -314,44 +343,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
     if (state === this.routing.primary) this.prober?.requestSoon()
-    if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
-  }
-
-  private armSweep(): void {
-    if (this.closed) return
-    this.sweepArmed = 1
-    this.sweepTimer = this.clock.setTimeout(this.onSweep, this.stalls.interval)
-  }
-
-  /** Stall detection's sweep (see StallDetector); runs while requests are out. */
-  private sweep(): void {
-    this.sweepArmed = 0
-    this.sweepTimer = undefined
-    if (this.closed) return
-    const now = this.clock.now()
-    this.context.now = now
-    const { changed, busy } = this.stalls.sweep(this.members, now, this.options.ewmaDecay, this.censor)
-    if (changed) {
-      debug(
-        '%s: stalled %s',
-        this.service,
-        this.members
-          .filter((s) => s.stalled !== 0)
-          .map((s) => s.id)
-          .join(', ') || 'none',
-      )
-      this.rebuild()
-      if (this.listenerCount('stall') > 0) {
-        for (const state of [...this.stalls.transitions]) {
-          this.emit('stall', {
-            endpoint: state.endpoint,
-            stalled: state.stalled !== 0,
-            waited: state.stallTicks * this.stalls.interval,
-          })
-        }
-      }
-    }
-    if (busy) this.armSweep()
+    this.health.onLeaseFailure(state, kind, outcome.error)
   }
 
   /**
@@ -375,7 +367,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       panic: this.routing.panic,
       stale: this.closed ? false : this.source.stale,
       primary: this.routing.primary?.endpoint,
-      ejectionsPrevented: this.ejectionsPrevented,
+      ejectionsPrevented: this.health.ejectionsPrevented,
       unhandledErrors: this.unhandledErrors,
       endpointsAge:
         this.source.answeredAt === undefined ? undefined : Math.max(0, now - this.source.answeredAt),
@@ -406,11 +398,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source.off('error', this.onSourceError)
     this.source.off('resolution', this.onSourceResolution)
     this.stopMetrics?.()
-    this.checker?.close()
+    this.health.close()
     this.prober?.close()
-    for (const state of this.members) this.clearTimer(state)
-    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
-    this.sweepTimer = undefined
     this.routing.clear()
     this.closing = this.ownsSource ? this.source.close() : Promise.resolve()
     return this.closing
@@ -425,7 +414,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private select(options: PickOptions | undefined): EndpointState {
     if (this.closed) throw new ClosedError('pool', this.service)
     // Ramping shares depend on time; read the clock only while some endpoint ramps.
-    if (this.rampingCount > 0) this.context.now = this.clock.now()
+    if (this.plain === false) this.context.now = this.clock.now()
     if (options === undefined) {
       return this.anyBalancer.pick(undefined, undefined) ?? this.throwNoEndpoints('any', undefined)
     }
@@ -501,7 +490,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (members.length > 0) this.seeded = true
     if (moved) {
       for (const state of moved) {
-        this.updateHealth(state, 'address-changed', state.checkHealthy ? undefined : 'pending')
+        this.health.addressChanged(state)
       }
     }
     this.rebuild()
@@ -517,201 +506,23 @@ export class Pool extends EventEmitter<PoolEvents> {
    * pod that keeps failing after reschedules is still ejected for longer each time.
    */
   private readdress(state: EndpointState, now: number): void {
-    this.clearTimer(state)
-    this.endRamp(state)
-    if (state.ejected) {
-      state.ejected = false
-      this.ejectedCount--
-      state.returnedAt = now
-    }
-    state.inProbation = false
-    state.consecutiveFailures = 0
-    state.checkPasses = 0
-    state.checkFailures = 0
-    state.checkHealthy = this.options.healthCheck?.initialState !== 'unhealthy'
+    this.health.readdress(state, now)
     this.probed.delete(state)
-    const slowStart = this.options.slowStart
-    if (slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
-    this.checker?.restart(state)
   }
 
   private addState(endpoint: Endpoint, now: number): EndpointState {
     const state = new EndpointState(endpoint)
     this.states.set(state.id, state)
     state.role = staticRole(endpoint, this.options.primary)
-    if (this.options.healthCheck?.initialState === 'unhealthy') {
-      state.checkHealthy = false
-      state.health = 'pending'
-    }
     this.latency.seed(state)
-    const slowStart = this.options.slowStart
-    if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
-    this.checker?.add(state)
+    this.health.add(state, now, this.seeded)
     return state
   }
 
   private removeState(state: EndpointState): void {
     this.states.delete(state.id)
-    state.removed = true
-    state.eligible = false
-    this.clearTimer(state)
-    this.endRamp(state)
-    if (state.ejected) {
-      state.ejected = false
-      this.ejectedCount--
-    }
-    this.checker?.remove(state)
+    this.health.remove(state)
     this.probed.delete(state)
-  }
-
-  // ---- health ----
-
-  private onCheckResult(state: EndpointState, passed: boolean, error: unknown): void {
-    if (this.closed || state.removed) return
-    const { healthyThreshold, unhealthyThreshold } = this.options.healthCheck!
-    if (this.listenerCount('check') > 0) {
-      this.emit(
-        'check',
-        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
-      )
-    }
-    if (passed) {
-      state.checkFailures = 0
-      state.checkPasses++
-      if (!state.checkHealthy && state.checkPasses >= healthyThreshold) {
-        state.checkHealthy = true
-        this.updateHealth(state, 'check-passed')
-      }
-    } else {
-      state.checkPasses = 0
-      state.checkFailures++
-      state.checksFailed++
-      if (state.health === 'pending') this.updateHealth(state, 'check-failed', 'unhealthy')
-      else if (state.checkHealthy && state.checkFailures >= unhealthyThreshold) {
-        state.checkHealthy = false
-        this.updateHealth(state, 'check-failed')
-      }
-    }
-  }
-
-  private eject(state: EndpointState, kind: FailureKind | undefined, error: unknown): void {
-    if (!this.detector.mayEject(this.ejectedCount, this.members.length)) {
-      this.ejectionsPrevented++
-      debug('not ejecting %s: maxEjectionPercent reached', state.id)
-      return
-    }
-    const now = this.clock.now()
-    const reason: EjectEvent['reason'] = state.inProbation
-      ? 'probation'
-      : kind === 'connect-refused' && this.options.outlierDetection.ejectOnConnectRefused
-        ? 'connect-refused'
-        : 'consecutive-failures'
-    const duration = this.detector.ejectionTime(state, now)
-    this.clearTimer(state)
-    this.endRamp(state)
-    state.inProbation = false
-    state.ejected = true
-    state.ejectedUntil = now + duration
-    state.ejections++
-    this.ejectedCount++
-    state.timer = this.clock.setTimeout(() => this.returnFromEjection(state), duration)
-    // The ejection takes effect (pickers rebuilt) before anyone hears of it, as in updateHealth.
-    const previous = state.health
-    state.health = 'ejected'
-    this.rebuild()
-    if (debug.enabled) {
-      debug(
-        '%s: ejected %s for %d ms (%s, ejection %d): %s',
-        this.service,
-        describeEndpoint(state.endpoint),
-        Math.round(duration),
-        reason,
-        state.ejections,
-        describeError(error),
-      )
-    }
-    this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
-    if (previous !== 'ejected') {
-      this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
-    }
-  }
-
-  private returnFromEjection(state: EndpointState): void {
-    state.timer = undefined
-    if (this.closed || state.removed || !state.ejected) return
-    const now = this.clock.now()
-    state.ejected = false
-    this.ejectedCount--
-    state.returnedAt = now
-    state.consecutiveFailures = 0
-    const probation = this.options.outlierDetection.probation
-    if (probation > 0) {
-      state.inProbation = true
-      this.startRamp(state, now, probation, 0.1)
-    }
-    if (debug.enabled) {
-      debug(
-        '%s: %s returns from ejection%s',
-        this.service,
-        describeEndpoint(state.endpoint),
-        probation > 0 ? ` (probation ${probation} ms)` : '',
-      )
-    }
-    this.updateHealth(state, 'returned')
-  }
-
-  private startRamp(state: EndpointState, now: number, window: number, from: number): void {
-    this.clearTimer(state)
-    if (state.ramping === 0) this.rampingCount++
-    state.ramping = 1
-    this.plain = false
-    state.rampStart = now
-    state.rampEnd = now + window
-    state.rampFrom = from
-    state.timer = this.clock.setTimeout(() => {
-      state.timer = undefined
-      this.endRamp(state)
-      if (state.inProbation && !this.closed && !state.removed) {
-        state.inProbation = false
-        this.updateHealth(state, 'probation-ended')
-      }
-    }, window)
-  }
-
-  private endRamp(state: EndpointState): void {
-    if (state.ramping === 0) return
-    state.ramping = 0
-    state.rampEnd = 0
-    this.rampingCount--
-    this.plain = this.rampingCount === 0 && !this.closed
-  }
-
-  private clearTimer(state: EndpointState): void {
-    if (state.timer !== undefined) this.clock.clearTimeout(state.timer)
-    state.timer = undefined
-  }
-
-  private updateHealth(state: EndpointState, reason: string, forced?: EndpointHealth): void {
-    const previous = state.health
-    const next: EndpointHealth =
-      forced ??
-      (state.ejected
-        ? 'ejected'
-        : !state.checkHealthy
-          ? previous === 'pending'
-            ? 'pending'
-            : 'unhealthy'
-          : state.inProbation
-            ? 'probation'
-            : 'healthy')
-    if (next === previous) return
-    state.health = next
-    // Pickers first: a listener that throws must not leave them routing by the old health.
-    this.rebuild()
-    if (debug.enabled) {
-      debug('%s: %s %s -> %s (%s)', this.service, describeEndpoint(state.endpoint), previous, next, reason)
-    }
-    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
   }
 
   // ---- roles ----
@@ -774,12 +585,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** @internal Exposed for tests: the number of currently ejected endpoints. */
   get ejected(): number {
-    return this.ejectedCount
+    return this.health.ejectedCount
   }
 }
 
 /** A failure in one short phrase for the debug log: its code, else its message. */
-function describeError(error: unknown): string {
+function _describeError(error: unknown): string {
   if (error === undefined || error === null) return 'no error given'
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string') return code
