@@ -5,15 +5,7 @@ import { PickContext } from './balancing/balancer.js'
 import type { BalancingOptions, ResolvedBalancingOptions } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
-import { PrimaryProber } from './balancing/primary-prober.js'
-import type { ProbedRole } from './balancing/roles.js'
-import {
-  choosePrimary,
-  SELECT_PRIMARY,
-  type SelectionPlan,
-  selectionPlan,
-  staticRole,
-} from './balancing/roles.js'
+import { SELECT_PRIMARY, type SelectionPlan, selectionPlan, staticRole } from './balancing/roles.js'
 import { RoutingTable } from './balancing/routing-table.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
@@ -23,7 +15,6 @@ import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
-import type { EndpointRole } from './health/endpoint-state.js'
 import { EndpointState } from './health/endpoint-state.js'
 import { HealthTracker } from './health/health-tracker.js'
 import type { Clock } from './internal/clock.js'
@@ -37,6 +28,7 @@ import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
 import type { PoolControl } from './pool/pool-control.js'
 import type { PoolEvents, PoolStats } from './pool/pool-events.js'
+import { PrimaryTracker } from './roles/primary-tracker.js'
 
 const debug = debuglog('headless-lb')
 
@@ -127,7 +119,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly random: () => number
   private readonly context: PickContext
   private readonly health: HealthTracker
-  private readonly prober: PrimaryProber | undefined
+  /** Roles by probe (`primary: { probe }`), else undefined: roles come from the endpoints. */
+  private readonly primaries: PrimaryTracker | undefined
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   private readonly stopMetrics: (() => void) | undefined
 
@@ -136,7 +129,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly routing: RoutingTable
   /** `routing.any`, held here so the option-less pick is one load shorter. */
   private readonly anyBalancer: Balancer
-  private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
   private readonly leases: Leases
   private readonly latency: LatencyTracker
 
@@ -243,14 +235,9 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.control,
     )
     const primary = options.primary
-    this.prober =
+    this.primaries =
       primary.kind === 'probe'
-        ? new PrimaryProber(
-            primary,
-            this.clock,
-            () => this.members,
-            (state, role) => this.onProbeResult(state, role),
-          )
+        ? new PrimaryTracker(primary, this.clock, () => this.members, this.control)
         : undefined
     source.on('change', this.onSourceChange)
     source.on('error', this.onSourceError)
@@ -342,7 +329,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
-    if (state === this.routing.primary) this.prober?.requestSoon()
+    if (state === this.routing.primary) this.primaries?.requestSoon()
     this.health.onLeaseFailure(state, kind, outcome.error)
   }
 
@@ -399,7 +386,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source.off('resolution', this.onSourceResolution)
     this.stopMetrics?.()
     this.health.close()
-    this.prober?.close()
+    this.primaries?.close()
     this.routing.clear()
     this.closing = this.ownsSource ? this.source.close() : Promise.resolve()
     return this.closing
@@ -494,7 +481,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       }
     }
     this.rebuild()
-    if (added || moved) this.prober?.requestSoon()
+    if (added || moved) this.primaries?.requestSoon()
   }
 
   /**
@@ -507,7 +494,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   private readdress(state: EndpointState, now: number): void {
     this.health.readdress(state, now)
-    this.probed.delete(state)
+    this.primaries?.forget(state)
   }
 
   private addState(endpoint: Endpoint, now: number): EndpointState {
@@ -522,43 +509,14 @@ export class Pool extends EventEmitter<PoolEvents> {
   private removeState(state: EndpointState): void {
     this.states.delete(state.id)
     this.health.remove(state)
-    this.probed.delete(state)
-  }
-
-  // ---- roles ----
-
-  private onProbeResult(state: EndpointState, role: 'primary' | 'replica' | 'unknown'): void {
-    if (this.closed || state.removed) return
-    const previous = this.probed.get(state)
-    // A failed probe (`unknown`) is no news about the role, so it keeps the endpoint's seniority as
-    // primary: an old primary not yet fenced whose probe timed out once during the failover must not
-    // then look newer than the promoted standby. Only a `replica` answer ends the run.
-    const since = previous !== undefined && previous.primarySince > 0 ? previous.primarySince : 0
-    const primarySince =
-      role === 'replica' ? 0 : role === 'unknown' ? since : since > 0 ? since : this.clock.now()
-    this.probed.set(state, { role, primarySince })
-    this.rebuild()
-  }
-
-  /** Roles under a probe: the chosen primary; other claimants are `unknown` (never replicas). */
-  private applyProbedRoles(): void {
-    const probed: ProbedRole[] = []
-    for (const state of this.members) {
-      const p = this.probed.get(state)
-      if (p) probed.push({ id: state.id, role: p.role, primarySince: p.primarySince })
-    }
-    const primaryId = choosePrimary(probed)
-    for (const state of this.members) {
-      const role = this.probed.get(state)?.role ?? 'unknown'
-      state.role = state.id === primaryId ? 'primary' : role === 'primary' ? 'unknown' : role
-    }
+    this.primaries?.forget(state)
   }
 
   // ---- pickers (rebuilt on change, never per request) ----
 
   private rebuild(): void {
     if (this.closed) return
-    if (this.options.primary.kind === 'probe') this.applyProbedRoles()
+    this.primaries?.applyRoles(this.members)
     const routing = this.routing
     const wasPanic = routing.panic
     const previousPrimary = routing.primary
