@@ -166,8 +166,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.pool.on('change', this.#onChange)
     // An endpoint out of rotation: its connections are retired once the pool is done with the
     // event (an ejection is decided inside a lease's release), before undici writes anything more.
-    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint) =>
-      queueMicrotask(() => this.#retire(endpoint)),
+    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint, how) =>
+      queueMicrotask(() => this.#retire(endpoint, how)),
     )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
@@ -322,11 +322,17 @@ export class BalancedDispatcher extends Dispatcher {
   /**
    * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
    * (idle connections now, busy ones as their requests end), and every attempt still queued there
-   * unwritten sent elsewhere first (move-off.ts).
+   * unwritten sent elsewhere first (move-off.ts). A stalled endpoint only when requests were
+   * written there (stuck on live sockets).
    */
-  #retire(endpoint: Endpoint): void {
+  #retire(endpoint: Endpoint, how: 'stalled' | 'out'): void {
     if (this.#requests.closed) return
     const id = endpoint.id
+    // A stall with nothing written there is one of connects that do not complete (a black hole
+    // without live sockets): left alone, they fail at timeouts.connect, are retried at once, and
+    // count as the pod's connect timeouts, which eject it (then everything is retired). Taken
+    // back, they would hide the pod's failure from outlier detection, and it would never leave.
+    if (how === 'stalled' && this.#connections.written(id) === 0) return
     const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }

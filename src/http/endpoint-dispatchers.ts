@@ -95,6 +95,11 @@ export class EndpointDispatchers {
     return true
   }
 
+  /** Requests written on the endpoint's connections and not over (undici's `stats.running`; 0 without a Pool). */
+  written(endpointId: string): number {
+    return this.#entries.get(endpointId)?.pool.stats.running ?? 0
+  }
+
   /** Endpoint ids with a live Pool, and how many Pools are still draining. */
   stats(): { readonly pools: ReadonlyArray<string>; readonly draining: number } {
     return { pools: [...this.#entries.keys()], draining: this.#draining.size }

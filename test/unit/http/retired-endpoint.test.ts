@@ -167,6 +167,20 @@ describe('an endpoint leaving rotation', () => {
     expect(a.requests.map((r) => r.url)).toEqual(['/hold'])
   })
 
+  it('a stall with nothing written there retires nothing (connects left to time out and count); an ejection does', async () => {
+    const { a, b } = await pods()
+    const { client, pool, a: epA } = clientFor(a, b)
+    await text(client, '/x')
+    await text(client, '/y')
+    expect(client.stats().pools).toContain(epA.id)
+    pool.emit('stall', { endpoint: epA, stalled: true, waited: 100 } satisfies StallEvent)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(client.stats().pools).toContain(epA.id)
+    leave(pool, epA, 'ejected')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(client.stats().pools).not.toContain(epA.id)
+  })
+
   it('a request already written stays where it is: the caller deadline ends it, nothing is re-sent', async () => {
     const { a, b } = await pods()
     const { client, pool, a: epA } = clientFor(a, b)
