@@ -93,5 +93,6 @@ export type {
   PoolOptions,
   PoolStats,
   PrimaryEvent,
+  StallEvent,
 } from './pool.js'
 export { createPool, Pool } from './pool.js'

@@ -75,6 +75,18 @@ export interface HealthEvent {
   readonly reason: string
 }
 
+/**
+ * `stall` event: stall detection stopped sending an endpoint requests (`stalled: true`: it has sat
+ * on requests without answering for `waited` ms, far longer than its peers take), or it answered
+ * or has nothing left waiting (`stalled: false`).
+ */
+export interface StallEvent {
+  readonly endpoint: Endpoint
+  readonly stalled: boolean
+  /** ms the endpoint had requests waiting without answering anything, as the sweep measured it (0 when `stalled` is false). */
+  readonly waited: number
+}
+
 /** `eject` event: outlier detection ejected an endpoint. */
 export interface EjectEvent {
   readonly endpoint: Endpoint
@@ -162,6 +174,7 @@ export interface PoolEvents {
   health: [HealthEvent]
   check: [CheckEvent]
   eject: [EjectEvent]
+  stall: [StallEvent]
   panic: [PanicEvent]
   primary: [PrimaryEvent]
 }
@@ -493,6 +506,15 @@ export class Pool extends EventEmitter<PoolEvents> {
           .join(', ') || 'none',
       )
       this.rebuild()
+      if (this.listenerCount('stall') > 0) {
+        for (const state of [...this.stalls.transitions]) {
+          this.emit('stall', {
+            endpoint: state.endpoint,
+            stalled: state.stalled !== 0,
+            waited: state.stallTicks * this.stalls.interval,
+          })
+        }
+      }
     }
     if (busy) this.armSweep()
   }

@@ -2,9 +2,10 @@
 // service, on a real DNS server (BIND 9) and real HTTP servers on loopback (the test lab).
 //   npm run demo
 // It shows (1) connection pinning through a ClusterIP VIP with keep-alive, (2) per-request
-// balancing with headless-lb, (3) a pod killed mid-run: no failed request, the pod ejected.
+// balancing with headless-lb, (3) a pod killed mid-run: no failed request, the pod ejected,
+// (4) a pod that turns slow (2 s) under a 1 s deadline: the VIP and headless-lb side by side.
 import { Pool as UndiciPool, request as undiciRequest } from 'undici'
-import { startLab } from '../../lab/index.js'
+import { type LabService, startLab } from '../../lab/index.js'
 import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { runCli } from '../../src/cli/run-cli.js'
 import { createClient, type EjectEvent } from '../../src/index.js'
@@ -12,6 +13,11 @@ import { createClient, type EjectEvent } from '../../src/index.js'
 const REQUESTS = 600
 const CONCURRENCY = 8
 const CONNECTIONS = 2
+// Act 4: one pod answers in SLOW_MS, every request gives up after DEADLINE_MS.
+const SLOW_MS = 2_000
+const DEADLINE_MS = 1_000
+const SICK_RUN_MS = 3_000
+const WARM_UP_MS = 300
 
 async function run(
   send: () => Promise<string>,
@@ -48,6 +54,120 @@ function show(
     console.log(`  ${pod.padEnd(26)} ${String(n).padStart(4)}  ${bar}${n === 0 ? '(idle)' : ''}`)
   }
   console.log(`  failed requests: ${result.failed}`)
+}
+
+interface TimedResult {
+  readonly ok: number
+  readonly failed: number
+}
+
+/** CONCURRENCY closed loops for `ms`, each request under its own AbortSignal.timeout(DEADLINE_MS). */
+async function runFor(send: (signal: AbortSignal) => Promise<void>, ms: number): Promise<TimedResult> {
+  const end = performance.now() + ms
+  let ok = 0
+  let failed = 0
+  async function worker(): Promise<void> {
+    while (performance.now() < end) {
+      try {
+        await send(AbortSignal.timeout(DEADLINE_MS))
+        ok++
+      } catch {
+        failed++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  return { ok, failed }
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / Math.max(whole, 1)).toFixed(1)} %`
+}
+
+function bar(part: number, whole: number): string {
+  return '#'.repeat(Math.round((part / Math.max(whole, 1)) * 40))
+}
+
+/** Requests each pod of `service` received (counted as they arrive, answered or not). */
+function received(service: LabService): { slow: number; total: number } {
+  const total = service.pods.reduce((sum, pod) => sum + pod.requests.total, 0)
+  return { slow: service.pods.at(-1)!.requests.total, total }
+}
+
+/**
+ * 4. A sick pod, not a dead one: the last pod of each service answers in SLOW_MS while every caller
+ * gives up at DEADLINE_MS. A fresh VIP pool (its connections opened with every pod up) and a fresh
+ * headless-lb client with the defaults, the same load at the same time.
+ */
+async function sickPodAct(dnsServer: string, web: LabService, vip: LabService): Promise<void> {
+  const slowWeb = web.pods.at(-1)!
+  const slowVip = vip.pods.at(-1)!
+  console.log(
+    `   Now ${slowWeb.name} and ${slowVip.name} answer in ${SLOW_MS / 1_000} s, and every request gives up after`,
+  )
+  console.log(
+    `   ${DEADLINE_MS / 1_000} s (AbortSignal.timeout(${DEADLINE_MS})). ${CONCURRENCY} loops for ${SICK_RUN_MS / 1_000} s on each side, at the same time: a fresh`,
+  )
+  console.log(
+    `   VIP pool of ${CONCURRENCY} keep-alive connections, a fresh headless-lb client with the defaults`,
+  )
+  const vipOrigin = `http://${vip.clusterIP}:${vip.port}`
+  const vipPool = new UndiciPool(vipOrigin, { connections: CONCURRENCY })
+  await using client = createClient({
+    origin: `http://${web.fqdn}:${web.port}`,
+    dns: { servers: [dnsServer] },
+  })
+  await client.pool.ready()
+  client.pool.on('eject', (event: EjectEvent) => {
+    // Without SRV the client knows addresses only; the pod's name comes from the lab.
+    const pod = web.pods.find((p) => p.ip === event.endpoint.address)?.name
+    console.log(`  event: eject ${event.endpoint.address}:${event.endpoint.port} (${pod}, ${event.reason})`)
+  })
+  const viaVip = async (signal: AbortSignal): Promise<void> => {
+    const res = await undiciRequest(`${vipOrigin}/`, { dispatcher: vipPool, signal })
+    await res.body.dump()
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
+  }
+  const viaHeadless = async (signal: AbortSignal): Promise<void> => {
+    const res = await client.request('/', { signal })
+    await res.body.dump()
+    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
+  }
+  // Healthy first: connections open to every pod, headless-lb learns what normal latency is.
+  await Promise.all([runFor(viaVip, WARM_UP_MS), runFor(viaHeadless, WARM_UP_MS)])
+  const onSlowPod = slowVip.connections.open
+  const vipConnections = vip.pods.reduce((sum, pod) => sum + pod.connections.open, 0)
+  console.log(
+    `   (the VIP pool's ${vipConnections} connections: ${onSlowPod} to ${slowVip.name}, opened with every pod up)`,
+  )
+  for (const pod of [...vip.pods, ...web.pods]) pod.resetCounters()
+  slowVip.fault({ kind: 'slow', latencyMs: SLOW_MS })
+  slowWeb.fault({ kind: 'slow', latencyMs: SLOW_MS })
+  const [vipResult, headlessResult] = await Promise.all([
+    runFor(viaVip, SICK_RUN_MS),
+    runFor(viaHeadless, SICK_RUN_MS),
+  ])
+  const balancer = client.pool.stats().balancer
+  const rows = [
+    { label: 'ClusterIP VIP', result: vipResult, pods: received(vip) },
+    { label: `headless-lb (defaults: ${balancer})`, result: headlessResult, pods: received(web) },
+  ]
+  await vipPool.destroy()
+  console.log(`   answered within ${DEADLINE_MS / 1_000} s:`)
+  for (const { label, result } of rows) {
+    const sent = result.ok + result.failed
+    const bars = bar(result.ok, sent).padEnd(40)
+    console.log(
+      `  ${label.padEnd(36)} ${percent(result.ok, sent).padStart(7)}  ${bars}  ${result.failed} of ${sent} failed`,
+    )
+  }
+  console.log(`   share of the requests the slow pod received (fair share ${percent(1, web.pods.length)}):`)
+  for (const { label, pods } of rows) {
+    const bars = bar(pods.slow, pods.total).padEnd(40)
+    console.log(
+      `  ${label.padEnd(36)} ${percent(pods.slow, pods.total).padStart(7)}  ${bars}  ${pods.slow} of ${pods.total}`,
+    )
+  }
 }
 
 async function main(): Promise<void> {
@@ -91,7 +211,7 @@ async function main(): Promise<void> {
     return String(res.headers['x-pod'])
   }
   show(
-    `2. Headless service ${web.fqdn} with headless-lb (round-robin per request)`,
+    `2. Headless service ${web.fqdn} with headless-lb (${client.pool.stats().balancer}, a pod per request)`,
     web.pods.map((p) => p.name),
     await run(send, REQUESTS),
   )
@@ -111,9 +231,15 @@ async function main(): Promise<void> {
     result,
   )
 
-  // 4. The CLI's diagnosis of both services, from their DNS answers alone.
+  // 4. A slow pod: web-1 comes back first (the act needs every pod), then one pod of each service
+  // turns slow.
+  await victim.restart()
+  console.log(`\n4. A slow pod, not a dead one. ${victim.name} is back first, so every pod is up.`)
+  await sickPodAct(lab.dnsServer, web, vip)
+
+  // 5. The CLI's diagnosis of both services, from their DNS answers alone.
   for (const service of [vip.fqdn, web.fqdn]) {
-    console.log(`\n4. headless-lb doctor ${service} --dns-server ${lab.dnsServer}`)
+    console.log(`\n5. headless-lb doctor ${service} --dns-server ${lab.dnsServer}`)
     await runCli(['doctor', service, '--dns-server', lab.dnsServer], {
       stdout: process.stdout,
       stderr: process.stderr,

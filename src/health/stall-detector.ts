@@ -27,6 +27,8 @@ export class StallDetector {
   readonly options: ResolvedStallDetection
   /** ms between sweeps. */
   readonly interval: number
+  /** The endpoints whose `stalled` flag the last sweep changed (reused: the sweep allocates nothing). */
+  readonly transitions: EndpointState[] = []
   private scratch = new Float64Array(16)
 
   constructor(options: ResolvedStallDetection) {
@@ -49,6 +51,7 @@ export class StallDetector {
     let changed = false
     let busy = false
     let candidates = 0
+    this.transitions.length = 0
     for (let i = 0; i < members.length; i++) {
       const state = members[i]!
       if (state.waiting === 0 || state.progress !== state.progressSeen) {
@@ -57,6 +60,7 @@ export class StallDetector {
         if (state.stalled !== 0) {
           state.stalled = 0
           changed = true
+          this.transitions.push(state)
         }
         if (state.waiting !== 0) busy = true
         continue
@@ -74,6 +78,7 @@ export class StallDetector {
       if (state.stalled === 0 && state.stallTicks > 0 && state.stallTicks * interval >= limit) {
         state.stalled = 1
         changed = true
+        this.transitions.push(state)
       }
     }
     return { changed, busy }

@@ -13,6 +13,7 @@ import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import { HedgePolicy } from './hedge-policy.js'
 import type { LeasePool } from './lease-pool.js'
 import { RetryBudget } from './retry-budget.js'
+import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
@@ -107,6 +108,11 @@ export interface HttpStats {
   readonly hedgesWon: number
   /** Hedges not sent because the retry budget was spent. */
   readonly hedgesDenied: number
+  /**
+   * Attempts taken back before they were written, because their endpoint left rotation while
+   * they waited for a connection there, and sent to another endpoint (not retries: see docs/http.md).
+   */
+  readonly attemptsMoved: number
   /** Endpoint ids with a live connection pool, and pools still draining after their endpoint left. */
   readonly pools: ReadonlyArray<string>
   readonly draining: number
@@ -163,6 +169,7 @@ export class BalancedDispatcher extends Dispatcher {
   readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
+  readonly #stopWatchingRotation: () => void
   #ready = false
   #readyPromise: Promise<void> | null = null
   #closed = false
@@ -190,6 +197,7 @@ export class BalancedDispatcher extends Dispatcher {
   hedges = 0
   hedgesWon = 0
   hedgesDenied = 0
+  attemptsMoved = 0
 
   constructor(options: BalancedDispatcherOptions) {
     super()
@@ -228,6 +236,11 @@ export class BalancedDispatcher extends Dispatcher {
       this.endpointDispatchers.apply(change)
     }
     this.pool.on('change', this.#onChange)
+    // An endpoint out of rotation: its connections are retired once the pool is done with the
+    // event (an ejection is decided inside a lease's release), before undici writes anything more.
+    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint) =>
+      queueMicrotask(() => this.#retire(endpoint)),
+    )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
     emitter.on('newListener', (event: string | symbol) => {
@@ -398,6 +411,27 @@ export class BalancedDispatcher extends Dispatcher {
     request.liveNext = null
   }
 
+  /**
+   * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
+   * (idle connections now, busy ones as their requests end), and every attempt still queued there
+   * unwritten sent elsewhere first (BalancedRequest#moveOff).
+   */
+  #retire(endpoint: Endpoint): void {
+    if (this.#closed) return
+    const id = endpoint.id
+    const retired = this.endpointDispatchers.retire(id, () => {
+      let movedAll = true
+      for (let request = this.#live; request !== null; ) {
+        // A move can end a request (a synchronous failure), which unlinks it: take the next first.
+        const next = request.liveNext
+        if (!request.moveOff(id)) movedAll = false
+        request = next
+      }
+      return movedAll
+    })
+    if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
+  }
+
   /** @internal A request made its first attempt. */
   enter(): void {
     this.#unanswered++
@@ -430,6 +464,7 @@ export class BalancedDispatcher extends Dispatcher {
       hedges: this.hedges,
       hedgesWon: this.hedgesWon,
       hedgesDenied: this.hedgesDenied,
+      attemptsMoved: this.attemptsMoved,
       pools,
       draining,
     }
@@ -491,6 +526,7 @@ export class BalancedDispatcher extends Dispatcher {
   async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
     this.#closed = true
     this.pool.off('change', this.#onChange)
+    this.#stopWatchingRotation()
     this.#stopMetrics?.()
     await closeEndpoints()
     await this.#closePool?.()

@@ -12,6 +12,7 @@ import {
   RetryBudgetExhaustedError,
 } from '../errors.js'
 import type { FailureKind, Lease, PickOptions } from '../lease.js'
+import { AttemptMovedError } from './attempt-moved-error.js'
 import type {
   AttemptEndEvent,
   AttemptEvent,
@@ -551,6 +552,57 @@ export class BalancedRequest implements Controller {
       // A Pool that is closing, or options undici refuses: nothing was sent.
       attempt.onResponseError(attempt.controller as Controller, error as Error)
     }
+  }
+
+  /**
+   * @internal `endpointId` left rotation and its connections are being retired: each attempt of
+   * this request still waiting there for a connection (undici never called onRequestStart, so
+   * nothing was written, whatever the method) goes to another endpoint now, rather than waiting
+   * out connects to a pod that may be black-holed. A move is not a retry: like gRPC's transparent
+   * retry of a request that never left the client, it keeps the attempt's number and counts
+   * neither against `retry.retries` nor the budget; the attempt taken back ends `cancelled`
+   * (`attempt-end` with an AttemptMovedError). With no other endpoint, it goes to the same one
+   * (a fresh connection pool there). Returns false if an attempt had to stay where it was.
+   */
+  moveOff(endpointId: string): boolean {
+    if (this.#done || this.#committed || this.#aborted) return true
+    const racing = this.#racing
+    if (racing === null) {
+      const attempt = this.#current
+      return attempt === null || !queuedOn(attempt, endpointId) || this.#move(attempt)
+    }
+    let movedAll = true
+    for (const attempt of [...racing])
+      if (queuedOn(attempt, endpointId) && !this.#move(attempt)) movedAll = false
+    return movedAll
+  }
+
+  #move(attempt: AttemptHandler): boolean {
+    const d = this.#d
+    if (d.endpointDispatchers.closed) return false
+    const tried: string[] = []
+    for (const record of this.#attempts ?? []) tried.push(record.endpoint.id)
+    for (const a of this.#racing ?? []) if (a !== attempt && !a.settled) tried.push(a.endpoint.id)
+    let lease: Lease
+    try {
+      lease = d.pool.acquire({ ...this.#pick, exclude: [...tried, attempt.endpoint.id] })
+    } catch {
+      try {
+        lease = d.pool.acquire({ ...this.#pick, exclude: tried })
+      } catch {
+        return false
+      }
+    }
+    const current = this.#current
+    attempt.detach(new AttemptMovedError(attempt.endpoint.id))
+    d.attemptsMoved++
+    // The same attempt, re-routed: #send numbers it again, and the race (if any) keeps its place.
+    const count = this.#attemptCount
+    this.#attemptCount = attempt.number - 1
+    this.#send(lease, performance.now(), attempt.hedge)
+    this.#attemptCount = count
+    if (current !== attempt && current !== null) this.#current = current
+    return true
   }
 
   // ---- hedging (hedge-policy.ts decides when; the race is run here) ----
@@ -1160,6 +1212,11 @@ function hedgeDue(request: BalancedRequest): void {
 
 function hedgeChecked(request: BalancedRequest): void {
   request.hedgeChecked()
+}
+
+/** The attempt waits for a connection to `endpointId`: dispatched there, not written, not over. */
+function queuedOn(attempt: AttemptHandler, endpointId: string): boolean {
+  return attempt.endpoint.id === endpointId && !attempt.started && !attempt.settled && !attempt.detached
 }
 
 /** A reason that says time ran out: a DOMException or Error named TimeoutError, or DeadlineExceededError. */

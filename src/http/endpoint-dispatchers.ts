@@ -31,6 +31,13 @@ export interface EndpointDispatchersOptions {
  * removes an endpoint (or moves it to a new address), its Pool is drained: undici's
  * `Pool.close()` takes no new request, lets queued and in-flight ones finish, then closes every
  * socket, so no idle keep-alive connection to a gone pod stays open until its keep-alive timeout.
+ *
+ * When an endpoint leaves rotation (ejected, failing its checks, stalled), `retire` does the same
+ * to its Pool and the next request there opens a fresh one: undici has no "close idle sockets
+ * only", but `close()` on a Pool closes its idle connections at once and each busy one when its
+ * request ends, which leaves in-flight requests intact. A keep-alive socket to a black-holed pod
+ * takes a request and never answers; a fresh connection fails within `timeouts.connect`, before
+ * anything is written, so the request can go elsewhere whatever its method.
  */
 export class EndpointDispatchers {
   readonly #options: EndpointDispatchersOptions
@@ -69,6 +76,24 @@ export class EndpointDispatchers {
     }
   }
 
+  /**
+   * Takes the endpoint's Pool out of use: the next `get` opens a fresh one. `moveQueued` runs
+   * first, while the old Pool still holds whatever waits there: it must take back every request
+   * undici has not written yet (sending it elsewhere) and return whether it took all of them.
+   * Then the old Pool closes: idle connections now, busy ones as their requests end; and once no
+   * written request is left in it (and `moveQueued` took everything else) it is destroyed, so
+   * that requests it still holds unwritten (taken back, their handlers detached) open no
+   * connection. False when the endpoint had no Pool.
+   */
+  retire(endpointId: string, moveQueued: () => boolean): boolean {
+    const entry = this.#entries.get(endpointId)
+    if (entry === undefined) return false
+    this.#entries.delete(endpointId)
+    const movedAll = moveQueued()
+    this.#drain(endpointId, entry, movedAll)
+    return true
+  }
+
   /** Endpoint ids with a live Pool, and how many Pools are still draining. */
   stats(): { readonly pools: ReadonlyArray<string>; readonly draining: number } {
     return { pools: [...this.#entries.keys()], draining: this.#draining.size }
@@ -88,25 +113,42 @@ export class EndpointDispatchers {
     this.#entries.clear()
     pools.push(...this.#draining.keys())
     await Promise.all(pools.map((p) => p.destroy(error ?? null)))
-    while (this.#draining.size > 0) await Promise.all(this.#draining.values())
+    // Destroyed is done: a draining Pool's close() that waited on requests queued in it never
+    // settles once they are destroyed.
+    this.#draining.clear()
   }
 
   get closed(): boolean {
     return this.#closed
   }
 
-  #drain(id: string, entry: Entry): void {
+  /**
+   * Closes the Pool (`Pool.close()`: no new request; idle connections close now, busy ones when
+   * their requests end). `destroyWhenUnwritten`: destroy it as soon as no request in it has been
+   * written (undici's `stats.running` is 0): whatever it still holds was never sent and has been
+   * taken back, and must open no connection. Checked now and whenever one of its connections ends
+   * (a request aborted on a black-holed socket destroys it) or fails to open. (A Pool destroyed
+   * while its close waits on queued requests never settles that close: the destroy settles it here.)
+   */
+  #drain(id: string, entry: Entry, destroyWhenUnwritten = false): void {
     if (this.#entries.get(id) === entry) this.#entries.delete(id)
     const pool = entry.pool
-    const done: Promise<void> = pool.close().then(
-      () => {
-        this.#draining.delete(pool)
-      },
-      () => {
-        this.#draining.delete(pool)
-      },
-    )
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => {
+      settle = resolve
+    }).then(() => {
+      this.#draining.delete(pool)
+    })
     this.#draining.set(pool, done)
+    pool.close().then(settle, settle)
+    if (!destroyWhenUnwritten) return
+    const check = (): void => {
+      if (pool.destroyed || pool.stats.running !== 0) return
+      pool.off('disconnect', check).off('connectionError', check)
+      pool.destroy().then(settle, settle)
+    }
+    pool.on('disconnect', check).on('connectionError', check)
+    check()
   }
 
   #create(endpoint: Endpoint): Pool {

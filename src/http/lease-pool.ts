@@ -1,5 +1,6 @@
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import type { Lease, PickOptions } from '../lease.js'
+import type { HealthEvent, StallEvent } from '../pool.js'
 
 /**
  * What the HTTP layer needs from the pool (src/pool.ts): the service name, the endpoint set
@@ -21,6 +22,12 @@ export interface LeasePool {
   acquire(options?: PickOptions): Lease
   refresh(): void
   on(event: 'change', listener: (change: EndpointChange) => void): unknown
+  /** An endpoint out of rotation (`ejected`, `unhealthy`) has its connections retired; a pool that never emits it retires none. */
+  on(event: 'health', listener: (event: HealthEvent) => void): unknown
+  /** A stalled endpoint has its connections retired, as one out of rotation. */
+  on(event: 'stall', listener: (event: StallEvent) => void): unknown
   off(event: 'change', listener: (change: EndpointChange) => void): unknown
+  off(event: 'health', listener: (event: HealthEvent) => void): unknown
+  off(event: 'stall', listener: (event: StallEvent) => void): unknown
   close(): Promise<void>
 }

@@ -4,10 +4,16 @@ import { describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
 
+/** The percentages printed on the rows of `label` in act 4: [success, slow pod's share]. */
+function rowPercents(act: string, label: string): number[] {
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return [...act.matchAll(new RegExp(`^  ${escaped}[^\\n]*?\\s([\\d.]+) %`, 'gm'))].map((m) => Number(m[1]))
+}
+
 // The README's demo command must keep working: run the demo script as `npm run demo` does
 // (Node 24 type stripping with the repository's resolve hook) and read what it claims.
 describe('the demo', () => {
-  it('shows ClusterIP pinning, per-request balancing and a pod killed without a failed request', async () => {
+  it('shows ClusterIP pinning, per-request balancing, a pod killed without a failed request and a slow pod', async () => {
     const { stdout } = await run(
       process.execPath,
       ['--import', './scripts/ts-resolve.mjs', 'examples/demo/demo.ts'],
@@ -18,7 +24,19 @@ describe('the demo', () => {
     expect(stdout).toContain('event: eject web-1 (connect-refused)')
     expect(stdout).toContain('Case:    ClusterIP service')
     expect(stdout).toContain('Case:    Headless service over a StatefulSet')
-    const headless = stdout.slice(stdout.indexOf('2. Headless'), stdout.indexOf('3. '))
-    for (const pod of ['web-0', 'web-1', 'web-2']) expect(headless).toMatch(new RegExp(`${pod}\\s+200\\b`))
+    // Every pod gets a share of the requests (600 over 3 pods), whatever the default balancer.
+    const headless = stdout.slice(stdout.indexOf('\n2. Headless'), stdout.indexOf('\n3. '))
+    for (const pod of ['web-0', 'web-1', 'web-2']) {
+      const count = Number(headless.match(new RegExp(`${pod}\\s+(\\d+)\\b`))?.[1])
+      expect(count, pod).toBeGreaterThanOrEqual(100)
+    }
+    // Act 4, the slow pod: both rows, each with its success rate and the slow pod's share.
+    const slow = stdout.slice(stdout.indexOf('\n4. A slow pod'), stdout.indexOf('\n5. headless-lb doctor'))
+    const vip = rowPercents(slow, 'ClusterIP VIP')
+    const client = rowPercents(slow, 'headless-lb (defaults:')
+    expect(vip, slow).toHaveLength(2)
+    expect(client).toHaveLength(2)
+    // headless-lb keeps the slow pod well under its fair share (a third of the requests).
+    expect(client[1]).toBeLessThan(100 / 3)
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BalancerName } from '../../../src/balancing/balancing-options.js'
 import type { Lease } from '../../../src/lease.js'
-import type { EjectEvent, Pool, PoolOptions } from '../../../src/pool.js'
+import type { EjectEvent, Pool, PoolOptions, StallEvent } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
@@ -141,6 +141,24 @@ describe('stall detection', () => {
     for (const lease of held) lease.release({ ok: false, kind: 'timeout', latency: 250 })
     clock.advance(25)
     expect(stats(pool, 'web-1')).toMatchObject({ stalled: false, waiting: 0, failures: held.length })
+  })
+
+  it('emits `stall` when an endpoint stalls and when it stops (the HTTP layer retires its connections)', () => {
+    const { pool, clock } = setup({ balancer: 'round-robin' })
+    const events: StallEvent[] = []
+    pool.on('stall', (e) => events.push(e))
+    traffic(pool, clock, 50)
+    const held = [leaseOn(pool, 'web-1')]
+    traffic(pool, clock, 200, { silent: ['web-1'], held })
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({ endpoint: { name: 'web-1' }, stalled: true })
+    expect(events[0]!.waited).toBeGreaterThanOrEqual(100)
+    for (const lease of held) lease.release({ ok: true, latency: 250 })
+    clock.advance(25)
+    expect(events.map((e) => [e.endpoint.name, e.stalled])).toEqual([
+      ['web-1', true],
+      ['web-1', false],
+    ])
   })
 
   it('stallDetection: false keeps every endpoint in the rotation', () => {
