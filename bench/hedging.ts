@@ -45,11 +45,13 @@ if (slowFrom !== 'warm' && slowFrom !== 'start')
   throw new RangeError(`--slow-from must be warm or start, got ${slowFrom}`)
 
 /** Client options besides origin and DNS: the defaults, then what changes how hedging fares. */
-const configs: Array<{ name: string; options: Record<string, unknown> }> = [
+const configs: Array<{ name: string; options: Record<string, unknown>; hedge?: object }> = [
   { name: 'defaults', options: {} },
   { name: "balancer 'round-robin'", options: { balancer: 'round-robin' } },
   { name: "balancer 'peak-ewma'", options: { balancer: 'peak-ewma' } },
   { name: "balancer 'least-request'", options: { balancer: 'least-request' } },
+  { name: 'X pe p99', options: { balancer: 'peak-ewma' }, hedge: { delay: 'p99' } },
+  { name: 'X lr p99', options: { balancer: 'least-request' }, hedge: { delay: 'p99' } },
 ].filter((c) => values.only === undefined || c.name.includes(values.only))
 
 interface Sample {
@@ -73,7 +75,8 @@ interface Sample {
 
 const pods = await startPods(5)
 
-async function sample(options: Record<string, unknown>, slow: boolean, hedge: boolean): Promise<Sample> {
+async function sample(config: (typeof configs)[number], slow: boolean, hedge: boolean): Promise<Sample> {
+  const options = config.options
   await pods.fault(
     SLOW,
     slow && slowFrom === 'start' ? { kind: 'slow', latencyMs: slowMs } : { kind: 'none' },
@@ -83,7 +86,7 @@ async function sample(options: Record<string, unknown>, slow: boolean, hedge: bo
     portName: 'http',
     dns: { servers: [pods.dnsServer], search: [], ndots: 1 },
     ...options,
-    hedge,
+    hedge: hedge ? (config.hedge ?? true) : false,
   })
   const latencies: number[] = []
   let measuring = false
@@ -150,7 +153,7 @@ try {
       for (let i = 0; i < ROWS.length; i++) {
         const row = ROWS[(i + rep) % ROWS.length]!
         const key = `${config.name}|${row.slow}|${row.hedge}`
-        const s = await sample(config.options, row.slow, row.hedge)
+        const s = await sample(config, row.slow, row.hedge)
         samples.set(key, [...(samples.get(key) ?? []), s])
         if (!values.json) console.log(`rep ${rep + 1} ${key} ${JSON.stringify(s)}`)
       }

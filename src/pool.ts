@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
-import { admits, isExcluded, PickContext } from './balancing/balancer.js'
+import { isExcluded, PickContext } from './balancing/balancer.js'
 import type {
   BalancerName,
   BalancingOptions,
@@ -9,6 +9,8 @@ import type {
 } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
+import { LatencyTracker } from './balancing/latency-tracker.js'
+import { NearestBalancer } from './balancing/nearest-balancer.js'
 import { PrimaryProber } from './balancing/primary-prober.js'
 import { RandomBalancer } from './balancing/random-balancer.js'
 import type { ProbedRole } from './balancing/roles.js'
@@ -37,13 +39,14 @@ import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
 import { ActiveHealthChecker } from './health/active-health-checker.js'
 import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
-import { decayedEwma, EndpointState } from './health/endpoint-state.js'
+import { EndpointState } from './health/endpoint-state.js'
 import { OutlierDetector } from './health/outlier-detector.js'
 import { StallDetector } from './health/stall-detector.js'
 import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
+import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason } from './pool/no-endpoint-reason.js'
 
@@ -225,42 +228,6 @@ export function requirePodNamesForPrimary(
 }
 
 /**
- * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
- * touch a lease after releasing it.
- */
-class PooledLease implements Lease {
-  endpoint: Endpoint
-  state: EndpointState | undefined
-  /** 1 until the endpoint answers (responded() or release): counted in state.waiting. */
-  waiting = 0
-  private readonly pool: Pool
-
-  constructor(pool: Pool, state: EndpointState) {
-    this.pool = pool
-    this.state = state
-    this.endpoint = state.endpoint
-  }
-
-  release(outcome: LeaseOutcome): void {
-    const state = this.state
-    if (state === undefined) {
-      debug('lease on %s released twice', describeEndpoint(this.endpoint))
-      return
-    }
-    this.state = undefined
-    this.pool.settle(state, outcome, this)
-  }
-
-  responded(): void {
-    const state = this.state
-    if (state === undefined || this.waiting === 0) return
-    this.waiting = 0
-    state.waiting--
-    state.progress++
-  }
-}
-
-/**
  * The live, health-checked endpoint set of one service, and the balancers that pick from it.
  * `pick` and `acquire` are synchronous and allocation-free: pickers are rebuilt when the set or
  * health changes, never per request.
@@ -281,7 +248,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private sweepArmed = 0
   private sweepTimer: unknown = undefined
   private readonly onSweep = (): void => this.sweep()
-  private readonly censor = (state: EndpointState, waited: number): void => this.observe(state, waited)
+  private readonly censor = (state: EndpointState, waited: number): void =>
+    this.latency.observe(state, waited)
   private readonly checker: ActiveHealthChecker | undefined
   private readonly prober: PrimaryProber | undefined
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
@@ -291,9 +259,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   private members: EndpointState[] = []
   private readonly anyBalancer: Balancer
   private readonly replicaBalancer: Balancer
+  private readonly nearestBalancer: NearestBalancer
   private primaryState: EndpointState | undefined
   private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
-  private readonly freeLeases: PooledLease[] = []
+  private readonly leases: Leases
+  private readonly latency: LatencyTracker
 
   private ejectedCount = 0
   private rampingCount = 0
@@ -302,8 +272,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   private ejectionsPrevented = 0
   private unhandledErrors = 0
   private inPanic = false
-  /** The SRV priority level `readPreference: 'nearest'` chooses in (see rebuild). */
-  private nearestLevel = 0
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
@@ -347,8 +315,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.random = internals.random ?? (() => this.context.random())
     this.detector = new OutlierDetector(options.outlierDetection, this.random)
     this.stalls = new StallDetector(options.stallDetection)
+    this.leases = new Leases(this.onLeaseSettled)
+    this.latency = new LatencyTracker(this.context, this.states)
     this.anyBalancer = createBalancer(options.balancer, this.context)
     this.replicaBalancer = createBalancer(options.balancer, this.context)
+    this.nearestBalancer = new NearestBalancer(this.context, options.nearestThreshold)
     this.checker =
       options.healthCheck === undefined
         ? undefined
@@ -425,43 +396,20 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Like `pick`, and counts the request in flight until `lease.release(outcome)`. */
   acquire(options?: PickOptions): Lease {
-    const state = this.select(options)
-    state.inFlight++
-    state.requests++
-    state.waiting++
+    const lease = this.leases.take(this.select(options))
     if (this.sweepArmed === 0) this.armSweep()
-    let lease = this.freeLeases.pop()
-    if (lease === undefined) lease = new PooledLease(this, state)
-    else {
-      lease.state = state
-      lease.endpoint = state.endpoint
-    }
-    lease.waiting = 1
     return lease
   }
 
-  /** @internal Called by a lease's release: feeds load, latency and outlier detection. */
-  settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
-    // Taken at an address the pod has since left (rescheduled, same id): what happened there says
-    // nothing about the server now at the new address. Identity compare first: it is the usual case.
-    const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
-    if (this.freeLeases.length < 1024) this.freeLeases.push(lease)
-    if (state.inFlight > 0) state.inFlight--
-    if (lease.waiting === 1) {
-      lease.waiting = 0
-      if (state.waiting > 0) state.waiting--
-      // An answer, or nothing left waiting, is progress; a request that got no answer in time (or
-      // was cancelled) is not, while others still wait.
-      if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
-    }
-    if (moved) return
+  /** A released lease's outcome (its counts already settled): feeds latency and outlier detection. */
+  private readonly onLeaseSettled = (state: EndpointState, outcome: LeaseOutcome): void => {
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
     this.context.now = this.systemTime ? performance.now() : this.clock.now()
     const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
     if (outcome.ok) {
       state.consecutiveFailures = 0
-      this.observe(state, latency)
+      this.latency.observe(state, latency)
       return
     }
     // The caller gave up, or its request was invalid: no evidence about the endpoint either way.
@@ -469,12 +417,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     // least `latency`, which raises its average if higher and is no failure (the loser of a race
     // would otherwise look idle and fast, and get the next request).
     if (outcome.kind === 'cancelled') {
-      if (outcome.censored === true) this.observeAtLeast(state, latency)
+      if (outcome.censored === true) this.latency.observeAtLeast(state, latency)
       return
     }
     state.failures++
     // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.observe(state, Math.max(latency, this.options.failurePenalty))
+    this.latency.observe(state, Math.max(latency, this.options.failurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
@@ -531,43 +479,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /**
-   * Records a latency observed at `context.now`. Peak EWMA (Finagle): a slower observation
-   * replaces the average at once; a faster one pulls it down with weight exp(-elapsed / decay),
-   * so the average forgets over ~`ewma.decay` ms.
-   *
-   * Also stores the epoch-scaled twin, ewma x e^((now - epoch) / decay), which is what peak-EWMA
-   * picks compare: decaying both candidates to the present multiplies both by the same factor, so
-   * the pick needs no clock and no exp. The epoch moves forward before the factor could overflow
-   * (e^709), rescaling every endpoint once.
-   */
-  private observe(state: EndpointState, latency: number): void {
-    const context = this.context
-    const now = context.now
-    const decay = context.ewmaDecay
-    if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
-    else {
-      const w = Math.exp((state.ewmaStamp - now) / decay)
-      state.ewma = state.ewma * w + latency * (1 - w)
-    }
-    state.ewmaStamp = now
-    if (now - context.ewmaEpoch > 600 * decay) this.rebaseEwma()
-    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
-  }
-
-  /** A censored latency: the endpoint took at least `latency` ms (the stall sweep's rule too). */
-  private observeAtLeast(state: EndpointState, latency: number): void {
-    if (latency > decayedEwma(state, this.context.now, this.context.ewmaDecay)) this.observe(state, latency)
-  }
-
-  private rebaseEwma(): void {
-    const context = this.context
-    context.ewmaEpoch = context.now
-    for (const s of this.states.values()) {
-      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
-    }
-  }
-
   /** A snapshot for dashboards and tests. Allocates; not for the per-request path. */
   stats(): PoolStats {
     const now = this.clock.now()
@@ -591,7 +502,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         consecutiveFailures: s.consecutiveFailures,
         waiting: s.waiting,
         stalled: s.stalled !== 0,
-        ewma: decayedEwma(s, now, this.options.ewmaDecay),
+        ewma: this.latency.current(s, now),
         ejections: s.ejections,
         ejectedFor: s.ejected ? Math.max(0, s.ejectedUntil - now) : 0,
         checksFailed: s.checksFailed,
@@ -663,7 +574,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         if (state === undefined) this.throwNoEndpoints('replicaPreferred', exclude)
         return state
       case SELECT_NEAREST:
-        state = this.pickNearest(exclude)
+        state = this.nearestBalancer.pick(exclude)
         if (state === undefined) this.throwNoEndpoints('nearest', exclude)
         return state
     }
@@ -674,76 +585,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (primary === undefined || !primary.eligible) return undefined
     if (exclude !== undefined && isExcluded(primary, exclude)) return undefined
     return primary
-  }
-
-  /**
-   * MongoDB's `nearest` server selection: the eligible primary and replicas of the preferred SRV
-   * priority level whose EWMA latency is within `nearestThreshold` ms of the lowest (its
-   * `localThresholdMS` window), then power of two choices on in-flight leases among those, so
-   * `nearest` traffic spreads over every endpoint about as close instead of piling onto one. An
-   * endpoint with no latency sample yet is inside the window: it gets traffic, and so a sample,
-   * without winning every pick as a latency of 0 would.
-   *
-   * The window moves with every release, so it is found here, by allocation-free scans (this is
-   * not the default path): the lowest latency, the window's size, then the two drawn members.
-   * Latencies are compared as `ewmaScaled` x one decay factor (one exp per pick, not one each).
-   */
-  private pickNearest(exclude: Exclusions): EndpointState | undefined {
-    const members = this.members
-    const n = members.length
-    const context = this.context
-    const factor = Math.exp((context.ewmaEpoch - context.now) / context.ewmaDecay)
-    let lowest = Number.POSITIVE_INFINITY
-    for (let i = 0; i < n; i++) {
-      const state = members[i]!
-      if (state.ewmaStamp === 0 || !this.nearestCandidate(state, exclude)) continue
-      const latency = state.ewmaScaled * factor
-      if (latency < lowest) lowest = latency
-    }
-    // No sample anywhere: every candidate is in (Infinity + threshold stays Infinity).
-    const limit = lowest + this.options.nearestThreshold
-    let count = 0
-    for (let i = 0; i < n; i++) if (this.inNearestWindow(members[i]!, exclude, factor, limit)) count++
-    if (count === 0) return undefined
-    let a: EndpointState | undefined
-    let b: EndpointState | undefined
-    if (count === 1) {
-      for (let i = 0; i < n && a === undefined; i++) {
-        if (this.inNearestWindow(members[i]!, exclude, factor, limit)) a = members[i]!
-      }
-      return a
-    }
-    // Two distinct ranks from one random number, as the P2C balancers draw them.
-    const x = context.random() * count
-    const first = x | 0
-    const k = ((x - first) * (count - 1)) | 0
-    const second = k + (((k - first) >>> 31) ^ 1)
-    for (let i = 0, rank = 0; i < n && (a === undefined || b === undefined); i++) {
-      const state = members[i]!
-      if (!this.inNearestWindow(state, exclude, factor, limit)) continue
-      if (rank === first) a = state
-      else if (rank === second) b = state
-      rank++
-    }
-    // A ramping endpoint (slow start, probation) takes a pick only with its current share.
-    if (a!.ramping !== 0 && !admits(a!, context)) return b
-    if (b!.ramping !== 0 && !admits(b!, context)) return a
-    return b!.inFlight < a!.inFlight ? b : a
-  }
-
-  private nearestCandidate(state: EndpointState, exclude: Exclusions): boolean {
-    return (
-      state.eligible &&
-      state.role !== 'unknown' &&
-      state.priority === this.nearestLevel &&
-      (exclude === undefined || !isExcluded(state, exclude))
-    )
-  }
-
-  private inNearestWindow(state: EndpointState, exclude: Exclusions, factor: number, limit: number): boolean {
-    return (
-      this.nearestCandidate(state, exclude) && (state.ewmaStamp === 0 || state.ewmaScaled * factor <= limit)
-    )
   }
 
   private throwNoEndpoints(wanted: WantedGroup, exclude: Exclusions): never {
@@ -838,16 +679,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       state.checkHealthy = false
       state.health = 'pending'
     }
-    // Start a newcomer at the members' mean latency, so peak-EWMA does not flood it before it has one.
-    let sum = 0
-    let n = 0
-    for (const s of this.states.values()) {
-      if (s !== state && s.ewmaStamp > 0) {
-        sum += decayedEwma(s, now, this.options.ewmaDecay)
-        n++
-      }
-    }
-    if (n > 0) this.observe(state, sum / n)
+    this.latency.seed(state)
     const slowStart = this.options.slowStart
     if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
     this.checker?.add(state)
@@ -1096,7 +928,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     const anyLevel = any.level()
     const replicaLevel = replica.level()
-    this.nearestLevel = nearest.level()
+    this.nearestBalancer.update(members, nearest.level())
     // A balancer sees the members of its level only: consistent hashing places keys on them (and
     // tests `state.eligible`, which is true of fit endpoints at every level).
     // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
@@ -1181,11 +1013,6 @@ class LevelFinder {
         ? this.eligible
         : this.lowest
   }
-}
-
-/** Kinds of failure in which the endpoint answered nothing: not progress for stall detection. */
-function noAnswer(kind: FailureKind | undefined): boolean {
-  return kind === 'timeout' || kind === 'connect-timeout' || kind === 'cancelled'
 }
 
 function createBalancer(name: BalancerName, context: PickContext): Balancer {

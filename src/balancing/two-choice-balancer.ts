@@ -1,6 +1,7 @@
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { Balancer, Exclusions, PickContext } from './balancer.js'
 import { admits, isExcluded } from './balancer.js'
+import { secondRank } from './p2c.js'
 import { scanFrom } from './random-balancer.js'
 
 /**
@@ -31,13 +32,10 @@ export abstract class TwoChoiceBalancer implements Balancer {
       const only = eligible[0]!
       return exclude === undefined || !isExcluded(only, exclude) ? only : undefined
     }
-    // Both draws from one 32-bit random number: the first index takes its high part, the
-    // fraction left over is still uniform and picks the second (distinct) index.
-    // Branch-free "skip i" (j += j >= i): the branch mispredicted half the time, ~5 ns a pick.
+    // Both draws from one 32-bit random number (see secondRank).
     const x = this.context.random() * n
     const i = x | 0
-    const k = ((x - i) * (n - 1)) | 0
-    const j = k + (((k - i) >>> 31) ^ 1)
+    const j = secondRank(x, i, n)
     let a: EndpointState | undefined = eligible[i]!
     let b: EndpointState | undefined = eligible[j]!
     if (exclude === undefined && (a.ramping | b.ramping) === 0) return this.better(b, a) ? b : a

@@ -198,6 +198,8 @@ export class BalancedDispatcher extends Dispatcher {
   hedgesWon = 0
   hedgesDenied = 0
   attemptsMoved = 0
+  /** @internal Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  readonly lingering = new Set<{ stopLingering(): void }>()
 
   constructor(options: BalancedDispatcherOptions) {
     super()
@@ -476,6 +478,7 @@ export class BalancedDispatcher extends Dispatcher {
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closing ??= this.#shutdown(async () => {
       await this.#allAnswered()
+      this.#stopLingering()
       await this.endpointDispatchers.close()
     })
     if (callback === undefined) return this.#closing
@@ -509,6 +512,7 @@ export class BalancedDispatcher extends Dispatcher {
           if (request.live) this.unlink(request)
           request = next
         }
+        this.#stopLingering()
         return this.endpointDispatchers.destroy(error)
       })
       this.#closing ??= this.#destroying
@@ -517,6 +521,10 @@ export class BalancedDispatcher extends Dispatcher {
     if (cb === undefined) return destroyed
     destroyed.then(cb, cb)
     return undefined
+  }
+
+  #stopLingering(): void {
+    for (const attempt of [...this.lingering]) attempt.stopLingering()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

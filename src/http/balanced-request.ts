@@ -130,6 +130,8 @@ class AttemptHandler implements Handler {
   detachReason: unknown = undefined
   #released = false
   #reported = false
+  /** While a lost race's attempt is given time to answer anyway (see linger). */
+  #lingerTimer: NodeJS.Timeout | null = null
 
   /** `start`: performance.now() when the attempt began (the caller has just read it). */
   constructor(request: BalancedRequest, lease: Lease, start: number, hedge: boolean, number: number) {
@@ -150,6 +152,11 @@ class AttemptHandler implements Handler {
   release(ok: boolean, kind: FailureKind | undefined, error: unknown, censored = false): void {
     if (this.#released) return
     this.#released = true
+    if (this.#lingerTimer !== null) {
+      clearTimeout(this.#lingerTimer)
+      this.#lingerTimer = null
+      this.request.lingered(this)
+    }
     let latency = this.latency
     if (latency < 0) {
       latency = performance.now() - this.start
@@ -188,6 +195,35 @@ class AttemptHandler implements Handler {
     }
   }
 
+  /**
+   * Lost the race while sent and unanswered: no longer reaches the caller, but keeps its lease
+   * for up to `ms`, so that the pool sees how slow its endpoint is (an answer: its real latency;
+   * none: a censored latency of `ms`, and the in-flight count and stall detection meanwhile)
+   * rather than an attempt that vanished after a few milliseconds. Then it is aborted.
+   */
+  linger(reason: Error, ms: number): void {
+    this.detached = true
+    this.detachReason = reason
+    this.#lingerTimer = setTimeout(stopLingering, ms, this).unref()
+  }
+
+  get lingering(): boolean {
+    return this.#lingerTimer !== null
+  }
+
+  /** The linger time is over, or the client closes: abort the attempt (released as censored). */
+  stopLingering(): void {
+    if (this.#lingerTimer === null) return
+    clearTimeout(this.#lingerTimer)
+    this.#lingerTimer = null
+    this.request.lingered(this)
+    if (this.controller !== null) this.controller.abort(this.detachReason as Error)
+    else {
+      this.release(false, 'cancelled', this.detachReason)
+      this.report(false)
+    }
+  }
+
   onRequestStart(controller: Controller, _context: unknown): void {
     this.controller = controller
     if (this.detached) {
@@ -216,7 +252,15 @@ class AttemptHandler implements Handler {
     headers: Record<string, unknown>,
     text?: string,
   ): void {
-    if (this.detached) return
+    if (this.detached) {
+      // A lost race's attempt answered while it lingered: its real latency, for the pool.
+      if (this.#lingerTimer !== null && statusCode >= 200 && this.latency < 0) {
+        this.latency = performance.now() - this.start
+        this.statusCode = statusCode
+        this.lease.responded?.()
+      }
+      return
+    }
     if (statusCode < 200) {
       this.request.info(controller, statusCode, headers, text)
       return
@@ -707,7 +751,19 @@ export class BalancedRequest implements Controller {
     const racing = this.#racing
     if (racing === null) return
     this.#racing = null
-    for (const a of racing) if (a !== winner && !a.settled) a.detach(reason)
+    const linger = winner === null || this.#d.closed ? 0 : (this.#d.hedge?.linger(this.#hedgeDelay) ?? 0)
+    for (const a of racing) {
+      if (a === winner || a.settled) continue
+      if (linger > 0 && a.started && a.latency < 0) {
+        a.linger(reason, linger)
+        this.#d.lingering.add(a)
+      } else a.detach(reason)
+    }
+  }
+
+  /** @internal `attempt` stopped lingering (answered, aborted, or released). */
+  lingered(attempt: AttemptHandler): void {
+    this.#d.lingering.delete(attempt)
   }
 
   #won(attempt: AttemptHandler): void {
@@ -1203,6 +1259,10 @@ export class BalancedRequest implements Controller {
         : `${kind} (${(error as { code?: string })?.code ?? (error as Error)?.message ?? 'unknown'})`
     return `${what}; ${suffix}`
   }
+}
+
+function stopLingering(attempt: AttemptHandler): void {
+  attempt.stopLingering()
 }
 
 /** A hedge timer's callback: a function of its argument, so arming a timer makes no closure. */

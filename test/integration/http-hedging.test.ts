@@ -53,6 +53,67 @@ describe('hedged requests in the lab', () => {
     expect(client.stats().failures).toBe(0)
   })
 
+  it('under load with a slow pod and the default hedging: no POST reaches a pod twice, the slow pod learns to get few first attempts, nothing is pending after close()', async () => {
+    const svc = await lab.addService({ name: 'loaded', kind: 'headless', replicas: 4 })
+    const client = labClient(lab, svc, { balancer: 'peak-ewma', hedge: true })
+    clients.push(client)
+    await client.pool.ready()
+    const slow = svc.pod('loaded-3')
+    slow.fault({ kind: 'slow', latencyMs: 400 })
+    let started = 0
+    let settled = 0
+    let firstToSlow = 0
+    let firsts = 0
+    client.on('attempt', (e) => {
+      if (e.attempt !== 1) return
+      firsts++
+      if (e.endpoint.name === 'loaded-3') firstToSlow++
+    })
+    const postIds: string[] = []
+    let stop = false
+    const send = async (method: 'GET' | 'POST', i: number) => {
+      started++
+      const id = `${method}-${i}-${started}`
+      if (method === 'POST') postIds.push(id)
+      try {
+        const res = await client.request('/item', {
+          method,
+          headers: { 'x-request-id': id },
+          ...(method === 'POST' ? { body: id } : {}),
+        })
+        await res.body.dump()
+      } finally {
+        settled++
+      }
+    }
+    const loop = async (method: 'GET' | 'POST', i: number) => {
+      while (!stop) await send(method, i)
+    }
+    const loops = [...Array.from({ length: 8 }, (_, i) => loop('GET', i)), loop('POST', 0), loop('POST', 1)]
+    // Enough answers for the p95 delay (40) and then well past it; then close with requests out.
+    await until('600 requests answered', () => settled >= 600, 30_000)
+    const firstsBefore = firsts
+    const slowBefore = firstToSlow
+    await until('600 more', () => settled >= 1_200, 30_000)
+    stop = true
+    await client.close()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(started - settled).toBe(0)
+    await Promise.all(loops)
+    expect(client.dispatcher.lingering.size).toBe(0)
+    expect(client.pool.stats().endpoints.every((e) => e.inFlight === 0)).toBe(true)
+    // Every POST reached exactly one pod (hedges are for idempotent methods only).
+    const arrivals = new Map<string, number>()
+    for (const pod of svc.pods)
+      for (const [id, n] of pod.requestIds) arrivals.set(id, (arrivals.get(id) ?? 0) + n)
+    expect(postIds.length).toBeGreaterThan(10)
+    expect(postIds.filter((id) => arrivals.get(id) !== 1)).toEqual([])
+    expect(client.stats().hedges).toBeGreaterThan(0)
+    // Once it has measured the slow pod (the losers' latencies), peak-EWMA sends it less than
+    // its fair share (1/4) of first attempts.
+    expect((firstToSlow - slowBefore) / (firsts - firstsBefore)).toBeLessThan(0.25)
+  })
+
   it('never hedges a POST: the one sent to the slow pod waits for it, and every POST reaches exactly one pod', async () => {
     const svc = await lab.addService({ name: 'posted', kind: 'headless', replicas: 3 })
     const client = labClient(lab, svc, { balancer: 'round-robin', hedge: { delay: 0 } })

@@ -72,13 +72,16 @@ describe('hedged requests', () => {
     expect(res.statusCode).toBe(200)
     expect(await res.body.text()).toBe('web-1')
     expect(pods.map((p) => p.count())).toEqual([1, 1])
-    // The loser is aborted (its socket closes) and released as cancelled: not web-0's fault, but
-    // with the time it waited as a censored latency (web-0 took at least that long).
+    // The loser may still answer for 10 x the delay (at least 100 ms); web-0 does not, so it is
+    // then aborted (its socket closes) and released as cancelled: not web-0's fault, but with the
+    // time it waited as a censored latency (web-0 took at least that long).
+    expect(client.dispatcher.lingering.size).toBe(1)
     await until('the slow attempt to be abandoned', () => slow.abandoned === 1)
     await until('both leases released', () => pool.released.length === 2)
+    expect(client.dispatcher.lingering.size).toBe(0)
     const loser = pool.released.find((r) => r.endpoint.name === 'web-0')
     expect(loser?.outcome).toMatchObject({ ok: false, kind: 'cancelled', censored: true })
-    expect((loser!.outcome as { latency: number }).latency).toBeGreaterThanOrEqual(20)
+    expect((loser!.outcome as { latency: number }).latency).toBeGreaterThanOrEqual(200)
     expect(pool.released.find((r) => r.endpoint.name === 'web-1')?.outcome.ok).toBe(true)
     expect(pool.acquired[1]?.options?.exclude).toEqual([pool.endpoints[0]!.id])
     expect(client.stats()).toMatchObject({
@@ -92,6 +95,43 @@ describe('hedged requests', () => {
     expect(hedges[0]).toMatchObject({ service: 'web.test', attempt: 2, delay: 20 })
     expect(hedges[0]!.endpoint.name).toBe('web-1')
     expect(hedges[0]!.outstanding.map((e) => e.name)).toEqual(['web-0'])
+  })
+
+  it('a loser that answers while it lingers gives the pool its real latency, and the caller nothing', async () => {
+    const pods = await start(2)
+    const slow = new HeldPod()
+    pods[0]!.behaviour = slow.behaviour
+    const { client, pool } = clientFor(pods, { hedge: { delay: 20 } })
+    const res = await client.request('/x')
+    expect(await res.body.text()).toBe('web-1')
+    // web-0 answers now, within its linger time (200 ms: 10 x the delay).
+    expect(client.dispatcher.lingering.size).toBe(1)
+    slow.release()
+    await until('both leases released', () => pool.released.length === 2)
+    const loser = pool.released.find((r) => r.endpoint.name === 'web-0')
+    expect(loser?.outcome.ok).toBe(true)
+    expect((loser!.outcome as { latency: number }).latency).toBeGreaterThanOrEqual(20)
+    expect(slow.abandoned).toBe(0)
+    expect(client.dispatcher.lingering.size).toBe(0)
+    expect(client.stats()).toMatchObject({ requests: 1, attempts: 2, hedges: 1, hedgesWon: 1, failures: 0 })
+  })
+
+  it('close() aborts a lingering loser at once instead of waiting out its linger time', async () => {
+    const pods = await start(2)
+    const slow = new HeldPod()
+    pods[0]!.behaviour = slow.behaviour
+    // A 1 s delay: the loser could linger 10 s.
+    const { client, pool } = clientFor(pods, { hedge: { delay: 1_000 } })
+    await (await client.request('/x')).body.dump()
+    expect(client.dispatcher.lingering.size).toBe(1)
+    await client.close()
+    expect(client.dispatcher.lingering.size).toBe(0)
+    expect(pool.released).toHaveLength(2)
+    const loser = pool.released.find((r) => r.endpoint.name === 'web-0')
+    expect(loser?.outcome).toMatchObject({ ok: false, kind: 'cancelled', censored: true })
+    // It waited the delay and the winner's answer, not a tenth of its 10 s linger time more.
+    expect((loser!.outcome as { latency: number }).latency / 10_000).toBeLessThan(0.2)
+    await until('the slow attempt to be abandoned', () => slow.abandoned === 1)
   })
 
   it('delivers exactly one response to the handler when both attempts answer', async () => {
