@@ -59,7 +59,7 @@ export interface EwmaOptions {
 
 /** The pool's own options: everything but discovery. */
 export interface BalancingOptions {
-  /** Default `round-robin`. */
+  /** Default `peak-ewma` (docs/balancing.md says why, with the figures). */
   balancer?: BalancerName
   /** Active health checks. Default none. */
   healthCheck?: HealthCheckOptions | HealthCheckFunction
@@ -138,7 +138,7 @@ export function resolveBalancingOptions(options: Record<string, unknown>): Resol
   const ewma = options.ewma === undefined ? {} : requireObject('ewma', options.ewma)
   rejectUnknownKeys('ewma', ewma, ['decay', 'failurePenalty'])
   return {
-    balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'round-robin'),
+    balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'peak-ewma'),
     healthCheck: resolveHealthCheck(options.healthCheck),
     outlierDetection: resolveOutlierDetection(options.outlierDetection),
     stallDetection: resolveStallDetection(options.stallDetection),

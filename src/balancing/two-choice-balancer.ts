@@ -59,18 +59,35 @@ export class LeastRequestBalancer extends TwoChoiceBalancer {
 }
 
 /**
+ * Two latency averages within this factor of each other are alike: the pick goes by in-flight
+ * count, as least-request's. A peak-sensitive average keeps a one-off slow answer for about
+ * `ewma.decay`, so between healthy pods it differs by noise, and comparing noise made P2C favour
+ * whichever pod had the luckier samples: S3 (4 healthy pods, bench/scenario-skew.ts) measured the
+ * busiest pod at 1.024-1.064 of its fair share with a plain comparison, 1.002-1.040 with 1.5 and
+ * 1.006-1.017 with 2 (docs/balancing.md). A sick pod is far outside it: a hung or black-holed one
+ * has its wait censored into the average within tens of ms, a 2 s pod is 100x its peers.
+ */
+const ALIKE_LATENCY_RATIO = 2
+
+/**
  * Peak EWMA (Finagle, Linkerd): P2C on latency x (in-flight + 1). The latency average jumps to a
  * slower observation at once and decays toward 0 with time constant `ewma.decay` (10 s), so an
- * endpoint that was slow gets traffic again after a while.
+ * endpoint that was slow gets traffic again after a while. Endpoints whose averages are within
+ * ALIKE_LATENCY_RATIO of each other compete on in-flight count alone (fairness; see above).
  *
  * Decaying two averages to the present multiplies both by e^(-now/decay), which cancels out of
- * the comparison; so the pick compares `ewmaScaled` (the average scaled to a fixed epoch, kept by
- * the pool) with no clock read and no exp. An endpoint with no latency yet competes on in-flight
- * count alone.
+ * the comparison (of costs and of the ratio); so the pick compares `ewmaScaled` (the average
+ * scaled to a fixed epoch, kept by the pool) with no clock read and no exp. An endpoint with no
+ * latency yet competes on in-flight count alone.
  */
 export class PeakEwmaBalancer extends TwoChoiceBalancer {
   protected better(a: EndpointState, b: EndpointState): boolean {
     if (a.ewma === 0 || b.ewma === 0) return a.inFlight < b.inFlight
-    return a.ewmaScaled * (a.inFlight + 1) < b.ewmaScaled * (b.inFlight + 1)
+    const latencyA = a.ewmaScaled
+    const latencyB = b.ewmaScaled
+    if (latencyA < latencyB * ALIKE_LATENCY_RATIO && latencyB < latencyA * ALIKE_LATENCY_RATIO) {
+      return a.inFlight < b.inFlight
+    }
+    return latencyA * (a.inFlight + 1) < latencyB * (b.inFlight + 1)
   }
 }

@@ -60,7 +60,12 @@ describe('HeadlessAgent', () => {
     const other = await lab.addService({ name: 'other', kind: 'headless', replicas: 1 })
     const agent = new HeadlessAgent({
       services: {
-        [svc.fqdn]: { portName: 'http', dns: { servers: [lab.dnsServer], search: [], ndots: 1 } },
+        // round-robin: four sequential fetches reach each pod twice.
+        [svc.fqdn]: {
+          portName: 'http',
+          balancer: 'round-robin',
+          dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+        },
       },
     })
     closers.push(agent)

@@ -43,7 +43,14 @@ describe('HTTPS to pods by the service name', () => {
     }
     const origin = `https://${svc.fqdn}:${svc.port}`
     const dns = { servers: [lab.dnsServer], search: [], ndots: 1 }
-    const client = createClient({ origin, portName: 'http', dns, tls: { ca: tls.cert } })
+    // round-robin: four sequential requests reach each pod twice.
+    const client = createClient({
+      origin,
+      portName: 'http',
+      balancer: 'round-robin',
+      dns,
+      tls: { ca: tls.cert },
+    })
     const bodies: string[] = []
     for (let i = 0; i < 4; i++) bodies.push(await (await client.request('/')).body.text())
     await client.close()

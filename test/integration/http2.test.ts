@@ -28,6 +28,9 @@ async function h2Service(
     origin: `https://${svc.fqdn}:${svc.port}`,
     portName: 'http',
     dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+    // round-robin: the evenness checks below are about sessions and streams, not latency (a
+    // 300-request burst from cold is too short for latency-aware balancing to even out).
+    balancer: 'round-robin',
     tls: { ca: tls.cert },
     ...(options.allowH2 === undefined ? {} : { allowH2: options.allowH2 }),
   })
@@ -131,6 +134,7 @@ describe('h2c: cleartext HTTP/2 by prior knowledge (h2c: true)', () => {
       origin: `http://${svc.fqdn}:${svc.port}`,
       portName: 'http',
       dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+      balancer: 'round-robin', // as in h2Service: the evenness check is about sessions
       h2c: true,
     })
     cleanups.push(

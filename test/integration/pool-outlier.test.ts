@@ -58,6 +58,7 @@ describe('passive outlier detection on real pods', () => {
   it('a pod answering 503s is ejected at the consecutiveFailures-th, then returns on probation', async () => {
     const svc = await service('shop')
     const p = await pool(svc, {
+      balancer: 'round-robin', // the failing pod's turns, counted below
       outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 300, jitter: 0, probation: 300 },
     })
     svc.pod('shop-2').fault({ kind: 'errors', ratio: 1, status: 503 })
@@ -131,7 +132,8 @@ describe('passive outlier detection on real pods', () => {
 
   it('a killed pod rescheduled with a new IP serves again at once, not after its ejection', async () => {
     const svc = await service('cart')
-    const p = await pool(svc, { outlierDetection: { baseEjectionTime: 120_000 } })
+    // round-robin: six sequential GETs reach the killed pod, nine reach the rescheduled one 3 times.
+    const p = await pool(svc, { balancer: 'round-robin', outlierDetection: { baseEjectionTime: 120_000 } })
     const ejected = nextPoolEvent<EjectEvent>(p, 'eject')
     await svc.pod('cart-1').kill()
     for (let i = 0; i < 6; i++) await leasedGet(p)

@@ -10,13 +10,14 @@ describe("readPreference 'nearest'", () => {
     const source = new FakeSource(statefulSet(size, 'db'))
     const clock = new FakeClock()
     const pool = createPool(
-      { service: 'db', panicThreshold: 0, primary: { ordinal: 0 }, ...extra },
+      // round-robin: sample() below feeds one latency to each endpoint through a rotation.
+      { service: 'db', balancer: 'round-robin', panicThreshold: 0, primary: { ordinal: 0 }, ...extra },
       { source, clock, random: seededRandom(7) },
     )
     return { pool, source, clock }
   }
 
-  /** One latency sample per endpoint, fed through round-robin leases. */
+  /** One latency sample per endpoint, fed through round-robin leases (the pool's balancer here). */
   function sample(pool: ReturnType<typeof setup>['pool'], latencies: Record<string, number>): void {
     const count = Object.keys(latencies).length
     for (let i = 0; i < count; i++) {

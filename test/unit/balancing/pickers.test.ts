@@ -183,6 +183,32 @@ describe('power of two choices', () => {
     all[0]!.inFlight = 0
     expect(balancer.pick(undefined, undefined)).toBe(all[0])
   })
+  it('peak-EWMA treats latencies within 2x as alike: the one with fewer in flight wins', () => {
+    const c = context()
+    const all = states(2)
+    observed(all[0]!, 10, 1_000, c)
+    observed(all[1]!, 19, 1_000, c)
+    all[0]!.inFlight = 2
+    all[1]!.inFlight = 1
+    const balancer = new PeakEwmaBalancer(c)
+    balancer.update(all, all)
+    // Plain peak-EWMA costs: 10 x 3 = 30 against 19 x 2 = 38, web-0. Alike latencies: web-1, less loaded.
+    for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[1])
+    // Beyond 2x, latency x (in-flight + 1) decides again: 10 x 3 = 30 against 21 x 2 = 42.
+    observed(all[1]!, 21, 1_000, c)
+    for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[0])
+  })
+
+  it('peak-EWMA spreads alike endpoints as evenly as least-request (max - min <= 4 for 1000 leases)', () => {
+    const c = context()
+    const all = states(10)
+    for (const [i, s] of all.entries()) observed(s, 10 + i, 1_000, c) // 10..19 ms: alike
+    const balancer = new PeakEwmaBalancer(c)
+    balancer.update(all, all)
+    for (let i = 0; i < 1000; i++) balancer.pick(undefined, undefined)!.inFlight++
+    const loads = all.map((s) => s.inFlight)
+    expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(4)
+  })
 })
 
 describe('consistent-hash (Maglev)', () => {

@@ -129,6 +129,8 @@ describe('active health checks', () => {
     const pool = createPool(
       {
         service: 'web',
+        // round-robin: six picks must reach all three endpoints to show panic routes to all.
+        balancer: 'round-robin',
         panicThreshold: 0.5,
         healthCheck: {
           check: async (e) => {

@@ -175,6 +175,8 @@ describe('panic mode', () => {
   it('routes across all endpoints when the fit share falls below the threshold, and says so', () => {
     const { pool, clock, panics } = setup(
       {
+        // round-robin: eight picks must reach all four endpoints to show panic routes to all.
+        balancer: 'round-robin',
         panicThreshold: 0.5,
         outlierDetection: { maxEjectionPercent: 100, baseEjectionTime: 1_000, jitter: 0 },
       },

@@ -22,7 +22,7 @@ function setup(options: Partial<PoolOptions> = {}, n = 3) {
 
 describe('createPool', () => {
   it('round-robins across the endpoints discovery lists', () => {
-    const { pool } = setup()
+    const { pool } = setup({ balancer: 'round-robin' })
     const names = Array.from({ length: 6 }, () => pool.pick().name)
     expect(new Set(names.slice(0, 3)).size).toBe(3)
     expect(names.slice(3)).toEqual(names.slice(0, 3))

@@ -16,7 +16,11 @@ describe('a pod rescheduled with a new IP (same id)', () => {
   it('is not kept out by an ejection earned at its old address, but keeps its ejection count', () => {
     const source = new FakeSource(statefulSet(3))
     const clock = new FakeClock()
-    const pool = createPool({ service: 'web', panicThreshold: 0 }, { source, clock, random: () => 0 })
+    // round-robin: six picks must reach every endpoint (a fixed random source makes P2C pick one pair).
+    const pool = createPool(
+      { service: 'web', balancer: 'round-robin', panicThreshold: 0 },
+      { source, clock, random: () => 0 },
+    )
     const health: HealthEvent[] = []
     pool.on('health', (e) => health.push(e))
     const old = pool.endpoints[1]!
