@@ -325,16 +325,22 @@ export class BalancedDispatcher extends Dispatcher {
    * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
    * (idle connections now, busy ones as their requests end), and every attempt still queued there
    * unwritten sent elsewhere first (move-off.ts). A stalled endpoint only when requests were
-   * written there (stuck on live sockets).
+   * written there (stuck on live sockets) and it has idle connections or queued requests.
    */
   #retire(endpoint: Endpoint, how: 'stalled' | 'out'): void {
     if (this.#requests.closed) return
     const id = endpoint.id
-    // A stall with nothing written there is one of connects that do not complete (a black hole
-    // without live sockets): left alone, they fail at timeouts.connect, are retried at once, and
-    // count as the pod's connect timeouts, which eject it (then everything is retired). Taken
-    // back, they would hide the pod's failure from outlier detection, and it would never leave.
-    if (how === 'stalled' && this.#connections.written(id) === 0) return
+    if (how === 'stalled') {
+      const { running, free, pending } = this.#connections.load(id)
+      // A stall with nothing written there is one of connects that do not complete (a black hole
+      // without live sockets): left alone, they fail at timeouts.connect, are retried at once,
+      // and count as the pod's connect timeouts, which eject it (then everything is retired).
+      // Taken back, they would hide the pod's failure, and it would never leave rotation.
+      if (running === 0) return
+      // Every connection busy and nothing queued: retiring would only churn connections (those
+      // stuck on a black hole are destroyed when their requests are aborted anyway).
+      if (free === 0 && pending === 0) return
+    }
     const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }

@@ -3,6 +3,8 @@ import { buildConnector, Pool } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { formatHostPort } from '../internal/format-host-port.js'
 
+const NO_LOAD = { running: 0, free: 0, pending: 0 } as const
+
 interface Entry {
   readonly address: string
   readonly port: number
@@ -95,9 +97,16 @@ export class EndpointDispatchers {
     return true
   }
 
-  /** Requests written on the endpoint's connections and not over (undici's `stats.running`; 0 without a Pool). */
-  written(endpointId: string): number {
-    return this.#entries.get(endpointId)?.pool.stats.running ?? 0
+  /**
+   * What the endpoint's Pool holds, from undici's `stats`: requests written on its connections
+   * and not over (`running`), idle connections (`free`), requests not written yet (`pending`).
+   * Zeros without a Pool.
+   */
+  load(endpointId: string): { readonly running: number; readonly free: number; readonly pending: number } {
+    const pool = this.#entries.get(endpointId)?.pool
+    if (pool === undefined) return NO_LOAD
+    const { running, free, pending } = pool.stats
+    return { running, free, pending }
   }
 
   /** Endpoint ids with a live Pool, and how many Pools are still draining. */
