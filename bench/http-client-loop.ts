@@ -134,11 +134,20 @@ if (session !== null) {
 let allocated = 0
 let previousAfter: number | undefined
 let gcTime = 0
+let promoted = 0
+let scavengeTime = 0
 const heapUsed = (s: { heapStatistics: { usedHeapSize: number } }) => s.heapStatistics.usedHeapSize
+const oldSpace = (s: { heapSpaceStatistics: ReadonlyArray<{ spaceName: string; spaceUsedSize: number }> }) =>
+  s.heapSpaceStatistics.find((space) => space.spaceName === 'old_space')?.spaceUsedSize ?? 0
 for (const event of profile?.statistics ?? []) {
   if (previousAfter !== undefined) allocated += heapUsed(event.beforeGC) - previousAfter
   previousAfter = heapUsed(event.afterGC)
   gcTime += event.cost
+  if (event.gcType === 'Scavenge') {
+    // What a scavenge moved to the old generation: objects that survived two.
+    promoted += Math.max(0, oldSpace(event.afterGC) - oldSpace(event.beforeGC))
+    scavengeTime += event.cost
+  }
   if (values['gc-log']) {
     console.log(
       `${event.gcType} ${event.cost.toFixed(0)} µs  heap ${heapUsed(event.beforeGC)} -> ${heapUsed(event.afterGC)}`,
@@ -160,6 +169,9 @@ console.log(
     gcUsPerRequest: Number((gcTime / result.ok).toFixed(2)),
     // Between the first and the last GC of the run.
     heapBytesPerRequest: Math.round(allocated / result.ok),
+    // Moved to the old generation by scavenges, and their pause time (main thread).
+    promotedBytesPerRequest: Math.round(promoted / result.ok),
+    scavengeUsPerRequest: Number((scavengeTime / result.ok).toFixed(2)),
   }),
 )
 // With --expose-gc: the heap left after a full GC (what the run retained, not just promoted).

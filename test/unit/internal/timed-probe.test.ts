@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { timedProbe } from '../../../src/internal/timed-probe.js'
-import { FakeClock } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
 
 describe('timedProbe', () => {
   it('settles as the probe does and leaves no timer behind', async () => {
