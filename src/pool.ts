@@ -197,7 +197,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Use `createPool`. */
+  /** @internal Use `createPool`. */
   constructor(
     service: string,
     options: ResolvedBalancingOptions,

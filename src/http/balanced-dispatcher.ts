@@ -81,6 +81,7 @@ const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
 export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
   readonly service: string
+  /** @internal The resolved HTTP options (the request path reads them). */
   readonly options: ResolvedHttpOptions
   readonly hostname: string
   /** TLS servername for https origins (`tls.servername`, else the host name); undefined for http. */
@@ -110,6 +111,7 @@ export class BalancedDispatcher extends Dispatcher {
   readonly #stopMetrics: (() => void) | undefined
   #destroying: Promise<void> | null = null
 
+  /** @internal Use `createClient` or `HeadlessAgent`. */
   constructor(options: BalancedDispatcherOptions) {
     super()
     this.pool = options.pool
