@@ -39,6 +39,7 @@ export type {
   CheckEvent,
   EjectEvent,
   EndpointStats,
+  HealthChangeReason,
   HealthEvent,
   PanicEvent,
   PoolEvents,

@@ -67,6 +67,18 @@ export interface BalancedDispatcherOptions {
   readonly clock?: Clock
 }
 
+/**
+ * The events of a {@link BalancedDispatcher} (and of `HeadlessClient#on`), as listener arguments.
+ * The dispatcher emits these besides undici's own (`connect`, `disconnect`, `connectionError`,
+ * `drain`), whose types undici's `Dispatcher` declares.
+ */
+export interface BalancedDispatcherEvents {
+  attempt: [event: AttemptEvent]
+  'attempt-end': [event: AttemptEndEvent]
+  retry: [event: RetryEvent]
+  hedge: [event: HedgeEvent]
+}
+
 const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
 
 /**
@@ -341,6 +353,43 @@ export class BalancedDispatcher extends Dispatcher {
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
+  }
+
+  override on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override on(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override on(event: string, listener: (...args: never[]) => void): this {
+    // undici's Dispatcher types name only its own events; Node's EventEmitter takes any.
+    return super.on(event as 'drain', listener as never)
+  }
+
+  override once<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override once(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override once(event: string, listener: (...args: never[]) => void): this {
+    return super.once(event as 'drain', listener as never)
+  }
+
+  override off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override off(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override off(event: string, listener: (...args: never[]) => void): this {
+    return super.off(event as 'drain', listener as never)
   }
 
   stats(): HttpStats {

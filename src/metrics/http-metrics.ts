@@ -82,14 +82,14 @@ export function recordHttpMetrics(
   const observe: BatchCallback = (result) => {
     result.observe(denied, dispatcher.stats().retriesDenied, base)
   }
-  dispatcher.on('attempt-end' as 'drain', onAttemptEnd as never)
-  dispatcher.on('retry' as 'drain', onRetry as never)
-  dispatcher.on('hedge' as 'drain', onHedge as never)
+  dispatcher.on('attempt-end', onAttemptEnd)
+  dispatcher.on('retry', onRetry)
+  dispatcher.on('hedge', onHedge)
   meter.addBatchObservableCallback(observe, [denied])
   return () => {
-    dispatcher.off('attempt-end' as 'drain', onAttemptEnd as never)
-    dispatcher.off('retry' as 'drain', onRetry as never)
-    dispatcher.off('hedge' as 'drain', onHedge as never)
+    dispatcher.off('attempt-end', onAttemptEnd)
+    dispatcher.off('retry', onRetry)
+    dispatcher.off('hedge', onHedge)
     meter.removeBatchObservableCallback(observe, [denied])
   }
 }
