@@ -16,14 +16,26 @@ import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
 import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
 import type { RequestContext } from './request-context.js'
-import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
 import { RetryPolicy } from './retry-policy.js'
 import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
-export type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+export type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
@@ -65,18 +77,6 @@ export interface BalancedDispatcherOptions {
   readonly http: ResolvedHttpOptions
   /** @internal The clock of the retry budget, backoffs and latencies (tests); the system's by default. */
   readonly clock?: Clock
-}
-
-/**
- * The events of a {@link BalancedDispatcher} (and of `HeadlessClient#on`), as listener arguments.
- * The dispatcher emits these besides undici's own (`connect`, `disconnect`, `connectionError`,
- * `drain`), whose types undici's `Dispatcher` declares.
- */
-export interface BalancedDispatcherEvents {
-  attempt: [event: AttemptEvent]
-  'attempt-end': [event: AttemptEndEvent]
-  retry: [event: RetryEvent]
-  hedge: [event: HedgeEvent]
 }
 
 const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })

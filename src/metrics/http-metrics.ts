@@ -1,4 +1,9 @@
-import type { AttemptEndEvent, HedgeEvent, RetryEvent } from '../http/request-events.js'
+import type {
+  AttemptEndEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from '../http/request-events.js'
 import { VERSION } from '../version.js'
 import { endpointLabel } from './endpoint-label.js'
 import {
@@ -32,8 +37,14 @@ export interface MeteredDispatcher {
   readonly service: string
   readonly hostname: string
   stats(): { readonly retriesDenied: number }
-  on(event: 'drain', listener: never): unknown
-  off(event: 'drain', listener: never): unknown
+  on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
+  off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
 }
 
 /**
