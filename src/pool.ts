@@ -40,6 +40,7 @@ export type {
   CheckEvent,
   EjectEvent,
   EndpointStats,
+  HealthChangeReason,
   HealthEvent,
   PanicEvent,
   PoolEvents,
