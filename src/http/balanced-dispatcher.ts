@@ -16,14 +16,26 @@ import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
 import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
 import type { RequestContext } from './request-context.js'
-import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
 import { RetryPolicy } from './retry-policy.js'
 import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
-export type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+export type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
@@ -353,6 +365,43 @@ export class BalancedDispatcher extends Dispatcher {
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
+  }
+
+  override on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override on(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override on(event: string, listener: (...args: never[]) => void): this {
+    // undici's Dispatcher types name only its own events; Node's EventEmitter takes any.
+    return super.on(event as 'drain', listener as never)
+  }
+
+  override once<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override once(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override once(event: string, listener: (...args: never[]) => void): this {
+    return super.once(event as 'drain', listener as never)
+  }
+
+  override off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override off(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override off(event: string, listener: (...args: never[]) => void): this {
+    return super.off(event as 'drain', listener as never)
   }
 
   stats(): HttpStats {

@@ -65,7 +65,7 @@ function leave(
       endpoint: which,
       state: how,
       previous: 'healthy',
-      reason: how,
+      reason: how === 'ejected' ? 'ejected' : 'check-failed',
     } satisfies HealthEvent)
 }
 
