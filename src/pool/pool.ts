@@ -2,15 +2,10 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from '../balancing/balancer.js'
 import { PickContext } from '../balancing/balancer.js'
-import type { BalancingOptions, ResolvedBalancingOptions } from '../balancing/balancing-options.js'
-import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from '../balancing/balancing-options.js'
+import type { ResolvedBalancingOptions } from '../balancing/balancing-options.js'
 import { LatencyTracker } from '../balancing/latency-tracker.js'
 import { SELECT_PRIMARY, type SelectionPlan, selectionPlan } from '../balancing/roles.js'
 import { RoutingTable } from '../balancing/routing-table.js'
-import type { DiscoveryInternals } from '../discovery/create-endpoint-source.js'
-import { createEndpointSource } from '../discovery/create-endpoint-source.js'
-import type { DiscoveryOptions } from '../discovery/discovery-options.js'
-import { DISCOVERY_OPTION_KEYS } from '../discovery/discovery-options.js'
 import type { EndpointSource, ReadyOptions, ResolutionEvent } from '../discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { describeEndpoint } from '../endpoint.js'
@@ -22,8 +17,9 @@ import { systemClock } from '../internal/clock.js'
 import type { Lease, LeaseOutcome, PickOptions } from '../lease.js'
 import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { recordPoolMetrics } from '../metrics/pool-metrics.js'
-import { invalidType, rejectUnknownKeys, requireObject } from '../options.js'
+import { invalidType } from '../options.js'
 import { PrimaryTracker } from '../roles/primary-tracker.js'
+import type { PoolInternals } from './create-pool.js'
 import { Leases } from './leases.js'
 import { Membership } from './membership.js'
 import type { WantedGroup } from './no-endpoint-reason.js'
@@ -33,69 +29,16 @@ import type { PoolEvents, PoolStats } from './pool-events.js'
 
 const debug = debuglog('headless-lb')
 
-/** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
-export type PoolOptions = DiscoveryOptions & BalancingOptions
-
-/** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
-export interface PoolInternals {
-  /** Used instead of `createEndpointSource(options)`. The pool does not close a source it was given. */
-  source?: EndpointSource
-  clock?: Clock
-  /** Uniform in [0, 1). Default: a per-pool generator seeded from Math.random. */
-  random?: () => number
-  /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
-  discovery?: DiscoveryInternals
-}
-
-/** Builds a pool: discovery + health + balancing. Validates every option now. */
-export function createPool(options: PoolOptions, internals: PoolInternals = {}): Pool {
-  const record = requireObject('options', options)
-  rejectUnknownKeys('', record, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
-  if (typeof record.service !== 'string' || record.service === '') {
-    throw invalidType('service', 'a service name (web.default.svc.cluster.local or web)', record.service)
-  }
-  // Balancing options first: a mistake there must not leave DNS queries running.
-  const resolved = resolveBalancingOptions(record)
-  if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
-  const discoveryOptions: Record<string, unknown> = {}
-  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
-  const source =
-    internals.source ??
-    createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
-      ...(internals.clock ? { clock: internals.clock } : {}),
-      ...internals.discovery,
-    })
-  return new Pool(options.service, resolved, source, internals.source === undefined, internals)
-}
-
-/**
- * A primary chosen by ordinal or name needs pod names, which only SRV (`portName`) and `pods`
- * give; for discovery options that will make a DNS source (an explicit source may carry them).
- */
-export function requirePodNamesForPrimary(
-  record: Record<string, unknown>,
-  resolved: ResolvedBalancingOptions,
-): void {
-  const primary = resolved.primary
-  if (
-    (primary.kind === 'ordinal' || primary.kind === 'name') &&
-    record.portName === undefined &&
-    record.pods === undefined
-  ) {
-    throw invalidType(
-      `primary.${primary.kind}`,
-      'used with portName (SRV) or pods, which give pod names',
-      primary.kind === 'ordinal' ? primary.ordinal : primary.name,
-      'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
-        'set portName or pods, or find the primary with primary.probe',
-    )
-  }
-}
-
 /**
  * The live, health-checked endpoint set of one service, and the balancers that pick from it.
  * `pick` and `acquire` are synchronous and allocation-free: pickers are rebuilt when the set or
  * health changes, never per request.
+ *
+ * A coordinator: Membership applies discovery's changes, HealthTracker runs each endpoint's
+ * health state machine and its timers, LatencyTracker the peak-EWMA averages, RoutingTable the
+ * balancers, panic and SRV levels, PrimaryTracker probed roles, Leases the lease objects. The
+ * parts reach the pool only through `control` (PoolControl); the pool wires them, rebuilds the
+ * routing when they report a change, emits the events and answers stats() and close().
  */
 export class Pool extends EventEmitter<PoolEvents> {
   /** The service as given in the options. */
@@ -489,12 +432,4 @@ export class Pool extends EventEmitter<PoolEvents> {
   get ejected(): number {
     return this.health.ejectedCount
   }
-}
-
-/** A failure in one short phrase for the debug log: its code, else its message. */
-function _describeError(error: unknown): string {
-  if (error === undefined || error === null) return 'no error given'
-  const code = (error as { code?: unknown }).code
-  if (typeof code === 'string') return code
-  return (error as Error).message ?? String(error)
 }
