@@ -7,6 +7,7 @@ export type {
   CheckEvent,
   EjectEvent,
   EndpointStats,
+  HealthChangeReason,
   HealthEvent,
   PanicEvent,
   PoolEvents,

@@ -78,7 +78,12 @@ export interface TimeoutOptions {
   connect?: number
   /** Time to receive the response headers, ms (undici `headersTimeout`). Default 10_000. */
   headers?: number
-  /** Longest pause between two body chunks, ms (undici `bodyTimeout`). Default 30_000. */
+  /**
+   * Longest pause between two body chunks, ms (undici `bodyTimeout`). Default 10_000, the same
+   * as `headers`: undici re-arms a connection's timer (a new timer object, kept until its next
+   * tick, so promoted by the GC) whenever the next timeout's value differs from the last one, one
+   * or two times per request (docs/performance.md). Raise it for streams with long pauses (SSE).
+   */
   body?: number
 }
 
@@ -268,7 +273,7 @@ export function resolveHttpOptions(
     budget,
     connectTimeout: durationMs(`${path}timeouts.connect`, timeouts.connect, 1_000, 1),
     headersTimeout: durationMs(`${path}timeouts.headers`, timeouts.headers, 10_000, 0),
-    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 30_000, 0),
+    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 10_000, 0),
     connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),

@@ -1,9 +1,9 @@
 import type {
   AttemptEndEvent,
-  BalancedDispatcher,
+  BalancedDispatcherEvents,
   HedgeEvent,
   RetryEvent,
-} from '../http/balanced-dispatcher.js'
+} from '../http/request-events.js'
 import { VERSION } from '../version.js'
 import { endpointLabel } from './endpoint-label.js'
 import {
@@ -30,12 +30,30 @@ const KNOWN_METHODS = new Set([
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 
 /**
+ * What the metrics read of a BalancedDispatcher (an interface, so that the dispatcher, which
+ * starts the recording, and this file do not import each other).
+ */
+export interface MeteredDispatcher {
+  readonly service: string
+  readonly hostname: string
+  stats(): { readonly retriesDenied: number }
+  on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
+  off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
+}
+
+/**
  * Records a balanced dispatcher's HTTP metrics through `provider`: one histogram sample per
  * attempt (from `attempt-end`), retries (from `retry`), and budget denials read at collection
  * time. `port` is the logical origin's port (`server.port`). Returns the function that stops it.
  */
 export function recordHttpMetrics(
-  dispatcher: BalancedDispatcher,
+  dispatcher: MeteredDispatcher,
   provider: MeterProviderLike,
   port: number,
 ): () => void {
@@ -82,14 +100,14 @@ export function recordHttpMetrics(
   const observe: BatchCallback = (result) => {
     result.observe(denied, dispatcher.stats().retriesDenied, base)
   }
-  dispatcher.on('attempt-end' as 'drain', onAttemptEnd as never)
-  dispatcher.on('retry' as 'drain', onRetry as never)
-  dispatcher.on('hedge' as 'drain', onHedge as never)
+  dispatcher.on('attempt-end', onAttemptEnd)
+  dispatcher.on('retry', onRetry)
+  dispatcher.on('hedge', onHedge)
   meter.addBatchObservableCallback(observe, [denied])
   return () => {
-    dispatcher.off('attempt-end' as 'drain', onAttemptEnd as never)
-    dispatcher.off('retry' as 'drain', onRetry as never)
-    dispatcher.off('hedge' as 'drain', onHedge as never)
+    dispatcher.off('attempt-end', onAttemptEnd)
+    dispatcher.off('retry', onRetry)
+    dispatcher.off('hedge', onHedge)
     meter.removeBatchObservableCallback(observe, [denied])
   }
 }
