@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import type { Lab, LabService } from '../../lab/index.js'
 import type { ClientOptions } from '../../src/http/create-client.js'
 import { createClient } from '../../src/http/create-client.js'
