@@ -180,8 +180,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.pool.on('change', this.#onChange)
     // An endpoint out of rotation: its connections are retired once the pool is done with the
     // event (an ejection is decided inside a lease's release), before undici writes anything more.
-    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint) =>
-      queueMicrotask(() => this.#retire(endpoint)),
+    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint, how) =>
+      queueMicrotask(() => this.#retire(endpoint, how)),
     )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
@@ -336,11 +336,23 @@ export class BalancedDispatcher extends Dispatcher {
   /**
    * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
    * (idle connections now, busy ones as their requests end), and every attempt still queued there
-   * unwritten sent elsewhere first (move-off.ts).
+   * unwritten sent elsewhere first (move-off.ts). A stalled endpoint only when requests were
+   * written there (stuck on live sockets) and it has idle connections or queued requests.
    */
-  #retire(endpoint: Endpoint): void {
+  #retire(endpoint: Endpoint, how: 'stalled' | 'out'): void {
     if (this.#requests.closed) return
     const id = endpoint.id
+    if (how === 'stalled') {
+      const { running, free, pending } = this.#connections.load(id)
+      // A stall with nothing written there is one of connects that do not complete (a black hole
+      // without live sockets): left alone, they fail at timeouts.connect, are retried at once,
+      // and count as the pod's connect timeouts, which eject it (then everything is retired).
+      // Taken back, they would hide the pod's failure, and it would never leave rotation.
+      if (running === 0) return
+      // Every connection busy and nothing queued: retiring would only churn connections (those
+      // stuck on a black hole are destroyed when their requests are aborted anyway).
+      if (free === 0 && pending === 0) return
+    }
     const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }
