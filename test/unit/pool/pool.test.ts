@@ -3,7 +3,7 @@ import { validateDiscoveryOptions } from '../../../src/discovery/discovery-optio
 import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {
