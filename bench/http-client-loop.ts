@@ -11,6 +11,7 @@
 // client side only (--cpu-prof also profiles the pods process: ignore its file, the one with the
 // other pid).
 import { Session } from 'node:inspector/promises'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { GCProfiler, writeHeapSnapshot } from 'node:v8'
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     promoted: { type: 'boolean' },
     // Write a heap snapshot to this file halfway through the run, while requests are in flight.
     snapshot: { type: 'string' },
+    // Count the timers undici's HTTP/1 client arms (its FastTimers, Node's native timers) per request.
+    'count-timers': { type: 'boolean' },
   },
 })
 const connections = Number(values.connections)
@@ -104,7 +107,28 @@ const loop = (ms: number) =>
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
   })
 
+// undici's connections arm their timers through this module object (client-h1.js), so wrapping
+// its functions counts every FastTimer made (a new one whenever the next timeout's value differs).
+const timers = { fast: 0, native: 0 }
+if (values['count-timers']) {
+  const undiciTimers = createRequire(import.meta.url)('undici/lib/util/timers.js') as {
+    setFastTimeout: (...args: unknown[]) => unknown
+    setTimeout: (...args: unknown[]) => unknown
+  }
+  const { setFastTimeout, setTimeout: setUndiciTimeout } = undiciTimers
+  undiciTimers.setFastTimeout = (...args) => {
+    timers.fast++
+    return setFastTimeout(...args)
+  }
+  undiciTimers.setTimeout = (...args) => {
+    timers.native++
+    return setUndiciTimeout(...args)
+  }
+}
+
 const warm = await loop(Number(values.warmup) * 1_000)
+timers.fast = 0
+timers.native = 0
 const gc = new GCProfiler()
 gc.start()
 const session = values['heap-sample'] === undefined ? null : new Session()
@@ -134,11 +158,20 @@ if (session !== null) {
 let allocated = 0
 let previousAfter: number | undefined
 let gcTime = 0
+let promoted = 0
+let scavengeTime = 0
 const heapUsed = (s: { heapStatistics: { usedHeapSize: number } }) => s.heapStatistics.usedHeapSize
+const oldSpace = (s: { heapSpaceStatistics: ReadonlyArray<{ spaceName: string; spaceUsedSize: number }> }) =>
+  s.heapSpaceStatistics.find((space) => space.spaceName === 'old_space')?.spaceUsedSize ?? 0
 for (const event of profile?.statistics ?? []) {
   if (previousAfter !== undefined) allocated += heapUsed(event.beforeGC) - previousAfter
   previousAfter = heapUsed(event.afterGC)
   gcTime += event.cost
+  if (event.gcType === 'Scavenge') {
+    // What a scavenge moved to the old generation: objects that survived two.
+    promoted += Math.max(0, oldSpace(event.afterGC) - oldSpace(event.beforeGC))
+    scavengeTime += event.cost
+  }
   if (values['gc-log']) {
     console.log(
       `${event.gcType} ${event.cost.toFixed(0)} µs  heap ${heapUsed(event.beforeGC)} -> ${heapUsed(event.afterGC)}`,
@@ -160,6 +193,15 @@ console.log(
     gcUsPerRequest: Number((gcTime / result.ok).toFixed(2)),
     // Between the first and the last GC of the run.
     heapBytesPerRequest: Math.round(allocated / result.ok),
+    // Moved to the old generation by scavenges, and their pause time (main thread).
+    promotedBytesPerRequest: Math.round(promoted / result.ok),
+    ...(values['count-timers']
+      ? {
+          fastTimersPerRequest: Number((timers.fast / result.ok).toFixed(2)),
+          undiciTimeoutsPerRequest: Number((timers.native / result.ok).toFixed(2)),
+        }
+      : {}),
+    scavengeUsPerRequest: Number((scavengeTime / result.ok).toFixed(2)),
   }),
 )
 // With --expose-gc: the heap left after a full GC (what the run retained, not just promoted).

@@ -13,6 +13,7 @@
 // (RequestHandler, a body stream, a promise: what `client.request` does), awaited one at a time.
 import { parseArgs } from 'node:util'
 import { Dispatcher } from 'undici'
+import { EndpointDispatchers } from '../src/http/endpoint-dispatchers.js'
 import { createClient } from '../src/index.js'
 import { InMemoryMeter } from '../test/support/in-memory-meter.js'
 
@@ -103,7 +104,7 @@ const client = createClient({
 if (values.listeners) client.on('attempt', () => {})
 await client.pool.ready()
 // Every endpoint's connection pool is the fake: only the client's own layer is left to measure.
-;(client.dispatcher.endpointDispatchers as unknown as { get(): Dispatcher }).get = () => fake
+;(EndpointDispatchers.prototype as unknown as { get(): Dispatcher }).get = () => fake
 // The dispatcher learns that the pool is ready at its first request (a promise): from then on,
 // requests are dispatched synchronously.
 await (await client.request('/')).body.dump()

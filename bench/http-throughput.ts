@@ -24,6 +24,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '1' },
     reps: { type: 'string', default: '5' },
     json: { type: 'boolean' },
+    // Variants whose name contains one of these (comma-separated), besides the raw Pool.
     only: { type: 'string' },
     // One shape only: `16x1` or `50x10` (connections x pipelining).
     shape: { type: 'string' },
@@ -99,6 +100,8 @@ function variants(connections: number, pipelining: number): Variant[] {
     bodyTimeout: 30_000,
   })
   const sameTimeouts = createClient({ ...clientOptions, timeouts: { headers: 30_000, body: 30_000 } })
+  const tenTen = createClient({ ...clientOptions, timeouts: { headers: 10_000, body: 10_000 } })
+  const splitTimeouts = createClient({ ...clientOptions, timeouts: { headers: 10_000, body: 30_000 } })
   // Round-robin sends a request to the next pod even when all its connections are busy (it waits
   // in that pod's Pool while another pod's connection idles); least-request picks by in-flight count.
   const leastRequest = createClient({ ...clientOptions, balancer: 'least-request' })
@@ -114,6 +117,18 @@ function variants(connections: number, pipelining: number): Variant[] {
       dispatcher: sameTimeouts.dispatcher,
       origin: sameTimeouts.origin,
       close: () => sameTimeouts.close(),
+    },
+    {
+      name: 'client, timeouts 10s/10s',
+      dispatcher: tenTen.dispatcher,
+      origin: tenTen.origin,
+      close: () => tenTen.close(),
+    },
+    {
+      name: 'client, timeouts 10s/30s',
+      dispatcher: splitTimeouts.dispatcher,
+      origin: splitTimeouts.origin,
+      close: () => splitTimeouts.close(),
     },
     {
       name: 'client, least-request',
@@ -161,7 +176,7 @@ const shapes = (
 ).filter(([c, p]) => values.shape === undefined || values.shape === `${c}x${p}`)
 for (const [connections, pipelining] of shapes) {
   const list = variants(connections, pipelining).filter(
-    (v, i) => i === 0 || values.only === undefined || v.name.includes(values.only),
+    (v, i) => i === 0 || values.only === undefined || values.only.split(',').some((o) => v.name.includes(o)),
   )
   const concurrency = connections * pipelining
   // Warm-up: connections open, JIT warm.

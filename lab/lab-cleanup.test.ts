@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { eventually, orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
+import { orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
+import { until } from '../test/support/until.js'
 import { startLab } from './index.js'
 
 function nftTables(): Promise<string> {
@@ -82,9 +83,11 @@ describe('the lab cleans up after itself', () => {
     const [code] = (await once(child, 'exit')) as [number | null]
     expect(code).toBe(3)
     expect(existsSync(dir)).toBe(false)
-    expect(
-      await eventually(async () => (await processesMentioning(`${dir}/named.conf`)).length === 0, 5000),
-    ).toBe(true)
+    await until(
+      `no process mentioning ${dir}/named.conf`,
+      async () => (await processesMentioning(`${dir}/named.conf`)).length === 0,
+      5000,
+    )
   })
 
   it('a SIGKILLed process takes named with it, and the next lab sweeps its temp dir', async () => {
@@ -94,9 +97,11 @@ describe('the lab cleans up after itself', () => {
     child.kill('SIGKILL')
     await once(child, 'exit')
     // setpriv --pdeathsig: the kernel kills named when its parent dies.
-    expect(
-      await eventually(async () => (await processesMentioning(`${dir}/named.conf`)).length === 0, 5000),
-    ).toBe(true)
+    await until(
+      `no process mentioning ${dir}/named.conf`,
+      async () => (await processesMentioning(`${dir}/named.conf`)).length === 0,
+      5000,
+    )
     expect(existsSync(dir)).toBe(true)
     const lab = await startLab()
     await lab.close()

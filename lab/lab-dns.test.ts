@@ -1,5 +1,6 @@
 import { Resolver } from 'node:dns/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { untilPasses } from '../test/support/until.js'
 import { type Lab, type LabPod, startLab } from './index.js'
 
 let lab: Lab
@@ -21,20 +22,6 @@ async function dnsError(query: Promise<unknown>): Promise<string | undefined> {
     return undefined
   } catch (error) {
     return (error as { code?: string }).code
-  }
-}
-
-/** Waits for `check` to pass, querying again until the deadline (2 s: the issue's bound). */
-async function eventually(check: () => Promise<void>, deadlineMs = 2000): Promise<void> {
-  const deadline = Date.now() + deadlineMs
-  for (;;) {
-    try {
-      await check()
-      return
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
   }
 }
 
@@ -139,31 +126,31 @@ describe('live changes show up in answers within 2 s', () => {
 
     await svc.scale(4)
     expect(svc.pods.map((p) => p.name)).toEqual(['live-0', 'live-1', 'live-2', 'live-3'])
-    await eventually(async () => expect(await ips()).toEqual(current()))
+    await untilPasses(async () => expect(await ips()).toEqual(current()))
     expect(current()).toHaveLength(4)
 
     await svc.scale(1)
     expect(svc.pods.map((p) => p.name)).toEqual(['live-0'])
-    await eventually(async () => expect(await ips()).toEqual(current()))
+    await untilPasses(async () => expect(await ips()).toEqual(current()))
     expect(await dnsError(dns.resolve4('live-3.live.default.svc.cluster.local'))).toBe('ENOTFOUND')
 
     await svc.scale(2)
     await svc.pod('live-1').setReady(false)
-    await eventually(async () => expect(await ips()).toEqual([svc.pod('live-0').ip]))
+    await untilPasses(async () => expect(await ips()).toEqual([svc.pod('live-0').ip]))
     await svc.pod('live-1').setReady(true)
-    await eventually(async () => expect(await ips()).toEqual(current()))
+    await untilPasses(async () => expect(await ips()).toEqual(current()))
 
     const pod = svc.pod('live-0')
     const oldIp = pod.ip
     await pod.restart({ newIp: true })
     expect(pod.ip).not.toBe(oldIp)
-    await eventually(async () =>
+    await untilPasses(async () =>
       expect(await dns.resolve4('live-0.live.default.svc.cluster.local')).toEqual([pod.ip]),
     )
-    await eventually(async () => expect(await ips()).toEqual(current()))
+    await untilPasses(async () => expect(await ips()).toEqual(current()))
 
     await lab.setTtl(30)
-    await eventually(async () => {
+    await untilPasses(async () => {
       const answers = await dns.resolve4(name, { ttl: true })
       expect(answers.every((a) => a.ttl === 30)).toBe(true)
     })
@@ -198,7 +185,7 @@ describe('live changes show up in answers within 2 s', () => {
     const svc = await lab.addService({ name: 'gone', kind: 'headless', replicas: 1 })
     expect(await dns.resolve4('gone.default.svc.cluster.local')).toEqual([svc.pods[0]!.ip])
     await svc.remove()
-    await eventually(async () =>
+    await untilPasses(async () =>
       expect(await dnsError(dns.resolve4('gone.default.svc.cluster.local'))).toBe('ENOTFOUND'),
     )
     expect(() => lab.service('gone')).toThrow(RangeError)
@@ -212,7 +199,7 @@ describe('live changes show up in answers within 2 s', () => {
     // A change during the outage is served once the server is back.
     await svc.scale(2)
     await lab.startDns()
-    await eventually(async () =>
+    await untilPasses(async () =>
       expect((await dns.resolve4('web.prod.svc.cluster.local')).sort()).toEqual(
         svc.pods.map((p) => p.ip).sort(),
       ),

@@ -2,7 +2,8 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually, orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
+import { orphanInChild, processesMentioning } from '../test/support/orphan-process.js'
+import { until } from '../test/support/until.js'
 import { type PostgresPair, postgresSupport, startPostgresPair } from './postgres.js'
 
 const support = postgresSupport()
@@ -93,7 +94,11 @@ describe.skipIf(!support.supported)('the PostgreSQL pair is cleaned up without c
     const [code] = (await once(child, 'exit')) as [number | null]
     expect(code).toBe(3)
     expect(existsSync(dir)).toBe(false)
-    expect(await eventually(async () => (await processesMentioning(dir)).length === 0, 10_000)).toBe(true)
+    await until(
+      `no process mentioning ${dir}`,
+      async () => (await processesMentioning(dir)).length === 0,
+      10_000,
+    )
   })
 
   it("a SIGKILLed process's servers are stopped and its dir swept by the next pair", async () => {
@@ -108,6 +113,10 @@ describe.skipIf(!support.supported)('the PostgreSQL pair is cleaned up without c
     const pair = await startPostgresPair()
     await pair.close()
     expect(existsSync(dir)).toBe(false)
-    expect(await eventually(async () => (await processesMentioning(dir)).length === 0, 10_000)).toBe(true)
+    await until(
+      `no process mentioning ${dir}`,
+      async () => (await processesMentioning(dir)).length === 0,
+      10_000,
+    )
   })
 })

@@ -1,3 +1,5 @@
+import { formatHostPort } from './internal/format-host-port.js'
+
 /**
  * One pod (or address) behind the service, as discovery sees it. Endpoint objects are
  * immutable snapshots: when a pod keeps its stable name but gets a new IP, discovery emits
@@ -58,7 +60,11 @@ export function sameAddress(a: Endpoint, b: Endpoint): boolean {
 
 /** Describes an endpoint for errors and logs: `web-1 (127.0.10.2:8080)` or `127.0.10.2:8080`. */
 export function describeEndpoint(endpoint: Endpoint): string {
-  const address =
-    endpoint.family === 6 ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`
+  const address = formatHostPort(endpoint.address, endpoint.port)
   return endpoint.name ? `${endpoint.name} (${address})` : address
+}
+
+/** The id of an endpoint known only by its address: `127.0.10.2:8080` or `[fd00::2]:8080`. */
+export function addressId(address: string, port: number): string {
+  return formatHostPort(address, port)
 }

@@ -9,21 +9,10 @@ export type {
   PrimaryOptions,
   PrimaryProbe,
 } from './balancing/balancing-options.js'
-export type { EndpointSource, ResolutionEvent } from './discovery/endpoint-source.js'
-// discovery
-export {
-  createEndpointSource,
-  DISCOVERY_DEFAULTS,
-  DISCOVERY_OPTION_KEYS,
-  type DiscoveryInternals,
-  type DiscoveryOptions,
-  type NormalizedDiscoveryOptions,
-  pickDiscoveryOptions,
-  type ReadyOptions,
-  type ResolverFactory,
-  type ResolverLike,
-  validateDiscoveryOptions,
-} from './discovery/index.js'
+// discovery (its test seams are in headless-lb/testing)
+export { createEndpointSource } from './discovery/create-endpoint-source.js'
+export type { DiscoveryOptions } from './discovery/discovery-options.js'
+export type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/endpoint-source.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
 export type { AttemptRecord, HeadlessLbErrorCode } from './errors.js'
 export {
@@ -44,6 +33,7 @@ export type {
   HttpHealthCheckOptions,
   OutlierDetectionOptions,
   SlowStartOptions,
+  StallDetectionOptions,
 } from './health/health-options.js'
 // http
 export type {
@@ -55,6 +45,7 @@ export type {
 } from './http/balanced-dispatcher.js'
 export { BalancedDispatcher } from './http/balanced-dispatcher.js'
 export type {
+  ClientOwnOptions,
   HedgeOptions,
   HttpOptions,
   RetryBudgetOptions,
@@ -62,7 +53,7 @@ export type {
   RouteOptions,
   TimeoutOptions,
 } from './http/client-options.js'
-export type { ClientOptions } from './http/create-client.js'
+export type { ClientOptions, ClientWithPoolOptions } from './http/create-client.js'
 export { createClient } from './http/create-client.js'
 export type { AgentServiceOptions, HeadlessAgentOptions } from './http/headless-agent.js'
 export { HeadlessAgent } from './http/headless-agent.js'
@@ -77,7 +68,20 @@ export type {
 export { HeadlessHttpAgent, HeadlessHttpsAgent } from './http/headless-http-agent.js'
 export type { LeasePool } from './http/lease-pool.js'
 export type { HttpAgentService, HttpAgentServiceStats } from './http/node-agent-router.js'
+export type { ClientPoolOptions } from './http/pool-factory.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
+// metrics: the structural OpenTelemetry types the meterProvider option takes (docs/observability.md)
+export type {
+  BatchCallback,
+  BatchResultLike,
+  CounterLike,
+  HistogramLike,
+  InstrumentOptions,
+  MeterLike,
+  MeterProviderLike,
+  MetricAttributes,
+  ObservableLike,
+} from './metrics/meter-provider.js'
 export type {
   CheckEvent,
   EjectEvent,

@@ -6,6 +6,8 @@
  * `<option path> must be <expectation>, got <value>. <how to fix>`.
  */
 
+import { MAX_TIMER_MS } from './internal/clock.js'
+
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
@@ -62,12 +64,9 @@ export function rejectUnknownKeys(
 }
 
 /**
- * The longest delay a Node timer keeps (about 24.8 days): a longer one fires after 1 ms instead,
- * so a duration option above it would silently mean "at once".
+ * A duration in milliseconds: a finite number from min (default 0) to MAX_TIMER_MS (a longer timer
+ * would fire after 1 ms, so such an option would silently mean "at once").
  */
-export const MAX_TIMER_MS = 2_147_483_647
-
-/** A duration in milliseconds: a finite number from min (default 0) to MAX_TIMER_MS. */
 export function durationMs(path: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || Number.isNaN(value)) {

@@ -1,34 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from './balancing/balancer.js'
-import { isExcluded, PickContext } from './balancing/balancer.js'
-import type {
-  BalancerName,
-  BalancingOptions,
-  ResolvedBalancingOptions,
-} from './balancing/balancing-options.js'
+import { PickContext } from './balancing/balancer.js'
+import type { BalancingOptions, ResolvedBalancingOptions } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
-import { ConsistentHashBalancer } from './balancing/consistent-hash-balancer.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
-import { NearestBalancer } from './balancing/nearest-balancer.js'
-import { PrimaryProber } from './balancing/primary-prober.js'
-import { RandomBalancer } from './balancing/random-balancer.js'
-import type { ProbedRole } from './balancing/roles.js'
-import {
-  choosePrimary,
-  SELECT_ANY,
-  SELECT_NEAREST,
-  SELECT_PRIMARY,
-  SELECT_PRIMARY_PREFERRED,
-  SELECT_REPLICA,
-  SELECT_REPLICA_PREFERRED,
-  selectionPlan,
-  staticRole,
-} from './balancing/roles.js'
-import { RoundRobinBalancer } from './balancing/round-robin-balancer.js'
-import { LeastRequestBalancer, PeakEwmaBalancer } from './balancing/two-choice-balancer.js'
-import type { Clock } from './discovery/clock.js'
-import { systemClock } from './discovery/clock.js'
+import { SELECT_PRIMARY, type SelectionPlan, selectionPlan, staticRole } from './balancing/roles.js'
+import { RoutingTable } from './balancing/routing-table.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from './discovery/discovery-options.js'
@@ -37,23 +15,37 @@ import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/
 import type { Endpoint, EndpointChange } from './endpoint.js'
 import { describeEndpoint, sameAddress } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
-import { ActiveHealthChecker } from './health/active-health-checker.js'
-import type { EndpointHealth, EndpointRole } from './health/endpoint-state.js'
 import { EndpointState } from './health/endpoint-state.js'
-import { OutlierDetector } from './health/outlier-detector.js'
-import { StallDetector } from './health/stall-detector.js'
-import type { FailureKind, Lease, LeaseOutcome, PickOptions } from './lease.js'
+import { HealthTracker } from './health/health-tracker.js'
+import type { Clock } from './internal/clock.js'
+import { systemClock } from './internal/clock.js'
+import type { Lease, LeaseOutcome, PickOptions } from './lease.js'
 import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 import { Leases } from './pool/leases.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
-import { noEndpointsReason, noPrimaryReason } from './pool/no-endpoint-reason.js'
+import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
+import type { PoolControl } from './pool/pool-control.js'
+import type { PoolEvents, PoolStats } from './pool/pool-events.js'
+import { PrimaryTracker } from './roles/primary-tracker.js'
 
 const debug = debuglog('headless-lb')
 
 /** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
 export type PoolOptions = DiscoveryOptions & BalancingOptions
+
+export type {
+  CheckEvent,
+  EjectEvent,
+  EndpointStats,
+  HealthEvent,
+  PanicEvent,
+  PoolEvents,
+  PoolStats,
+  PrimaryEvent,
+  StallEvent,
+} from './pool/pool-events.js'
 
 /** Test and embedding seams: an endpoint source instead of DNS, a clock, a random source. */
 export interface PoolInternals {
@@ -64,122 +56,6 @@ export interface PoolInternals {
   random?: () => number
   /** Passed to `createEndpointSource` when no `source` is given (with `clock`, unless it sets its own). */
   discovery?: DiscoveryInternals
-}
-
-/** `health` event: an endpoint's health changed. */
-export interface HealthEvent {
-  readonly endpoint: Endpoint
-  readonly state: EndpointHealth
-  readonly previous: EndpointHealth
-  /**
-   * What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`,
-   * `address-changed` (rescheduled to a new address: back to the initial state).
-   */
-  readonly reason: string
-}
-
-/**
- * `stall` event: stall detection stopped sending an endpoint requests (`stalled: true`: it has sat
- * on requests without answering for `waited` ms, far longer than its peers take), or it answered
- * or has nothing left waiting (`stalled: false`).
- */
-export interface StallEvent {
-  readonly endpoint: Endpoint
-  readonly stalled: boolean
-  /** ms the endpoint had requests waiting without answering anything, as the sweep measured it (0 when `stalled` is false). */
-  readonly waited: number
-}
-
-/** `eject` event: outlier detection ejected an endpoint. */
-export interface EjectEvent {
-  readonly endpoint: Endpoint
-  /** Milliseconds this ejection lasts. */
-  readonly duration: number
-  /** How many times this endpoint has been ejected, this one included. */
-  readonly ejections: number
-  /** `connect-refused` (ejected on the first refusal), `probation` (failed during probation) or `consecutive-failures`. */
-  readonly reason: 'connect-refused' | 'probation' | 'consecutive-failures'
-  /** The failure that crossed the line, as the caller gave it. */
-  readonly error: unknown
-}
-
-/** `panic` event: panic mode began (`panic: true`) or ended. */
-export interface PanicEvent {
-  readonly panic: boolean
-  /** Endpoints fit for traffic (healthy or on probation). */
-  readonly healthy: number
-  /**
-   * Endpoints (checked, not `pending`) of the SRV priority level in use: all of them when they
-   * share one priority, as from CoreDNS.
-   */
-  readonly total: number
-}
-
-/** `check` event: one active health check finished (not a transition: see `health` for those). */
-export interface CheckEvent {
-  readonly endpoint: Endpoint
-  readonly passed: boolean
-  /** Why it failed (a status, a refused connect, a timeout), when it did. */
-  readonly error?: unknown
-}
-
-/** `primary` event: the endpoint taking `role: 'primary'` changed (undefined: none known). */
-export interface PrimaryEvent {
-  readonly primary: Endpoint | undefined
-  readonly previous: Endpoint | undefined
-}
-
-export interface EndpointStats {
-  readonly endpoint: Endpoint
-  readonly state: EndpointHealth
-  readonly role: EndpointRole
-  readonly inFlight: number
-  readonly requests: number
-  readonly failures: number
-  readonly consecutiveFailures: number
-  /** Leases out on it with no answer yet (no response headers). */
-  readonly waiting: number
-  /** Stall detection keeps new requests away from it (it sits on waiting requests, answering nothing). */
-  readonly stalled: boolean
-  /** Peak-EWMA latency now, ms (decayed since the last observation). */
-  readonly ewma: number
-  readonly ejections: number
-  /** Milliseconds left of the current ejection (0 when not ejected). */
-  readonly ejectedFor: number
-  /** Failed active checks, in total. */
-  readonly checksFailed: number
-}
-
-export interface PoolStats {
-  readonly service: string
-  readonly balancer: BalancerName
-  readonly panic: boolean
-  readonly stale: boolean
-  readonly primary: Endpoint | undefined
-  readonly endpoints: ReadonlyArray<EndpointStats>
-  /** Ejections outlier detection wanted but maxEjectionPercent prevented. */
-  readonly ejectionsPrevented: number
-  /** Discovery errors seen while no `error` listener was attached. */
-  readonly unhandledErrors: number
-  /**
-   * Ms since discovery last had an answer (the age of the endpoint set: it grows while DNS
-   * fails and the set is stale). Undefined before the first answer, and for a source that does
-   * not say (static addresses).
-   */
-  readonly endpointsAge: number | undefined
-}
-
-/** The pool's events and their payloads. */
-export interface PoolEvents {
-  change: [EndpointChange]
-  error: [Error]
-  resolution: [ResolutionEvent]
-  health: [HealthEvent]
-  check: [CheckEvent]
-  eject: [EjectEvent]
-  stall: [StallEvent]
-  panic: [PanicEvent]
-  primary: [PrimaryEvent]
 }
 
 /** Builds a pool: discovery + health + balancing. Validates every option now. */
@@ -242,39 +118,65 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly systemTime: boolean
   private readonly random: () => number
   private readonly context: PickContext
-  private readonly detector: OutlierDetector
-  private readonly stalls: StallDetector
-  /** 1 while a stall sweep is scheduled (armed by acquire, stops when nothing is waiting). */
-  private sweepArmed = 0
-  private sweepTimer: unknown = undefined
-  private readonly onSweep = (): void => this.sweep()
-  private readonly censor = (state: EndpointState, waited: number): void =>
-    this.latency.observe(state, waited)
-  private readonly checker: ActiveHealthChecker | undefined
-  private readonly prober: PrimaryProber | undefined
+  private readonly health: HealthTracker
+  /** Roles by probe (`primary: { probe }`), else undefined: roles come from the endpoints. */
+  private readonly primaries: PrimaryTracker | undefined
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   private readonly stopMetrics: (() => void) | undefined
 
   private readonly states = new Map<string, EndpointState>()
   private members: EndpointState[] = []
+  private readonly routing: RoutingTable
+  /** `routing.any`, held here so the option-less pick is one load shorter. */
   private readonly anyBalancer: Balancer
-  private readonly replicaBalancer: Balancer
-  private readonly nearestBalancer: NearestBalancer
-  private primaryState: EndpointState | undefined
-  private readonly probed = new Map<EndpointState, { role: EndpointRole; primarySince: number }>()
   private readonly leases: Leases
   private readonly latency: LatencyTracker
 
-  private ejectedCount = 0
-  private rampingCount = 0
   /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
   private plain = true
-  private ejectionsPrevented = 0
   private unhandledErrors = 0
-  private inPanic = false
   private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
+
+  /** What the parts may ask of the pool (see PoolControl): rebuild the pickers, then tell listeners. */
+  private readonly control: PoolControl = {
+    healthChanged: (state, previous, reason) => {
+      // Pickers first: a listener that throws must not leave them routing by the old health.
+      this.rebuild()
+      this.emit('health', { endpoint: state.endpoint, state: state.health, previous, reason })
+    },
+    ejected: (state, event, previous) => {
+      // The ejection takes effect (pickers rebuilt) before anyone hears of it, as a health change.
+      this.rebuild()
+      this.emit('eject', event)
+      if (previous !== 'ejected') {
+        this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
+      }
+    },
+    checked: (state, passed, error) => {
+      if (this.listenerCount('check') === 0) return
+      this.emit(
+        'check',
+        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
+      )
+    },
+    stallsChanged: (transitions, interval) => {
+      this.rebuild()
+      if (this.listenerCount('stall') === 0) return
+      for (const state of [...transitions]) {
+        this.emit('stall', {
+          endpoint: state.endpoint,
+          stalled: state.stalled !== 0,
+          waited: state.stallTicks * interval,
+        })
+      }
+    },
+    rampingChanged: (ramping) => {
+      this.plain = !ramping && !this.closed
+    },
+    requestRebuild: () => this.rebuild(),
+  }
 
   private readonly onSourceChange = (change: EndpointChange): void => {
     if (this.closed) return
@@ -296,7 +198,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Use `createPool`. */
+  /** @internal Use `createPool`. */
   constructor(
     service: string,
     options: ResolvedBalancingOptions,
@@ -313,28 +215,29 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.systemTime = this.clock === systemClock
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
-    this.detector = new OutlierDetector(options.outlierDetection, this.random)
-    this.stalls = new StallDetector(options.stallDetection)
     this.leases = new Leases(this.onLeaseSettled)
     this.latency = new LatencyTracker(this.context, this.states)
-    this.anyBalancer = createBalancer(options.balancer, this.context)
-    this.replicaBalancer = createBalancer(options.balancer, this.context)
-    this.nearestBalancer = new NearestBalancer(this.context, options.nearestThreshold)
-    this.checker =
-      options.healthCheck === undefined
-        ? undefined
-        : new ActiveHealthChecker(options.healthCheck, this.clock, this.random, (state, passed, error) =>
-            this.onCheckResult(state, passed, error),
-          )
+    this.routing = new RoutingTable(
+      options.balancer,
+      this.context,
+      options.panicThreshold,
+      options.nearestThreshold,
+    )
+    this.anyBalancer = this.routing.any
+    this.health = new HealthTracker(
+      service,
+      options,
+      this.clock,
+      this.random,
+      this.context,
+      () => this.members,
+      (state, waited) => this.latency.observe(state, waited),
+      this.control,
+    )
     const primary = options.primary
-    this.prober =
+    this.primaries =
       primary.kind === 'probe'
-        ? new PrimaryProber(
-            primary,
-            this.clock,
-            () => this.members,
-            (state, role) => this.onProbeResult(state, role),
-          )
+        ? new PrimaryTracker(primary, this.clock, () => this.members, this.control)
         : undefined
     source.on('change', this.onSourceChange)
     source.on('error', this.onSourceError)
@@ -365,12 +268,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** True while in panic mode (routing across all endpoints, fit or not). */
   get panic(): boolean {
-    return this.inPanic
+    return this.routing.panic
   }
 
   /** The endpoint taking `role: 'primary'`, if one is known. */
   get primary(): Endpoint | undefined {
-    return this.primaryState?.endpoint
+    return this.routing.primary?.endpoint
   }
 
   /** Asks discovery for a re-resolution soon (rate-limited by discovery). */
@@ -397,7 +300,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Like `pick`, and counts the request in flight until `lease.release(outcome)`. */
   acquire(options?: PickOptions): Lease {
     const lease = this.leases.take(this.select(options))
-    if (this.sweepArmed === 0) this.armSweep()
+    if (this.health.sweepArmed === 0) this.health.armStallSweep()
     return lease
   }
 
@@ -426,45 +329,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()
-    if (state === this.primaryState) this.prober?.requestSoon()
-    if (this.detector.shouldEject(state, kind)) this.eject(state, kind, outcome.error)
-  }
-
-  private armSweep(): void {
-    if (this.closed) return
-    this.sweepArmed = 1
-    this.sweepTimer = this.clock.setTimeout(this.onSweep, this.stalls.interval)
-  }
-
-  /** Stall detection's sweep (see StallDetector); runs while requests are out. */
-  private sweep(): void {
-    this.sweepArmed = 0
-    this.sweepTimer = undefined
-    if (this.closed) return
-    const now = this.clock.now()
-    this.context.now = now
-    const { changed, busy } = this.stalls.sweep(this.members, now, this.options.ewmaDecay, this.censor)
-    if (changed) {
-      debug(
-        '%s: stalled %s',
-        this.service,
-        this.members
-          .filter((s) => s.stalled !== 0)
-          .map((s) => s.id)
-          .join(', ') || 'none',
-      )
-      this.rebuild()
-      if (this.listenerCount('stall') > 0) {
-        for (const state of [...this.stalls.transitions]) {
-          this.emit('stall', {
-            endpoint: state.endpoint,
-            stalled: state.stalled !== 0,
-            waited: state.stallTicks * this.stalls.interval,
-          })
-        }
-      }
-    }
-    if (busy) this.armSweep()
+    if (state === this.routing.primary) this.primaries?.requestSoon()
+    this.health.onLeaseFailure(state, kind, outcome.error)
   }
 
   /**
@@ -485,10 +351,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     return {
       service: this.service,
       balancer: this.options.balancer,
-      panic: this.inPanic,
+      panic: this.routing.panic,
       stale: this.closed ? false : this.source.stale,
-      primary: this.primaryState?.endpoint,
-      ejectionsPrevented: this.ejectionsPrevented,
+      primary: this.routing.primary?.endpoint,
+      ejectionsPrevented: this.health.ejectionsPrevented,
       unhandledErrors: this.unhandledErrors,
       endpointsAge:
         this.source.answeredAt === undefined ? undefined : Math.max(0, now - this.source.answeredAt),
@@ -519,14 +385,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.source.off('error', this.onSourceError)
     this.source.off('resolution', this.onSourceResolution)
     this.stopMetrics?.()
-    this.checker?.close()
-    this.prober?.close()
-    for (const state of this.members) this.clearTimer(state)
-    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
-    this.sweepTimer = undefined
-    this.anyBalancer.update([], [])
-    this.replicaBalancer.update([], [])
-    this.primaryState = undefined
+    this.health.close()
+    this.primaries?.close()
+    this.routing.clear()
     this.closing = this.ownsSource ? this.source.close() : Promise.resolve()
     return this.closing
   }
@@ -540,7 +401,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   private select(options: PickOptions | undefined): EndpointState {
     if (this.closed) throw new ClosedError('pool', this.service)
     // Ramping shares depend on time; read the clock only while some endpoint ramps.
-    if (this.rampingCount > 0) this.context.now = this.clock.now()
+    if (this.plain === false) this.context.now = this.clock.now()
     if (options === undefined) {
       return this.anyBalancer.pick(undefined, undefined) ?? this.throwNoEndpoints('any', undefined)
     }
@@ -551,49 +412,28 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (exclude !== undefined && !Array.isArray(exclude)) {
       throw invalidType('pick options.exclude', 'an array of endpoints or endpoint ids', exclude)
     }
-    let state: EndpointState | undefined
-    switch (selectionPlan(options.role, options.readPreference)) {
-      case SELECT_ANY:
-        state = this.anyBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('any', exclude)
-        return state
-      case SELECT_PRIMARY:
-        state = this.pickPrimary(exclude)
-        if (state === undefined) this.throwNoPrimary(exclude)
-        return state
-      case SELECT_REPLICA:
-        state = this.replicaBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('replica', exclude)
-        return state
-      case SELECT_PRIMARY_PREFERRED:
-        state = this.pickPrimary(exclude) ?? this.replicaBalancer.pick(key, exclude)
-        if (state === undefined) this.throwNoEndpoints('primaryPreferred', exclude)
-        return state
-      case SELECT_REPLICA_PREFERRED:
-        state = this.replicaBalancer.pick(key, exclude) ?? this.pickPrimary(exclude)
-        if (state === undefined) this.throwNoEndpoints('replicaPreferred', exclude)
-        return state
-      case SELECT_NEAREST:
-        state = this.nearestBalancer.pick(exclude)
-        if (state === undefined) this.throwNoEndpoints('nearest', exclude)
-        return state
-    }
+    const plan = selectionPlan(options.role, options.readPreference)
+    return this.routing.select(plan, key, exclude) ?? this.throwFor(plan, exclude)
   }
 
-  private pickPrimary(exclude: Exclusions): EndpointState | undefined {
-    const primary = this.primaryState
-    if (primary === undefined || !primary.eligible) return undefined
-    if (exclude !== undefined && isExcluded(primary, exclude)) return undefined
-    return primary
+  private throwFor(plan: SelectionPlan, exclude: Exclusions): never {
+    if (plan === SELECT_PRIMARY) this.throwNoPrimary(exclude)
+    this.throwNoEndpoints(wantedGroup(plan), exclude)
   }
 
   private throwNoEndpoints(wanted: WantedGroup, exclude: Exclusions): never {
-    const reason = noEndpointsReason(wanted, this.members, this.options.primary, this.primaryState, exclude)
+    const reason = noEndpointsReason(
+      wanted,
+      this.members,
+      this.options.primary,
+      this.routing.primary,
+      exclude,
+    )
     throw new NoEndpointsError(this.service, reason, { endpoints: this.members.map((s) => s.endpoint) })
   }
 
   private throwNoPrimary(exclude: Exclusions): never {
-    const primary = this.primaryState
+    const primary = this.routing.primary
     const reason = noPrimaryReason(this.options.primary, primary, exclude)
     throw new NoPrimaryError(this.service, reason, { endpoints: primary ? [primary.endpoint] : [] })
   }
@@ -637,11 +477,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (members.length > 0) this.seeded = true
     if (moved) {
       for (const state of moved) {
-        this.updateHealth(state, 'address-changed', state.checkHealthy ? undefined : 'pending')
+        this.health.addressChanged(state)
       }
     }
     this.rebuild()
-    if (added || moved) this.prober?.requestSoon()
+    if (added || moved) this.primaries?.requestSoon()
   }
 
   /**
@@ -653,319 +493,38 @@ export class Pool extends EventEmitter<PoolEvents> {
    * pod that keeps failing after reschedules is still ejected for longer each time.
    */
   private readdress(state: EndpointState, now: number): void {
-    this.clearTimer(state)
-    this.endRamp(state)
-    if (state.ejected) {
-      state.ejected = false
-      this.ejectedCount--
-      state.returnedAt = now
-    }
-    state.inProbation = false
-    state.consecutiveFailures = 0
-    state.checkPasses = 0
-    state.checkFailures = 0
-    state.checkHealthy = this.options.healthCheck?.initialState !== 'unhealthy'
-    this.probed.delete(state)
-    const slowStart = this.options.slowStart
-    if (slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
-    this.checker?.restart(state)
+    this.health.readdress(state, now)
+    this.primaries?.forget(state)
   }
 
   private addState(endpoint: Endpoint, now: number): EndpointState {
     const state = new EndpointState(endpoint)
     this.states.set(state.id, state)
     state.role = staticRole(endpoint, this.options.primary)
-    if (this.options.healthCheck?.initialState === 'unhealthy') {
-      state.checkHealthy = false
-      state.health = 'pending'
-    }
     this.latency.seed(state)
-    const slowStart = this.options.slowStart
-    if (this.seeded && slowStart.window > 0) this.startRamp(state, now, slowStart.window, slowStart.minShare)
-    this.checker?.add(state)
+    this.health.add(state, now, this.seeded)
     return state
   }
 
   private removeState(state: EndpointState): void {
     this.states.delete(state.id)
-    state.removed = true
-    state.eligible = false
-    this.clearTimer(state)
-    this.endRamp(state)
-    if (state.ejected) {
-      state.ejected = false
-      this.ejectedCount--
-    }
-    this.checker?.remove(state)
-    this.probed.delete(state)
-  }
-
-  // ---- health ----
-
-  private onCheckResult(state: EndpointState, passed: boolean, error: unknown): void {
-    if (this.closed || state.removed) return
-    const { healthyThreshold, unhealthyThreshold } = this.options.healthCheck!
-    if (this.listenerCount('check') > 0) {
-      this.emit(
-        'check',
-        passed ? { endpoint: state.endpoint, passed } : { endpoint: state.endpoint, passed, error },
-      )
-    }
-    if (passed) {
-      state.checkFailures = 0
-      state.checkPasses++
-      if (!state.checkHealthy && state.checkPasses >= healthyThreshold) {
-        state.checkHealthy = true
-        this.updateHealth(state, 'check-passed')
-      }
-    } else {
-      state.checkPasses = 0
-      state.checkFailures++
-      state.checksFailed++
-      if (state.health === 'pending') this.updateHealth(state, 'check-failed', 'unhealthy')
-      else if (state.checkHealthy && state.checkFailures >= unhealthyThreshold) {
-        state.checkHealthy = false
-        this.updateHealth(state, 'check-failed')
-      }
-    }
-  }
-
-  private eject(state: EndpointState, kind: FailureKind | undefined, error: unknown): void {
-    if (!this.detector.mayEject(this.ejectedCount, this.members.length)) {
-      this.ejectionsPrevented++
-      debug('not ejecting %s: maxEjectionPercent reached', state.id)
-      return
-    }
-    const now = this.clock.now()
-    const reason: EjectEvent['reason'] = state.inProbation
-      ? 'probation'
-      : kind === 'connect-refused' && this.options.outlierDetection.ejectOnConnectRefused
-        ? 'connect-refused'
-        : 'consecutive-failures'
-    const duration = this.detector.ejectionTime(state, now)
-    this.clearTimer(state)
-    this.endRamp(state)
-    state.inProbation = false
-    state.ejected = true
-    state.ejectedUntil = now + duration
-    state.ejections++
-    this.ejectedCount++
-    state.timer = this.clock.setTimeout(() => this.returnFromEjection(state), duration)
-    // The ejection takes effect (pickers rebuilt) before anyone hears of it, as in updateHealth.
-    const previous = state.health
-    state.health = 'ejected'
-    this.rebuild()
-    if (debug.enabled) {
-      debug(
-        '%s: ejected %s for %d ms (%s, ejection %d): %s',
-        this.service,
-        describeEndpoint(state.endpoint),
-        Math.round(duration),
-        reason,
-        state.ejections,
-        describeError(error),
-      )
-    }
-    this.emit('eject', { endpoint: state.endpoint, duration, ejections: state.ejections, reason, error })
-    if (previous !== 'ejected') {
-      this.emit('health', { endpoint: state.endpoint, state: 'ejected', previous, reason: 'ejected' })
-    }
-  }
-
-  private returnFromEjection(state: EndpointState): void {
-    state.timer = undefined
-    if (this.closed || state.removed || !state.ejected) return
-    const now = this.clock.now()
-    state.ejected = false
-    this.ejectedCount--
-    state.returnedAt = now
-    state.consecutiveFailures = 0
-    const probation = this.options.outlierDetection.probation
-    if (probation > 0) {
-      state.inProbation = true
-      this.startRamp(state, now, probation, 0.1)
-    }
-    if (debug.enabled) {
-      debug(
-        '%s: %s returns from ejection%s',
-        this.service,
-        describeEndpoint(state.endpoint),
-        probation > 0 ? ` (probation ${probation} ms)` : '',
-      )
-    }
-    this.updateHealth(state, 'returned')
-  }
-
-  private startRamp(state: EndpointState, now: number, window: number, from: number): void {
-    this.clearTimer(state)
-    if (state.ramping === 0) this.rampingCount++
-    state.ramping = 1
-    this.plain = false
-    state.rampStart = now
-    state.rampEnd = now + window
-    state.rampFrom = from
-    state.timer = this.clock.setTimeout(() => {
-      state.timer = undefined
-      this.endRamp(state)
-      if (state.inProbation && !this.closed && !state.removed) {
-        state.inProbation = false
-        this.updateHealth(state, 'probation-ended')
-      }
-    }, window)
-  }
-
-  private endRamp(state: EndpointState): void {
-    if (state.ramping === 0) return
-    state.ramping = 0
-    state.rampEnd = 0
-    this.rampingCount--
-    this.plain = this.rampingCount === 0 && !this.closed
-  }
-
-  private clearTimer(state: EndpointState): void {
-    if (state.timer !== undefined) this.clock.clearTimeout(state.timer)
-    state.timer = undefined
-  }
-
-  private updateHealth(state: EndpointState, reason: string, forced?: EndpointHealth): void {
-    const previous = state.health
-    const next: EndpointHealth =
-      forced ??
-      (state.ejected
-        ? 'ejected'
-        : !state.checkHealthy
-          ? previous === 'pending'
-            ? 'pending'
-            : 'unhealthy'
-          : state.inProbation
-            ? 'probation'
-            : 'healthy')
-    if (next === previous) return
-    state.health = next
-    // Pickers first: a listener that throws must not leave them routing by the old health.
-    this.rebuild()
-    if (debug.enabled) {
-      debug('%s: %s %s -> %s (%s)', this.service, describeEndpoint(state.endpoint), previous, next, reason)
-    }
-    this.emit('health', { endpoint: state.endpoint, state: next, previous, reason })
-  }
-
-  // ---- roles ----
-
-  private onProbeResult(state: EndpointState, role: 'primary' | 'replica' | 'unknown'): void {
-    if (this.closed || state.removed) return
-    const previous = this.probed.get(state)
-    // A failed probe (`unknown`) is no news about the role, so it keeps the endpoint's seniority as
-    // primary: an old primary not yet fenced whose probe timed out once during the failover must not
-    // then look newer than the promoted standby. Only a `replica` answer ends the run.
-    const since = previous !== undefined && previous.primarySince > 0 ? previous.primarySince : 0
-    const primarySince =
-      role === 'replica' ? 0 : role === 'unknown' ? since : since > 0 ? since : this.clock.now()
-    this.probed.set(state, { role, primarySince })
-    this.rebuild()
-  }
-
-  /** Roles under a probe: the chosen primary; other claimants are `unknown` (never replicas). */
-  private applyProbedRoles(): void {
-    const probed: ProbedRole[] = []
-    for (const state of this.members) {
-      const p = this.probed.get(state)
-      if (p) probed.push({ id: state.id, role: p.role, primarySince: p.primarySince })
-    }
-    const primaryId = choosePrimary(probed)
-    for (const state of this.members) {
-      const role = this.probed.get(state)?.role ?? 'unknown'
-      state.role = state.id === primaryId ? 'primary' : role === 'primary' ? 'unknown' : role
-    }
+    this.health.remove(state)
+    this.primaries?.forget(state)
   }
 
   // ---- pickers (rebuilt on change, never per request) ----
 
   private rebuild(): void {
     if (this.closed) return
-    if (this.options.primary.kind === 'probe') this.applyProbedRoles()
-    const members = this.members
-    // `pending` endpoints (initialState 'unhealthy', not yet checked) count neither way and are
-    // never routed to, even in panic: otherwise a fresh pool would panic and defeat the option.
-    let fit = 0
-    let fitLevel = Number.POSITIVE_INFINITY
-    let checkedLevel = Number.POSITIVE_INFINITY
-    for (const state of members) {
-      if (state.health === 'pending') continue
-      if (state.priority < checkedLevel) checkedLevel = state.priority
-      if (state.health === 'healthy' || state.health === 'probation') {
-        fit++
-        if (state.priority < fitLevel) fitLevel = state.priority
-      }
-    }
-    // The SRV priority level traffic goes to (below): the lowest with a fit endpoint, else the
-    // lowest with a checked one. Its size is the panic threshold's denominator, and every fit
-    // endpoint counts (all are at that level or a later one, where failover would send the
-    // traffic): so a less-preferred level, even a dead one, never pushes the preferred level into
-    // panic. With one level (CoreDNS: priority 0 for all) this is fit / all checked endpoints.
-    const level = fitLevel === Number.POSITIVE_INFINITY ? checkedLevel : fitLevel
-    let total = 0
-    for (const state of members) if (state.health !== 'pending' && state.priority === level) total++
-    // Envoy's panic threshold: with too few fit endpoints, spreading load over all of them beats
-    // overloading the few (and the checks may be the ones that are wrong).
-    const panic = this.options.panicThreshold > 0 && total > 0 && fit / total < this.options.panicThreshold
-    // SRV priority (RFC 2782): each group (any role, replicas, nearest) is served by its lowest
-    // priority level that has a fit endpoint, and fails over to the next level only when that one
-    // has none (gRPC's priority LB). In panic, that level's unfit endpoints join it; when no level
-    // has a fit endpoint, panic serves the lowest level that has any. Per-endpoint `eligible`
-    // stays health-only: the primary is one endpoint, taken whatever its priority.
-    const any = new LevelFinder()
-    const replica = new LevelFinder()
-    const nearest = new LevelFinder()
-    let primary: EndpointState | undefined
-    for (const state of members) {
-      const fitNow = state.health === 'healthy' || state.health === 'probation'
-      state.eligible = fitNow || (panic && state.health !== 'pending')
-      if (state.role === 'primary' && primary === undefined) primary = state
-      any.add(state, fitNow)
-      if (state.role === 'replica') replica.add(state, fitNow)
-      if (state.role !== 'unknown') nearest.add(state, fitNow)
-    }
-    const anyLevel = any.level()
-    const replicaLevel = replica.level()
-    this.nearestBalancer.update(members, nearest.level())
-    // A balancer sees the members of its level only: consistent hashing places keys on them (and
-    // tests `state.eligible`, which is true of fit endpoints at every level).
-    // Stalled endpoints (StallDetector) are left out of a group's picks, unless every eligible
-    // endpoint of the group is stalled: then all of them, as an endpoint that may answer late
-    // beats none.
-    const eligible: EndpointState[] = []
-    const levelMembers: EndpointState[] = []
-    const replicasEligible: EndpointState[] = []
-    const replicas: EndpointState[] = []
-    let stalledAny = false
-    let stalledReplica = false
-    for (const state of members) {
-      if (state.priority === anyLevel) {
-        levelMembers.push(state)
-        if (state.eligible) {
-          if (state.stalled === 0) eligible.push(state)
-          else stalledAny = true
-        }
-      }
-      if (state.role === 'replica' && state.priority === replicaLevel) {
-        replicas.push(state)
-        if (state.eligible) {
-          if (state.stalled === 0) replicasEligible.push(state)
-          else stalledReplica = true
-        }
-      }
-    }
-    if (stalledAny && eligible.length === 0) for (const s of levelMembers) if (s.eligible) eligible.push(s)
-    if (stalledReplica && replicasEligible.length === 0) {
-      for (const s of replicas) if (s.eligible) replicasEligible.push(s)
-    }
-    this.anyBalancer.update(eligible, levelMembers)
-    this.replicaBalancer.update(replicasEligible, replicas)
-    const previousPrimary = this.primaryState
-    this.primaryState = primary
-    if (panic !== this.inPanic) {
-      this.inPanic = panic
+    this.primaries?.applyRoles(this.members)
+    const routing = this.routing
+    const wasPanic = routing.panic
+    const previousPrimary = routing.primary
+    routing.rebuild(this.members)
+    const panic = routing.panic
+    const primary = routing.primary
+    if (panic !== wasPanic) {
+      const { fit, total } = routing
       debug('%s: panic mode %s (%d of %d endpoints fit)', this.service, panic ? 'begins' : 'ends', fit, total)
       this.emit('panic', { panic, healthy: fit, total })
     }
@@ -984,54 +543,12 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** @internal Exposed for tests: the number of currently ejected endpoints. */
   get ejected(): number {
-    return this.ejectedCount
-  }
-}
-
-/**
- * Finds a group's SRV priority level in one pass over its members: the lowest priority with a fit
- * endpoint, else (panic) the lowest with an eligible one, else the lowest of all, so that a group
- * with nothing eligible keeps the level (and consistent hashing its table) it would return to.
- */
-class LevelFinder {
-  private fit = Number.POSITIVE_INFINITY
-  private eligible = Number.POSITIVE_INFINITY
-  private lowest = Number.POSITIVE_INFINITY
-
-  add(state: EndpointState, fit: boolean): void {
-    const p = state.priority
-    if (p < this.lowest) this.lowest = p
-    if (fit) {
-      if (p < this.fit) this.fit = p
-    } else if (state.eligible && p < this.eligible) this.eligible = p
-  }
-
-  level(): number {
-    return this.fit !== Number.POSITIVE_INFINITY
-      ? this.fit
-      : this.eligible !== Number.POSITIVE_INFINITY
-        ? this.eligible
-        : this.lowest
-  }
-}
-
-function createBalancer(name: BalancerName, context: PickContext): Balancer {
-  switch (name) {
-    case 'round-robin':
-      return new RoundRobinBalancer(context)
-    case 'random':
-      return new RandomBalancer(context)
-    case 'least-request':
-      return new LeastRequestBalancer(context)
-    case 'peak-ewma':
-      return new PeakEwmaBalancer(context)
-    case 'consistent-hash':
-      return new ConsistentHashBalancer(context)
+    return this.health.ejectedCount
   }
 }
 
 /** A failure in one short phrase for the debug log: its code, else its message. */
-function describeError(error: unknown): string {
+function _describeError(error: unknown): string {
   if (error === undefined || error === null) return 'no error given'
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string') return code

@@ -3,6 +3,7 @@ import { sameAddress } from '../endpoint.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { Clock } from '../internal/clock.js'
 import { rethrowOutside } from '../internal/rethrow-outside.js'
+import { timedProbe } from '../internal/timed-probe.js'
 import type { PrimaryProbe } from './balancing-options.js'
 
 const debug = debuglog('headless-lb')
@@ -95,23 +96,21 @@ export class PrimaryProber {
     const endpoint = state.endpoint
     const controller = new AbortController()
     this.controllers.add(controller)
-    const timer = this.clock.setTimeout(
-      () => controller.abort(new Error('primary probe timed out')),
-      this.timeout,
-    )
     let role: 'primary' | 'replica' | 'unknown' = 'unknown'
     let failure: unknown
     try {
-      const aborted = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
-      })
-      const answer = await Promise.race([this.probe(endpoint, controller.signal), aborted])
+      const answer = await timedProbe(
+        this.clock,
+        this.timeout,
+        'primary probe timed out',
+        controller,
+        (signal) => this.probe(endpoint, signal),
+      )
       if (answer === 'primary' || answer === 'replica') role = answer
       else failure = new TypeError(`primary.probe must resolve "primary" or "replica", got ${String(answer)}`)
     } catch (error) {
       failure = error
     } finally {
-      this.clock.clearTimeout(timer)
       this.controllers.delete(controller)
     }
     // An answer from the address the endpoint had before it was rescheduled is about another server.

@@ -2,6 +2,7 @@ import { connect } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { Client } from 'undici'
 import type { Endpoint } from '../endpoint.js'
+import { formatHostPort } from '../internal/format-host-port.js'
 
 /** How `headless-lb check` probes each pod. */
 export interface CheckOptions {
@@ -206,7 +207,7 @@ const COLUMNS = ['POD', 'ADDRESS', 'STATUS', 'HTTP', 'P50', 'P99', 'ERRORS'] as 
 
 /** A pod's row as text cells (for the table and for spotting changes between rounds). */
 function cells(r: PodResult): string[] {
-  const address = r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`
+  const address = formatHostPort(r.address, r.port)
   return [
     r.name ?? '-',
     address,

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events'
-import type { Endpoint, EndpointChange } from '../endpoint.js'
+import { addressId, type Endpoint, type EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { EndpointSource, ReadyOptions, ResolutionEvent } from './endpoint-source.js'
-import { addressId } from './resolve-endpoints.js'
 
 /**
  * One shared endpoint source seen on another port: the A/AAAA records of a service do not depend
@@ -96,11 +95,11 @@ export class PortMappedSource extends EventEmitter implements EndpointSource {
     if (mapped === undefined) {
       if (port === undefined || endpoint.port === port) mapped = endpoint
       else {
-        const byAddress = endpoint.id === addressId(endpoint.address, endpoint.family, endpoint.port)
+        const byAddress = endpoint.id === addressId(endpoint.address, endpoint.port)
         mapped = Object.freeze({
           ...endpoint,
           port,
-          id: byAddress ? addressId(endpoint.address, endpoint.family, port) : endpoint.id,
+          id: byAddress ? addressId(endpoint.address, port) : endpoint.id,
         })
       }
     }

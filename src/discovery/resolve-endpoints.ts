@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Endpoint } from '../endpoint.js'
-import { ordinalOf } from '../endpoint.js'
+import { addressId, ordinalOf } from '../endpoint.js'
 import type { Clock } from '../internal/clock.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import {
@@ -35,10 +35,6 @@ export interface ResolutionProblem {
   readonly code: string | undefined
   readonly message: string
   readonly cause?: unknown
-}
-
-export function addressId(address: string, family: 4 | 6, port: number): string {
-  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 /** At most this many queries at once, so hundreds of SRV targets do not flood the DNS server. */
@@ -146,7 +142,7 @@ export class EndpointResolver {
     const problems: ResolutionProblem[] = []
     const records = usableRecords(answer.query, answer.records, problems)
     const endpoints = records.map((r) => ({
-      id: addressId(r.address, r.family, port),
+      id: addressId(r.address, port),
       address: r.address,
       family: r.family,
       port,
@@ -296,7 +292,7 @@ export class EndpointResolver {
         priority: srv.priority,
         weight: srv.weight,
       }
-      if (!named) return { id: addressId(record.address, record.family, srv.port), ...base }
+      if (!named) return { id: addressId(record.address, srv.port), ...base }
       const ordinal = ordinalOf(label)
       return {
         id: srv.target,

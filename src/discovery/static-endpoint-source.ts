@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events'
-import type { Endpoint } from '../endpoint.js'
+import { addressId, type Endpoint } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { NormalizedDiscoveryOptions, StaticAddress } from './discovery-options.js'
 import { EndpointSet } from './endpoint-set.js'
 import type { ReadyOptions } from './endpoint-source.js'
-import { addressId } from './resolve-endpoints.js'
 
 /** The `addresses` option: a fixed set, ready at once, no DNS, no timers. */
 export class StaticEndpointSource extends EventEmitter {
@@ -18,7 +17,7 @@ export class StaticEndpointSource extends EventEmitter {
     const set = new EndpointSet()
     set.apply(
       options.addresses.map((a) => ({
-        id: addressId(a.address, a.family, a.port),
+        id: addressId(a.address, a.port),
         address: a.address,
         family: a.family,
         port: a.port,

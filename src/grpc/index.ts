@@ -6,6 +6,7 @@ import '../node-version-guard.js'
 export type { GrpcLike } from './grpc-like.js'
 export type {
   HeadlessResolverOptions,
+  HeadlessResolverRegistrationEvents,
   HeadlessResolverUpdate,
 } from './register-headless-resolver.js'
 export { HeadlessResolverRegistration, registerHeadlessResolver } from './register-headless-resolver.js'

@@ -38,7 +38,8 @@ export interface HeadlessResolverUpdate {
   readonly note: string
 }
 
-interface RegistrationEvents {
+/** The events of a {@link HeadlessResolverRegistration}, as `EventEmitter` listener arguments. */
+export interface HeadlessResolverRegistrationEvents {
   update: [HeadlessResolverUpdate]
   /** A discovery error (DNS timeout, SERVFAIL...) of some channel's pool: the last set is kept meanwhile. */
   error: [Error]
@@ -58,7 +59,7 @@ const BUILT_IN_SCHEMES = ['dns', 'unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds',
  * What `registerHeadlessResolver` returns: the registered scheme, the channels' live pools (for
  * `stats()`), and events. One registration serves every channel that uses its scheme.
  */
-export class HeadlessResolverRegistration extends EventEmitter<RegistrationEvents> {
+export class HeadlessResolverRegistration extends EventEmitter<HeadlessResolverRegistrationEvents> {
   readonly scheme: string
   readonly #pools = new Set<Pool>()
   #unhandledErrors = 0

@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util'
 import type { Clock } from '../internal/clock.js'
 import { rethrowOutside } from '../internal/rethrow-outside.js'
+import { timedProbe } from '../internal/timed-probe.js'
 import type { EndpointState } from './endpoint-state.js'
 import type { ResolvedHealthCheck } from './health-options.js'
 import { httpCheck } from './http-check.js'
@@ -93,24 +94,13 @@ export class ActiveHealthChecker {
     schedule.timer = undefined
     const controller = new AbortController()
     schedule.controller = controller
-    const timeout = this.clock.setTimeout(
-      () => controller.abort(new Error('health check timed out')),
-      this.options.timeout,
-    )
-    let check: Promise<boolean>
-    try {
-      check = this.check(state, controller.signal)
-    } catch (error) {
-      check = Promise.reject(error)
-    }
     // A check that ignores its signal still fails at the timeout.
-    const aborted = new Promise<boolean>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
-    })
-    Promise.race([check, aborted])
+    timedProbe(this.clock, this.options.timeout, 'health check timed out', controller, (signal) =>
+      this.check(state, signal),
+    )
       .then(
-        (passed) => this.settle(state, schedule, controller, timeout, passed === true, undefined),
-        (error: unknown) => this.settle(state, schedule, controller, timeout, false, error),
+        (passed) => this.settle(state, schedule, controller, passed === true, undefined),
+        (error: unknown) => this.settle(state, schedule, controller, false, error),
       )
       .catch(rethrowOutside)
   }
@@ -119,11 +109,9 @@ export class ActiveHealthChecker {
     state: EndpointState,
     schedule: Schedule,
     controller: AbortController,
-    timeout: unknown,
     passed: boolean,
     error: unknown,
   ): void {
-    this.clock.clearTimeout(timeout)
     if (schedule.controller !== controller) return
     schedule.controller = undefined
     if (this.closed || this.schedules.get(state) !== schedule) return

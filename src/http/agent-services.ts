@@ -29,7 +29,7 @@ export interface OpenedService {
   readonly http: ResolvedHttpOptions
 }
 
-/** @internal Test seams: the clock and DNS of discovery (and of the agent's idle sweep). */
+/** Test seams (headless-lb/testing): the clock and DNS of discovery (and of the agent's idle sweep). */
 export interface AgentInternals {
   clock?: Clock
   discovery?: DiscoveryInternals

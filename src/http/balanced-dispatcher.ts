@@ -1,9 +1,9 @@
-import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
-import type { FailureKind, PickOptions, ReadPreference } from '../lease.js'
+import { type Clock, systemClock } from '../internal/clock.js'
+import type { PickOptions } from '../lease.js'
 import { recordHttpMetrics } from '../metrics/http-metrics.js'
 import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { invalidType, oneOf } from '../options.js'
@@ -11,84 +11,19 @@ import { BalancedRequest } from './balanced-request.js'
 import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import { HedgePolicy } from './hedge-policy.js'
+import { HttpCounters } from './http-counters.js'
+import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
+import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
+import type { RequestContext } from './request-context.js'
+import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
+import { RetryPolicy } from './retry-policy.js'
 import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
-/** Payload of the `attempt` event: one try of a request, on one endpoint. */
-export interface AttemptEvent {
-  readonly service: string
-  readonly endpoint: Endpoint
-  /** 1 for the first try, 2 for the first retry... */
-  readonly attempt: number
-  readonly method: string
-  readonly path: string
-}
-
-/**
- * Payload of the `retry` event: an attempt failed and the request goes on to another endpoint.
- * That endpoint is picked after the backoff; the next `attempt` event names it.
- */
-export interface RetryEvent {
-  readonly service: string
-  /** Where the failed attempt went. */
-  readonly endpoint: Endpoint
-  readonly attempt: number
-  readonly kind: FailureKind
-  readonly error?: unknown
-  readonly statusCode?: number
-  /** `Retry-After` asked for, ms (0 when absent). The backoff comes on top. */
-  readonly retryAfter: number
-}
-
-/**
- * Payload of the `attempt-end` event: one attempt is over, and whether the request goes on to
- * another endpoint is decided. Emitted once per attempt, after the pool has the outcome.
- */
-export interface AttemptEndEvent {
-  readonly service: string
-  readonly endpoint: Endpoint
-  /** As in its `attempt` event. */
-  readonly attempt: number
-  readonly method: string
-  readonly path: string
-  /**
-   * `ok`, or the failure the pool was told of: `status` (a 5xx), `connect-refused`,
-   * `connect-timeout`, `timeout`, `reset`, `other`, or `cancelled` (the caller aborted, or the
-   * attempt was abandoned: no evidence about the endpoint).
-   */
-  readonly outcome: 'ok' | FailureKind
-  /** The response's status; 0 when no response came. */
-  readonly statusCode: number
-  /** Ms from the attempt's start to its response headers, or to its failure (what the pool's EWMA sees). */
-  readonly latency: number
-  /**
-   * A retry on another endpoint was decided (a `retry` event follows). It may still not happen:
-   * the budget can be spent during the backoff, or no endpoint be left.
-   */
-  readonly willRetry: boolean
-  /** The error, when the attempt failed without a response (or its body broke). */
-  readonly error?: unknown
-}
-
-/**
- * Payload of the `hedge` event: a request had no answer after `delay` ms, and the same request now
- * also goes to `endpoint` (its `attempt` event follows). The attempts in `outstanding` stay in
- * flight: the first to answer wins, the others are cancelled.
- */
-export interface HedgeEvent {
-  readonly service: string
-  /** Where the hedge goes. */
-  readonly endpoint: Endpoint
-  /** The hedge's attempt number (2 for the first hedge). */
-  readonly attempt: number
-  /** How long the request waited for an answer before this hedge, ms. */
-  readonly delay: number
-  /** The attempts still waited on, by where they went. */
-  readonly outstanding: ReadonlyArray<Endpoint>
-}
+export type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
 
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
@@ -128,21 +63,11 @@ export interface BalancedDispatcherOptions {
   /** Logical host name: the TLS servername (unless `tls.servername`). */
   readonly hostname: string
   readonly http: ResolvedHttpOptions
-  /** Clock for the retry budget (tests). */
-  readonly now?: () => number
+  /** @internal The clock of the retry budget, backoffs and latencies (tests); the system's by default. */
+  readonly clock?: Clock
 }
 
 const ALLOW_EMPTY = Object.freeze({ allowEmpty: true })
-const PICK_ANY: PickOptions = Object.freeze({})
-const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
-const PICK_REPLICA: PickOptions = Object.freeze({ role: 'replica' })
-const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object.freeze({
-  primary: PICK_PRIMARY,
-  replica: PICK_REPLICA,
-  primaryPreferred: Object.freeze({ readPreference: 'primaryPreferred' }),
-  replicaPreferred: Object.freeze({ readPreference: 'replicaPreferred' }),
-  nearest: Object.freeze({ readPreference: 'nearest' }),
-})
 
 /**
  * An undici Dispatcher that sends each request of one service to an endpoint the pool picks
@@ -156,51 +81,37 @@ const PICK_BY_PREFERENCE: Readonly<Record<ReadPreference, PickOptions>> = Object
 export class BalancedDispatcher extends Dispatcher {
   readonly pool: LeasePool
   readonly service: string
+  /** @internal The resolved HTTP options (the request path reads them). */
   readonly options: ResolvedHttpOptions
   readonly hostname: string
   /** TLS servername for https origins (`tls.servername`, else the host name); undefined for http. */
   readonly servername: string | undefined
-  readonly endpointDispatchers: EndpointDispatchers
-  readonly budget: RetryBudget | null
-  /** When requests are hedged (`hedge` option); null when they are not. */
-  readonly hedge: HedgePolicy | null
   /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
   readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
   readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
   readonly #stopWatchingRotation: () => void
+  readonly #connections: EndpointDispatchers
+  readonly #counters = new HttpCounters()
+  readonly #requests = new InFlightRequests()
+  /** What each request is handed instead of this dispatcher (see RequestContext). */
+  readonly #context: RequestContext
+  /** The context's emitters: null while their event has no listener (kept by newListener/removeListener). */
+  readonly #events: {
+    attempt: ((event: AttemptEvent) => void) | null
+    attemptEnd: ((event: AttemptEndEvent) => void) | null
+    retry: ((event: RetryEvent) => void) | null
+    hedge: ((event: HedgeEvent) => void) | null
+  } = { attempt: null, attemptEnd: null, retry: null, hedge: null }
   #ready = false
   #readyPromise: Promise<void> | null = null
-  #closed = false
   #closing: Promise<void> | null = null
-  /**
-   * Requests past their first attempt and not answered yet. close() waits for them before it
-   * closes the connection pools: one in its retry backoff still needs a pool for its next attempt.
-   */
-  #unanswered = 0
-  #onAnswered: (() => void) | null = null
-  /** An `attempt-end` listener is attached: kept by newListener/removeListener so a request reads a field. */
-  #attemptEndObserved = false
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   readonly #stopMetrics: (() => void) | undefined
-  /** Requests started and not finished (response body included): what destroy() ends. */
-  #live: BalancedRequest | null = null
   #destroying: Promise<void> | null = null
 
-  // Counters (plain numbers: the hot path only increments them).
-  requests = 0
-  attempts = 0
-  retries = 0
-  retriesDenied = 0
-  failures = 0
-  hedges = 0
-  hedgesWon = 0
-  hedgesDenied = 0
-  attemptsMoved = 0
-  /** @internal Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
-  readonly lingering = new Set<{ stopLingering(): void }>()
-
+  /** @internal Use `createClient` or `HeadlessAgent`. */
   constructor(options: BalancedDispatcherOptions) {
     super()
     this.pool = options.pool
@@ -212,9 +123,12 @@ export class BalancedDispatcher extends Dispatcher {
     this.#origin = new URL(options.origin).origin
     this.#closePool = options.closePool
     this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
-    this.budget = options.http.budget === false ? null : new RetryBudget(options.http.budget, options.now)
-    this.hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, performance.now())
-    this.endpointDispatchers = new EndpointDispatchers({
+    const clock = options.clock ?? systemClock
+    // The budget reads the requests' clock, so that a request's one reading serves both.
+    const budget =
+      options.http.budget === false ? null : new RetryBudget(options.http.budget, () => clock.now())
+    const hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, clock.now())
+    this.#connections = new EndpointDispatchers({
       origin: options.origin,
       servername: this.servername ?? options.hostname,
       connections: options.http.connections,
@@ -227,6 +141,20 @@ export class BalancedDispatcher extends Dispatcher {
       useH2c: options.http.h2c && options.protocol === 'http:',
       tls: options.http.tls,
     })
+    this.#context = {
+      service: this.service,
+      pool: this.pool,
+      connections: this.#connections,
+      policy: new RetryPolicy(options.http),
+      budget,
+      hedge,
+      clock,
+      counters: this.#counters,
+      events: this.#events,
+      inFlight: this.#requests,
+      route: (method, route, key) => this.#route(method, route, key),
+      whenReady: (signal) => this.#whenReady(signal),
+    }
     this.#onChange = (change) => {
       debug(
         '%s: endpoints +%d -%d ~%d',
@@ -235,7 +163,7 @@ export class BalancedDispatcher extends Dispatcher {
         change.removed.length,
         change.updated.length,
       )
-      this.endpointDispatchers.apply(change)
+      this.#connections.apply(change)
     }
     this.pool.on('change', this.#onChange)
     // An endpoint out of rotation: its connections are retired once the pool is done with the
@@ -245,21 +173,25 @@ export class BalancedDispatcher extends Dispatcher {
     )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'attempt-end') this.#attemptEndObserved = true
-    })
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'attempt-end') this.#attemptEndObserved = this.listenerCount('attempt-end') > 0
-    })
+    const emitters = {
+      attempt: (event: AttemptEvent) => emitter.emit('attempt', event),
+      'attempt-end': (event: AttemptEndEvent) => emitter.emit('attempt-end', event),
+      retry: (event: RetryEvent) => emitter.emit('retry', event),
+      hedge: (event: HedgeEvent) => emitter.emit('hedge', event),
+    }
+    const keyOf = { attempt: 'attempt', 'attempt-end': 'attemptEnd', retry: 'retry', hedge: 'hedge' } as const
+    const track = (event: string | symbol, listening: boolean) => {
+      if (typeof event !== 'string' || !Object.hasOwn(keyOf, event)) return
+      const name = event as keyof typeof keyOf
+      ;(this.#events as Record<string, unknown>)[keyOf[name]] = listening ? emitters[name] : null
+    }
+    // newListener comes before the listener is added, removeListener after it is gone.
+    emitter.on('newListener', (event: string | symbol) => track(event, true))
+    emitter.on('removeListener', (event: string | symbol) => track(event, this.listenerCount(event) > 0))
     const provider = chooseMeterProvider(options.http.meterProvider)
     const url = new URL(options.origin)
     const port = url.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(url.port)
     this.#stopMetrics = provider === undefined ? undefined : recordHttpMetrics(this, provider, port)
-  }
-
-  /** @internal Someone listens to `attempt-end`. */
-  get attemptEndObserved(): boolean {
-    return this.#attemptEndObserved
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -302,7 +234,7 @@ export class BalancedDispatcher extends Dispatcher {
     }
     let request: BalancedRequest
     try {
-      request = new BalancedRequest(this, options as Dispatcher.DispatchOptions & RouteOptions, h)
+      request = new BalancedRequest(this.#context, options as Dispatcher.DispatchOptions & RouteOptions, h)
     } catch (error) {
       // Invalid request options (a route or key): the request fails, as undici's own dispatchers do.
       h.onResponseError?.(null as never, error as Error)
@@ -348,7 +280,7 @@ export class BalancedDispatcher extends Dispatcher {
   }
 
   /** Null when the pool is ready; otherwise a promise that settles when it is (or fails). */
-  whenReady(signal: AbortSignal | undefined): Promise<void> | null {
+  #whenReady(signal: AbortSignal | undefined): Promise<void> | null {
     if (this.#ready) return null
     if (signal === undefined) {
       // allowEmpty: a service with no ready pods fails its requests at once (NoEndpointsError)
@@ -370,7 +302,7 @@ export class BalancedDispatcher extends Dispatcher {
   }
 
   /** The pick options for a request: `route` wins, then the method when routing by method. */
-  pickFor(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
+  #route(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
     // A misspelt route must not send a write to whichever endpoint comes next.
     if (route !== undefined) oneOf('route', route, ROUTES, 'any')
     if (key !== undefined && typeof key !== 'string') throw invalidType('key', 'a string', key)
@@ -386,87 +318,45 @@ export class BalancedDispatcher extends Dispatcher {
   }
 
   get closed(): boolean {
-    return this.#closed
-  }
-
-  /** No request unfinished (none waiting, in flight or streaming a body). */
-  get idle(): boolean {
-    return this.#live === null
-  }
-
-  /** @internal A request started: destroy() must reach it until it finishes. */
-  link(request: BalancedRequest): void {
-    request.live = true
-    request.liveNext = this.#live
-    if (this.#live !== null) this.#live.livePrev = request
-    this.#live = request
-  }
-
-  /** @internal A linked request finished (answered and its body read, or failed). */
-  unlink(request: BalancedRequest): void {
-    request.live = false
-    const { livePrev, liveNext } = request
-    if (livePrev === null) this.#live = liveNext
-    else livePrev.liveNext = liveNext
-    if (liveNext !== null) liveNext.livePrev = livePrev
-    request.livePrev = null
-    request.liveNext = null
+    return this.#requests.closed
   }
 
   /**
    * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
    * (idle connections now, busy ones as their requests end), and every attempt still queued there
-   * unwritten sent elsewhere first (BalancedRequest#moveOff).
+   * unwritten sent elsewhere first (move-off.ts).
    */
   #retire(endpoint: Endpoint): void {
-    if (this.#closed) return
+    if (this.#requests.closed) return
     const id = endpoint.id
-    const retired = this.endpointDispatchers.retire(id, () => {
-      let movedAll = true
-      for (let request = this.#live; request !== null; ) {
-        // A move can end a request (a synchronous failure), which unlinks it: take the next first.
-        const next = request.liveNext
-        if (!request.moveOff(id)) movedAll = false
-        request = next
-      }
-      return movedAll
-    })
+    const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }
 
-  /** @internal A request made its first attempt. */
-  enter(): void {
-    this.#unanswered++
+  /** @internal Attempts that lost a hedge race and may still answer: close() and destroy() abort them. */
+  get lingering(): ReadonlySet<{ stopLingering(): void }> {
+    return this.#requests.lingering
   }
 
-  /** @internal A request that entered got its answer (a response, or its final error). */
-  leave(): void {
-    if (--this.#unanswered > 0 || this.#onAnswered === null) return
-    const answered = this.#onAnswered
-    this.#onAnswered = null
-    answered()
-  }
-
-  #allAnswered(): Promise<void> | undefined {
-    if (this.#unanswered === 0) return undefined
-    return new Promise<void>((resolve) => {
-      this.#onAnswered = resolve
-    })
+  /** No request unfinished (none waiting, in flight or streaming a body). */
+  get idle(): boolean {
+    return this.#requests.idle
   }
 
   stats(): HttpStats {
-    const { pools, draining } = this.endpointDispatchers.stats()
+    const { pools, draining } = this.#connections.stats()
+    const c = this.#counters
     return {
       service: this.service,
-      requests: this.requests,
-      attempts: this.attempts,
-      retries: this.retries,
-      retriesDenied: this.retriesDenied,
-      failures: this.failures,
-      hedges: this.hedges,
-      hedgesWon: this.hedgesWon,
-      hedgesDenied: this.hedgesDenied,
-      attemptsMoved: this.attemptsMoved,
+      requests: c.requests,
+      attempts: c.attempts,
+      retries: c.retries,
+      retriesDenied: c.retriesDenied,
+      failures: c.failures,
+      hedges: c.hedges,
+      hedgesWon: c.hedgesWon,
+      hedgesDenied: c.hedgesDenied,
+      attemptsMoved: c.attemptsMoved,
       pools,
       draining,
     }
@@ -477,9 +367,9 @@ export class BalancedDispatcher extends Dispatcher {
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
     this.#closing ??= this.#shutdown(async () => {
-      await this.#allAnswered()
-      this.#stopLingering()
-      await this.endpointDispatchers.close()
+      await this.#requests.allAnswered()
+      this.#requests.stopLingering()
+      await this.#connections.close()
     })
     if (callback === undefined) return this.#closing
     this.#closing.then(callback, callback)
@@ -505,15 +395,9 @@ export class BalancedDispatcher extends Dispatcher {
     if (this.#destroying === null) {
       const error = given ?? new DestroyedError('HTTP client', this.service)
       this.#destroying = this.#shutdown(() => {
-        // Each request ends (and unlinks itself) synchronously: take the next one first.
-        for (let request = this.#live; request !== null; ) {
-          const next = request.liveNext
-          request.destroy(error)
-          if (request.live) this.unlink(request)
-          request = next
-        }
-        this.#stopLingering()
-        return this.endpointDispatchers.destroy(error)
+        this.#requests.destroyAll(error)
+        this.#requests.stopLingering()
+        return this.#connections.destroy(error)
       })
       this.#closing ??= this.#destroying
     }
@@ -523,16 +407,12 @@ export class BalancedDispatcher extends Dispatcher {
     return undefined
   }
 
-  #stopLingering(): void {
-    for (const attempt of [...this.lingering]) attempt.stopLingering()
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
 
   async #shutdown(closeEndpoints: () => Promise<void>): Promise<void> {
-    this.#closed = true
+    this.#requests.closed = true
     this.pool.off('change', this.#onChange)
     this.#stopWatchingRotation()
     this.#stopMetrics?.()

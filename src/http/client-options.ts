@@ -64,8 +64,9 @@ export interface HedgeOptions {
   /**
    * How long to wait for an answer before sending the next attempt: milliseconds, or a percentile
    * of this client's recent attempt latencies (`'p95'`, `'p99'`, `'p99.9'`: time to the response
-   * headers, over the last 10 s). Default `'p95'` (Dean and Barroso's "defer until the 95th
-   * percentile").
+   * headers, over the last 10 s). Default `'p99'`: about 1 % of the requests of a healthy service
+   * get a hedge, Finagle's `BackupRequestFilter` default (`maxExtraLoad` 1 %). Dean and Barroso's
+   * p95 sent 3-8x more hedges in bench/hedging.ts for no better p99 (docs/performance.md).
    */
   delay?: number | `p${number}`
   /** Floor under a percentile delay, ms (Finagle's `minSendBackupAfterMs`). Default 1. Only with a percentile `delay`. */
@@ -77,7 +78,12 @@ export interface TimeoutOptions {
   connect?: number
   /** Time to receive the response headers, ms (undici `headersTimeout`). Default 10_000. */
   headers?: number
-  /** Longest pause between two body chunks, ms (undici `bodyTimeout`). Default 30_000. */
+  /**
+   * Longest pause between two body chunks, ms (undici `bodyTimeout`). Default 10_000, the same
+   * as `headers`: undici re-arms a connection's timer (a new timer object, kept until its next
+   * tick, so promoted by the GC) whenever the next timeout's value differs from the last one, one
+   * or two times per request (docs/performance.md). Raise it for streams with long pauses (SSE).
+   */
   body?: number
 }
 
@@ -267,7 +273,7 @@ export function resolveHttpOptions(
     budget,
     connectTimeout: durationMs(`${path}timeouts.connect`, timeouts.connect, 1_000, 1),
     headersTimeout: durationMs(`${path}timeouts.headers`, timeouts.headers, 10_000, 0),
-    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 30_000, 0),
+    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 10_000, 0),
     connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
     pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
     keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
@@ -296,14 +302,14 @@ function resolveHedgeOptions(path: string, value: unknown): ResolvedHedgeOptions
   const hedge = value === true ? {} : (value as Record<string, unknown>)
   rejectUnknownKeys(path, hedge, HEDGE_KEYS)
   const maxAttempts = integerIn(`${path}.maxAttempts`, hedge.maxAttempts, 2, 2, 5)
-  const delay = hedge.delay ?? 'p95'
+  const delay = hedge.delay ?? 'p99'
   if (typeof delay === 'number') {
     if (hedge.minDelay !== undefined) {
       throw invalidType(
         `${path}.minDelay`,
         'absent with a fixed delay',
         hedge.minDelay,
-        `It is the floor under a percentile delay (delay: 'p95'); hedge.delay is ${delay} ms`,
+        `It is the floor under a percentile delay (delay: 'p99'); hedge.delay is ${delay} ms`,
       )
     }
     return { maxAttempts, delay: durationMs(`${path}.delay`, delay, 0), percentile: 0, minDelay: 0 }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import { buildConnector, Pool } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
+import { formatHostPort } from '../internal/format-host-port.js'
 
 interface Entry {
   readonly address: string
@@ -165,7 +166,7 @@ export class EndpointDispatchers {
     } as buildConnector.BuildOptions)
     const address = endpoint.address
     const port = String(endpoint.port)
-    const host = endpoint.family === 6 ? `[${address}]:${port}` : `${address}:${port}`
+    const host = formatHostPort(address, port)
     const connect: buildConnector.connector = (options, callback) =>
       connector({ ...options, hostname: address, host, port }, callback)
     return new Pool(o.origin, {

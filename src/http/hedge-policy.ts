@@ -15,8 +15,8 @@ const LATENCY_WINDOW = 10_000
  * shows as such to the pool (in flight, then stalled or a censored latency of the whole linger)
  * rather than as an attempt that vanished a few milliseconds after it was sent. Measured
  * (bench/hedging.ts, one slow pod of 5): without it, the slow pod kept 1.8 % of first attempts
- * with peak-EWMA and 7 % with least-request (each of them a hedged request); with it, 0.05-0.2 %
- * and 0.3-0.6 %.
+ * with peak-EWMA and 7 % with least-request (each of them a hedged request); with it, 0.03-0.2 %
+ * and 0.3-0.8 % (docs/performance.md).
  */
 const LINGER_MULTIPLIER = 10
 const MIN_LINGER = 100
@@ -28,8 +28,9 @@ const MIN_LINGER = 100
  *
  * Latencies recorded are those of the attempts that answered (time to the response headers from
  * that attempt's start), not the request's: a hedge that won after `delay` must not push the next
- * delay out by `delay` (which would grow without bound while one pod is slow), and a cancelled
- * loser has no latency to give. So a percentile delay tracks how long a healthy answer takes.
+ * delay out by `delay` (which would grow without bound while one pod is slow), and a loser's
+ * latency (if it answers while it lingers) is the slow tail itself: it goes to the pool, for the
+ * balancer, not here. So a percentile delay tracks how long a first answer takes.
  */
 export class HedgePolicy {
   readonly maxAttempts: number

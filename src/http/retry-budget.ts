@@ -13,7 +13,6 @@ export class RetryBudget {
   readonly #minPerWindow: number
   readonly #slotMs: number
   readonly #now: () => number
-  readonly #systemClock: boolean
   readonly #requests = new Float64Array(10)
   readonly #retries = new Float64Array(10)
   #slotStart = 0
@@ -26,7 +25,6 @@ export class RetryBudget {
     // Monotonic: a wall-clock step (NTP, a resumed VM) must neither refill nor freeze the budget.
     now?: () => number,
   ) {
-    this.#systemClock = now === undefined
     now ??= () => performance.now()
     this.#ratio = options.ratio
     this.#minPerWindow = (options.minPerSecond * options.window) / 1_000
@@ -45,11 +43,6 @@ export class RetryBudget {
     this.#requestSum += 1
   }
 
-  /** True when this budget reads performance.now(): a caller may then pass its own reading to recordRequest. */
-  get systemClock(): boolean {
-    return this.#systemClock
-  }
-
   /** Takes one retry from the budget; false when the budget is spent (the retry must not happen). */
   tryRetry(): boolean {
     this.#advance()
@@ -60,12 +53,20 @@ export class RetryBudget {
   }
 
   /**
-   * Gives back the retry `tryRetry()` just took, when it found no endpoint to go to after all.
-   * Call it right after `tryRetry()` (same slot): a retry that was not sent must not count.
+   * Gives back a retry `tryRetry()` took, when it was not sent after all (no endpoint to go to,
+   * or its request ended during the backoff): a retry that was not sent must not count. Taken
+   * from the latest slot that holds one, which is the slot it was drawn in unless others were
+   * drawn since; one already expired with its slot is not given back twice.
    */
   refund(): void {
-    this.#retries[this.#slot]! -= 1
-    this.#retrySum -= 1
+    this.#advance()
+    for (let i = 0, slot = this.#slot; i < 10; i++, slot = (slot + 9) % 10) {
+      if (this.#retries[slot]! > 0) {
+        this.#retries[slot]! -= 1
+        this.#retrySum -= 1
+        return
+      }
+    }
   }
 
   /** Retries still allowed right now. */

@@ -181,6 +181,16 @@ const NO = {
 
 const IMMEDIATE: RetryDecision = Object.freeze({ retry: true, delayMs: 0, immediate: true })
 
+/** A response status the retry policy retries (502/503/504 by default), as an attempt's error. */
+export class RetryableStatusError extends Error {
+  readonly code = 'HLB_ERR_RETRYABLE_STATUS'
+  readonly statusCode: number
+  constructor(statusCode: number) {
+    super(`response status ${statusCode}`)
+    this.statusCode = statusCode
+  }
+}
+
 /** undici's errors for a request it will not send anywhere (invalid options or headers, a wrong content-length). */
 export function isRequestFault(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code

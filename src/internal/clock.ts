@@ -1,7 +1,7 @@
 /**
- * Time as discovery sees it: injectable so unit tests drive refresh timing with a fake clock.
- * Timers made by the system clock are unref()'d, so an idle process can exit, unless the
- * caller asks for `ref: true`.
+ * Time as the library sees it: injectable so unit tests drive every timer (DNS refresh, health
+ * checks, ejection, slow start, retries) with a fake clock. Timers made by the system clock are
+ * unref()'d, so an idle process can exit, unless the caller asks for `ref: true`.
  */
 export interface Clock {
   now(): number
@@ -12,14 +12,15 @@ export interface Clock {
 /**
  * The longest delay setTimeout honours (2^31-1 ms, ~24.8 days). Node replaces a longer one, or
  * Infinity, with 1 ms, so a duration meant as "practically never" (a huge maxRefresh, ejection or
- * ready() timeout, or one doubled by backoff) would fire at once.
+ * ready() timeout, or one doubled by backoff) would fire at once: the system clock caps delays at
+ * it, and duration options are validated against it.
  */
-const MAX_TIMER_DELAY = 2 ** 31 - 1
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(callback, ms, options) {
-    const handle = setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY))
+    const handle = setTimeout(callback, Math.min(ms, MAX_TIMER_MS))
     if (!options?.ref) handle.unref()
     return handle
   },

@@ -280,7 +280,7 @@ export class RedisRouter {
   readonly #picks = new Map<ReadPreference, PickOptions>()
   #closing: Promise<void> | undefined
 
-  /** Use `createRedisRouter`. */
+  /** @internal Use `createRedisRouter`. */
   constructor(core: RedisCore, readPreference: ReadPreference, tracker: ProbeTracker) {
     this.#core = core
     this.#tracker = tracker

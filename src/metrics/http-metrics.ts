@@ -1,9 +1,4 @@
-import type {
-  AttemptEndEvent,
-  BalancedDispatcher,
-  HedgeEvent,
-  RetryEvent,
-} from '../http/balanced-dispatcher.js'
+import type { AttemptEndEvent, HedgeEvent, RetryEvent } from '../http/request-events.js'
 import { VERSION } from '../version.js'
 import { endpointLabel } from './endpoint-label.js'
 import {
@@ -30,12 +25,24 @@ const KNOWN_METHODS = new Set([
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 
 /**
+ * What the metrics read of a BalancedDispatcher (an interface, so that the dispatcher, which
+ * starts the recording, and this file do not import each other).
+ */
+export interface MeteredDispatcher {
+  readonly service: string
+  readonly hostname: string
+  stats(): { readonly retriesDenied: number }
+  on(event: 'drain', listener: never): unknown
+  off(event: 'drain', listener: never): unknown
+}
+
+/**
  * Records a balanced dispatcher's HTTP metrics through `provider`: one histogram sample per
  * attempt (from `attempt-end`), retries (from `retry`), and budget denials read at collection
  * time. `port` is the logical origin's port (`server.port`). Returns the function that stops it.
  */
 export function recordHttpMetrics(
-  dispatcher: BalancedDispatcher,
+  dispatcher: MeteredDispatcher,
   provider: MeterProviderLike,
   port: number,
 ): () => void {

@@ -103,7 +103,7 @@ export class PgRoute {
   readonly #core: PgCore
   readonly #pick: PickOptions
 
-  /** Use `router.route()`, `router.primary` or `router.replica`. */
+  /** @internal Use `router.route()`, `router.primary` or `router.replica`. */
   constructor(core: PgCore, readPreference: ReadPreference) {
     this.#core = core
     this.readPreference = readPreference
@@ -267,7 +267,7 @@ export class PgRouter {
   readonly #routes = new Map<ReadPreference, PgRoute>()
   #closing: Promise<void> | undefined
 
-  /** Use `createPgRouter`. */
+  /** @internal Use `createPgRouter`. */
   constructor(
     pool: Pool,
     config: PgClientConfig,

@@ -1,6 +1,7 @@
 import type { Exclusions } from '../balancing/balancer.js'
 import { isExcluded } from '../balancing/balancer.js'
 import type { ResolvedPrimary } from '../balancing/balancing-options.js'
+import type { SelectionPlan } from '../balancing/roles.js'
 import { describeEndpoint } from '../endpoint.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 
@@ -62,4 +63,19 @@ function describeHealth(members: ReadonlyArray<EndpointState>): string {
   const counts = new Map<string, number>()
   for (const s of members) counts.set(s.health, (counts.get(s.health) ?? 0) + 1)
   return [...counts].map(([health, n]) => `${n} ${health}`).join(', ')
+}
+
+/** The group a selection plan other than SELECT_PRIMARY asks for, indexed by plan. */
+const WANTED: ReadonlyArray<WantedGroup> = [
+  'any',
+  'any',
+  'replica',
+  'primaryPreferred',
+  'replicaPreferred',
+  'nearest',
+]
+
+/** The group a request's selection plan asks for (SELECT_PRIMARY has its own NoPrimaryError). */
+export function wantedGroup(plan: SelectionPlan): WantedGroup {
+  return WANTED[plan]!
 }

@@ -140,26 +140,40 @@ describe('the endpoint set follows DNS', () => {
     }
   })
 
-  it('measures the time from a DNS change to the change event (TTL 1 s, minRefresh 1 s)', async () => {
+  it('a DNS change reaches the change event by the second refresh after BIND serves it (TTL 1 s, minRefresh 1 s)', async () => {
     const svc = await lab.addService({ name: 'lag', kind: 'headless', replicas: 1 })
-    const s = source({ service: svc.fqdn, port: svc.port, minRefresh: 1000 })
+    const queries: string[] = []
+    const s = source(
+      { service: svc.fqdn, port: svc.port, minRefresh: 1000 },
+      { createResolver: observedResolver(queries) },
+    )
     await s.ready()
     const lags: number[] = []
+    const refreshesUntilSeen: number[] = []
     for (let i = 0; i < 8; i++) {
+      const growing = i % 2 === 0
       const changed = nextChange(s)
-      // Desynchronise the change from the refresh timer, so the figures cover the whole cycle.
+      // Desynchronise the change from the refresh timer, so the runs cover the whole cycle.
       await new Promise((resolve) => setTimeout(resolve, 137 * i))
-      await svc.scale(i % 2 === 0 ? 2 : 1)
+      await svc.scale(growing ? 2 : 1)
       const served = performance.now()
-      await changed
+      const sentBefore = queries.length
+      const change = await changed
       lags.push(performance.now() - served)
+      refreshesUntilSeen.push(queries.slice(sentBefore).filter((q) => q.startsWith('A ')).length)
+      // The change is the one BIND serves: one pod more, or one fewer.
+      expect([change.added.length, change.removed.length]).toEqual(growing ? [1, 0] : [0, 1])
+      expect(s.endpoints).toHaveLength(growing ? 2 : 1)
     }
     lags.sort((x, y) => x - y)
     const median = (lags[3]! + lags[4]!) / 2
     console.log(
-      `DNS change -> change event (TTL 1 s, minRefresh 1 s), ${lags.length} runs: min ${lags[0]!.toFixed(0)} ms, median ${median.toFixed(0)} ms, max ${lags.at(-1)!.toFixed(0)} ms`,
+      `DNS change -> change event (TTL 1 s, minRefresh 1 s), ${lags.length} runs: min ${lags[0]!.toFixed(0)} ms, median ${median.toFixed(0)} ms, max ${lags.at(-1)!.toFixed(0)} ms; A queries sent after the change was served, per run: ${refreshesUntilSeen.join(' ')}`,
     )
-    // Not asserted (wall-clock): the expected bound is the refresh interval plus jitter plus a query, about 1.1 s.
-    expect(lags).toHaveLength(8)
+    // Wall-clock lags are printed, not asserted. The invariant: a query in flight when BIND served
+    // the change may carry the old answer (or one c-ares cached for the 1 s TTL), so the change
+    // shows at the latest in the answer to the second query sent after it was served. Not every
+    // refresh is needed: a run with 0 saw the change in a query already in flight.
+    for (const n of refreshesUntilSeen) expect(n).toBeLessThanOrEqual(2)
   })
 })

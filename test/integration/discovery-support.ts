@@ -4,6 +4,7 @@ import { Resolver } from 'node:dns/promises'
 import type { ResolverFactory, ResolverLike } from '../../src/discovery/dns-client.js'
 import type { EndpointSource } from '../../src/discovery/endpoint-source.js'
 import type { EndpointChange } from '../../src/endpoint.js'
+import { nextEvent } from '../support/next-event.js'
 
 export const POD_SEARCH = ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local']
 
@@ -13,39 +14,18 @@ export function nextChange(
   accept: (change: EndpointChange) => boolean = () => true,
   deadlineMs = 15_000,
 ): Promise<EndpointChange> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      source.off('change', onChange)
-      reject(
-        new Error(
-          `no matching change within ${deadlineMs} ms; endpoints: ${JSON.stringify(source.endpoints)}`,
-        ),
-      )
-    }, deadlineMs)
-    const onChange = (change: EndpointChange): void => {
-      if (!accept(change)) return
-      clearTimeout(timer)
-      source.off('change', onChange)
-      resolve(change)
-    }
-    source.on('change', onChange)
-  })
+  return nextEvent(
+    source,
+    'change',
+    accept,
+    deadlineMs,
+    () => `endpoints: ${JSON.stringify(source.endpoints)}`,
+  )
 }
 
 /** Resolves with the next `error` event, or rejects after `deadlineMs`. */
 export function nextError(source: EndpointSource, deadlineMs = 15_000): Promise<Error> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      source.off('error', onError)
-      reject(new Error(`no error within ${deadlineMs} ms`))
-    }, deadlineMs)
-    const onError = (error: Error): void => {
-      clearTimeout(timer)
-      source.off('error', onError)
-      resolve(error)
-    }
-    source.on('error', onError)
-  })
+  return nextEvent<Error>(source, 'error', () => true, deadlineMs)
 }
 
 /** A real c-ares resolver that also logs each query it sends (observation only: answers are untouched). */

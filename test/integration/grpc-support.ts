@@ -3,7 +3,7 @@ import { type EchoClient as Client, EchoClient, echo } from '../../lab/grpc-pod-
 import type { Lab, LabService } from '../../lab/index.js'
 import type { HeadlessResolverUpdate } from '../../src/grpc/register-headless-resolver.js'
 import { registerHeadlessResolver } from '../../src/grpc/register-headless-resolver.js'
-import { nextEvent } from './http-support.js'
+import { nextEvent } from '../support/next-event.js'
 
 /** A resolver registration for the lab: its DNS server, no search list, fast refresh, its own scheme. */
 export function labResolver(lab: Lab, scheme: string, options: { minRefresh?: number } = {}) {

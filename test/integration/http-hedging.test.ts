@@ -90,7 +90,7 @@ describe('hedged requests in the lab', () => {
       while (!stop) await send(method, i)
     }
     const loops = [...Array.from({ length: 8 }, (_, i) => loop('GET', i)), loop('POST', 0), loop('POST', 1)]
-    // Enough answers for the p95 delay (40) and then well past it; then close with requests out.
+    // Enough answers for the default p99 delay (200) and then well past it; then close with requests out.
     await until('600 requests answered', () => settled >= 600, 30_000)
     const firstsBefore = firsts
     const slowBefore = firstToSlow

@@ -1,8 +1,10 @@
-import type { EventEmitter } from 'node:events'
 import type { Lab, LabService } from '../../lab/index.js'
 import type { ClientOptions } from '../../src/http/create-client.js'
 import { createClient } from '../../src/http/create-client.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
+
+// The HTTP lab tests import nextEvent from here; it lives in test/support/next-event.ts.
+export { nextEvent } from '../support/next-event.js'
 
 /** A client for a lab service: SRV (so endpoints carry pod names), the lab's DNS server, no search list, fast refresh. */
 export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOptions> = {}): HeadlessClient {
@@ -14,34 +16,6 @@ export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOpti
     maxRefresh: 2_000,
     ...options,
   } as ClientOptions)
-}
-
-/** The next `event` on `emitter` that satisfies `accept`, or a rejection naming it after `ms`. */
-export function nextEvent<T>(
-  emitter:
-    | EventEmitter
-    | { on(e: string, l: (v: T) => void): unknown; off(e: string, l: (v: T) => void): unknown },
-  event: string,
-  accept: (value: T) => boolean = () => true,
-  ms = 10_000,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const target = emitter as {
-      on(e: string, l: (v: T) => void): unknown
-      off(e: string, l: (v: T) => void): unknown
-    }
-    const timer = setTimeout(() => {
-      target.off(event, listener)
-      reject(new Error(`no ${event} event within ${ms} ms`))
-    }, ms)
-    const listener = (value: T) => {
-      if (!accept(value)) return
-      clearTimeout(timer)
-      target.off(event, listener)
-      resolve(value)
-    }
-    target.on(event, listener)
-  })
 }
 
 /** GETs in `concurrency` loops until `stop()` resolves; returns what each request gave. */

@@ -12,7 +12,7 @@ const run = promisify(execFile)
 describe('the published package', () => {
   it('has every file its exports map and bin name', () => {
     const targets = [
-      ...['.', './pg', './ioredis', './grpc'].flatMap((entry) => [
+      ...['.', './pg', './ioredis', './grpc', './testing'].flatMap((entry) => [
         ...Object.values(manifest.exports[entry].import),
         ...Object.values(manifest.exports[entry].require),
       ]),
@@ -60,6 +60,27 @@ describe('the published package', () => {
       /require\(["']@opentelemetry|from ["']@opentelemetry/.test(readFileSync(`dist/${f}`, 'utf8')),
     )
     expect(importing).toEqual([])
+  })
+
+  it('serves the test seams from headless-lb/testing, and not from the root entry', async () => {
+    const script = `
+      const cjs = require('headless-lb/testing'), root = require('headless-lb')
+      import('headless-lb/testing').then((esm) => {
+        console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort().join() === Object.keys(esm).sort().join(),
+          ['DISCOVERY_OPTION_KEYS', 'pickDiscoveryOptions', 'validateDiscoveryOptions', 'DISCOVERY_DEFAULTS'].filter((n) => n in root)]))
+      })`
+    const { stdout } = await run(process.execPath, ['-e', script])
+    expect(JSON.parse(stdout)).toEqual([
+      [
+        'DISCOVERY_DEFAULTS',
+        'DISCOVERY_OPTION_KEYS',
+        'parseResolvConf',
+        'pickDiscoveryOptions',
+        'validateDiscoveryOptions',
+      ],
+      true,
+      [],
+    ])
   })
 
   it('serves headless-lb/pg and headless-lb/ioredis to require() and import, by package name', async () => {

@@ -16,7 +16,7 @@ import type { Lab, LabService } from '../../lab/api.js'
 import { startLab } from '../../lab/index.js'
 import { type PostgresPair, postgresSupport, startPostgresPair } from '../../lab/postgres.js'
 import { createPgRouter, type PgRouter, type PgRouterOptions } from '../../src/pg/index.js'
-import { eventually } from '../support/orphan-process.js'
+import { until } from '../support/until.js'
 import { nextPoolEvent } from './pool-support.js'
 
 const support = postgresSupport()
@@ -183,14 +183,20 @@ describe.skipIf(!support.supported)('headless-lb/pg over a PostgreSQL primary an
       await service.scale(1)
       await removed
       expect(db.stats().connections.map((c) => c.endpoint.address)).toEqual([PRIMARY])
-      expect(await eventually(async () => (await connectionsNamed(STANDBY, name)) === 0, 5_000)).toBe(true)
+      await until(
+        `0 connection(s) named ${name} on ${STANDBY}`,
+        async () => (await connectionsNamed(STANDBY, name)) === 0,
+        5_000,
+      )
       const added = nextPoolEvent(db.pool, 'change', (c: { added: unknown[] }) => c.added.length > 0)
       await service.scale(2)
       await added
       // The returning pod is probed at once; until it answers, its role is unknown.
-      expect(
-        await eventually(async () => db.stats().endpoints.some((e) => e.role === 'replica'), 5_000),
-      ).toBe(true)
+      await until(
+        'the returning pod probed as a replica',
+        () => db.stats().endpoints.some((e) => e.role === 'replica'),
+        5_000,
+      )
       await db.replica.query('SELECT 1')
       expect(await connectionsNamed(STANDBY, name)).toBe(1)
     } finally {
@@ -207,8 +213,16 @@ describe.skipIf(!support.supported)('headless-lb/pg over a PostgreSQL primary an
     await db[Symbol.asyncDispose]()
     expect(db.stats().connections).toEqual([])
     // The server notices a closed socket a moment after the client closed it.
-    expect(await eventually(async () => (await connectionsNamed(PRIMARY, name)) === 0, 5_000)).toBe(true)
-    expect(await eventually(async () => (await connectionsNamed(STANDBY, name)) === 0, 5_000)).toBe(true)
+    await until(
+      `0 connection(s) named ${name} on ${PRIMARY}`,
+      async () => (await connectionsNamed(PRIMARY, name)) === 0,
+      5_000,
+    )
+    await until(
+      `0 connection(s) named ${name} on ${STANDBY}`,
+      async () => (await connectionsNamed(STANDBY, name)) === 0,
+      5_000,
+    )
     await expect(db.query('SELECT 1')).rejects.toMatchObject({ code: 'HLB_ERR_CLOSED' })
     await expect(db.ready()).rejects.toMatchObject({ code: 'HLB_ERR_CLOSED' })
   })

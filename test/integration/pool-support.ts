@@ -2,6 +2,7 @@
 import { request } from 'node:http'
 import type { PickOptions } from '../../src/lease.js'
 import type { Pool } from '../../src/pool.js'
+import { nextEvent } from '../support/next-event.js'
 
 type PoolEventName = 'health' | 'eject' | 'panic' | 'primary' | 'change'
 
@@ -12,23 +13,13 @@ export function nextPoolEvent<T>(
   accept: (payload: T) => boolean = () => true,
   deadlineMs = 15_000,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (payload: T): void => {
-      if (!accept(payload)) return
-      clearTimeout(timer)
-      pool.off(event, listener as never)
-      resolve(payload)
-    }
-    const timer = setTimeout(() => {
-      pool.off(event, listener as never)
-      reject(
-        new Error(
-          `no matching ${event} event within ${deadlineMs} ms; stats: ${JSON.stringify(pool.stats().endpoints.map((e) => [e.endpoint.name, e.state]))}`,
-        ),
-      )
-    }, deadlineMs)
-    pool.on(event, listener as never)
-  })
+  return nextEvent<T>(
+    pool,
+    event,
+    accept,
+    deadlineMs,
+    () => `stats: ${JSON.stringify(pool.stats().endpoints.map((e) => [e.endpoint.name, e.state]))}`,
+  )
 }
 
 /** The names `n` picks return. */

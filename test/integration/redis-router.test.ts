@@ -8,7 +8,7 @@ import type { Lab, LabService } from '../../lab/api.js'
 import { startLab } from '../../lab/index.js'
 import { type RedisPair, redisSupport, startRedisPair } from '../../lab/redis.js'
 import { createRedisRouter, type RedisRouter, type RedisRouterOptions } from '../../src/ioredis/index.js'
-import { eventually } from '../support/orphan-process.js'
+import { until } from '../support/until.js'
 import { nextPoolEvent } from './pool-support.js'
 
 const support = redisSupport()
@@ -116,16 +116,28 @@ describe.skipIf(!support.supported)('headless-lb/ioredis over a Redis primary an
     const { cache, name } = router()
     try {
       await cache.ready()
-      expect(await eventually(async () => (await clientsNamed(REPLICA, name)) === 1, 5_000)).toBe(true)
+      await until(
+        `1 client(s) named ${name} on ${REPLICA}`,
+        async () => (await clientsNamed(REPLICA, name)) === 1,
+        5_000,
+      )
       const removed = nextPoolEvent(cache.pool, 'change', (c: { removed: unknown[] }) => c.removed.length > 0)
       await service.scale(1)
       await removed
-      expect(await eventually(async () => (await clientsNamed(REPLICA, name)) === 0, 5_000)).toBe(true)
+      await until(
+        `0 client(s) named ${name} on ${REPLICA}`,
+        async () => (await clientsNamed(REPLICA, name)) === 0,
+        5_000,
+      )
       expect(cache.stats().connections.map((c) => c.endpoint.address)).toEqual([PRIMARY])
       const added = nextPoolEvent(cache.pool, 'change', (c: { added: unknown[] }) => c.added.length > 0)
       await service.scale(2)
       await added
-      expect(await eventually(async () => (await clientsNamed(REPLICA, name)) === 1, 5_000)).toBe(true)
+      await until(
+        `1 client(s) named ${name} on ${REPLICA}`,
+        async () => (await clientsNamed(REPLICA, name)) === 1,
+        5_000,
+      )
     } finally {
       await cache.close()
     }
@@ -142,8 +154,16 @@ describe.skipIf(!support.supported)('headless-lb/ioredis over a Redis primary an
     for (const connection of cache.stats().connections) expect(connection.status).toBe('end')
     expect(cache.stats().connections).toEqual([])
     // The server sees the close a moment after the client's socket is gone.
-    expect(await eventually(async () => (await clientsNamed(PRIMARY, name)) === 0, 5_000)).toBe(true)
-    expect(await eventually(async () => (await clientsNamed(REPLICA, name)) === 0, 5_000)).toBe(true)
+    await until(
+      `0 client(s) named ${name} on ${PRIMARY}`,
+      async () => (await clientsNamed(PRIMARY, name)) === 0,
+      5_000,
+    )
+    await until(
+      `0 client(s) named ${name} on ${REPLICA}`,
+      async () => (await clientsNamed(REPLICA, name)) === 0,
+      5_000,
+    )
     expect(() => cache.primary).toThrow(/closed/)
     await expect(cache.ready()).rejects.toThrow(/closed/)
   })
@@ -173,13 +193,20 @@ describe.skipIf(!support.supported)('headless-lb/ioredis over a Redis primary an
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
       })()
-      await eventually(async () => writes.length >= 10, 5_000)
+      await until('10 writes before the failover', () => writes.length >= 10, 5_000)
       await pair!.primary.stop()
       const stoppedAt = performance.now()
       await pair!.replica.promote()
       const promotedAt = performance.now()
       // The deadline the issue sets: writes follow within the probe interval + 1 s.
-      const followed = await eventually(async () => firstOnNew !== undefined, PROBE_INTERVAL + 1_000)
+      const followed = await until(
+        'a write on the new primary',
+        () => firstOnNew !== undefined,
+        PROBE_INTERVAL + 1_000,
+      ).then(
+        () => true,
+        () => false,
+      )
       writing = false
       await writer
       const failed = writes.filter((w) => !w.ok)

@@ -51,13 +51,3 @@ export async function processesMentioning(text: string): Promise<number[]> {
   }
   return pids
 }
-
-/** Polls an async check every 20 ms; resolves true once it holds, false after `deadlineMs`. */
-export async function eventually(check: () => Promise<boolean>, deadlineMs: number): Promise<boolean> {
-  const deadline = Date.now() + deadlineMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

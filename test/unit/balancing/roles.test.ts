@@ -14,7 +14,8 @@ import {
 import { NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
 import type { ReadPreference, Role } from '../../../src/lease.js'
 import { createPool } from '../../../src/pool.js'
-import { endpoint, FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { endpoint, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 describe('selectionPlan', () => {
   it('maps roles and read preferences to plans', () => {

@@ -3,7 +3,8 @@ import { createEndpointSource } from '../../../src/discovery/create-endpoint-sou
 import type { DiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import type { EndpointChange } from '../../../src/endpoint.js'
 import { ClosedError, ResolutionError } from '../../../src/errors.js'
-import { FakeClock, FakeResolver, flush } from './fakes.js'
+import { FakeClock, flush } from '../../support/fake-clock.js'
+import { FakeResolver } from './fakes.js'
 
 const SVC = 'web.default.svc.cluster.local'
 
@@ -66,12 +67,12 @@ describe('DNS endpoint source', () => {
     await source.ready()
     expect(clock.nextDelay()).toBe(5000)
     resolver.set(SVC, { a: [{ address: '127.0.10.1', ttl: 0 }] })
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     expect(resolver.queries).toHaveLength(2)
     // TTL 0 -> the floor, minRefresh (spread upwards at the floor).
     expect(clock.nextDelay()).toBe(1000)
     resolver.set(SVC, { a: [{ address: '127.0.10.1', ttl: 3600 }] })
-    await clock.advance(1000)
+    await clock.advanceAndSettle(1000)
     expect(clock.nextDelay()).toBe(30_000)
   })
 
@@ -112,9 +113,9 @@ describe('DNS endpoint source', () => {
     })
     await source.ready()
     resolver.queries.length = 0
-    await clock.advance(1000)
+    await clock.advanceAndSettle(1000)
     source.refresh()
-    await clock.advance(0)
+    await clock.advanceAndSettle(0)
     expect(resolver.queries).toEqual([`SRV _http._tcp.${SVC}`])
   })
 
@@ -142,7 +143,7 @@ describe('DNS endpoint source', () => {
     })
     await source.ready()
     resolver.set(`web-1.${SVC}`, a('127.0.10.9'))
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     expect(changes).toHaveLength(2)
     const change = changes[1]!
     expect(change.added).toEqual([])
@@ -158,8 +159,8 @@ describe('DNS endpoint source', () => {
     })
     await source.ready()
     resolver.set(SVC, a('127.0.10.2', '127.0.10.1', '127.0.10.1'))
-    await clock.advance(5000)
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
+    await clock.advanceAndSettle(5000)
     expect(resolver.queries).toHaveLength(3)
     expect(changes).toHaveLength(1)
   })
@@ -175,7 +176,7 @@ describe('DNS endpoint source', () => {
     await source.ready()
     const before = source.endpoints
     resolver.failWith = 'ESERVFAIL'
-    await clock.advance(1050)
+    await clock.advanceAndSettle(1050)
     expect(source.stale).toBe(true)
     expect(source.endpoints).toBe(before)
     expect(errors).toHaveLength(1)
@@ -192,13 +193,13 @@ describe('DNS endpoint source', () => {
     for (let i = 0; i < 10; i++) {
       const delay = clock.nextDelay()!
       delays.push(Math.round(delay))
-      await clock.advance(delay)
+      await clock.advanceAndSettle(delay)
     }
     expect(delays.slice(0, 4)).toEqual([1000, 1600, 2560, 4096])
     expect(delays.at(-1)).toBe(30_000)
     expect(source.stale).toBe(true)
     resolver.failWith = undefined
-    await clock.advance(clock.nextDelay()!)
+    await clock.advanceAndSettle(clock.nextDelay()!)
     expect(source.stale).toBe(false)
     expect(changes).toHaveLength(1)
   })
@@ -210,7 +211,7 @@ describe('DNS endpoint source', () => {
       })
       await source.ready()
       resolver.failWith = code
-      await clock.advance(5000)
+      await clock.advanceAndSettle(5000)
       expect(source.endpoints).toHaveLength(1)
       expect((errors[0] as ResolutionError).dnsCode).toBe(code)
       await source.close()
@@ -223,11 +224,11 @@ describe('DNS endpoint source', () => {
     })
     await source.ready()
     resolver.zone.delete(SVC)
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     expect(source.endpoints).toHaveLength(1)
     expect(changes).toHaveLength(1)
     expect(clock.nextDelay()).toBe(1000)
-    await clock.advance(1000)
+    await clock.advanceAndSettle(1000)
     expect(source.endpoints).toEqual([])
     expect(changes).toHaveLength(2)
     expect(changes[1]!.removed).toHaveLength(1)
@@ -240,11 +241,11 @@ describe('DNS endpoint source', () => {
     })
     await source.ready()
     resolver.set(SVC, { a: [] })
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     resolver.set(SVC, a('127.0.10.1'))
-    await clock.advance(1000)
+    await clock.advanceAndSettle(1000)
     resolver.set(SVC, { a: [] })
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     expect(source.endpoints).toHaveLength(1)
     expect(changes).toHaveLength(1)
   })
@@ -280,7 +281,7 @@ describe('DNS endpoint source', () => {
       'A web.other.svc.cluster.local',
     ])
     resolver.queries.length = 0
-    await clock.advance(5000)
+    await clock.advanceAndSettle(5000)
     expect(resolver.queries).toEqual(['A web.other.svc.cluster.local'])
   })
 
@@ -392,14 +393,14 @@ describe('DNS endpoint source', () => {
     await source.ready()
     source.refresh()
     source.refresh()
-    await clock.advance(999)
+    await clock.advanceAndSettle(999)
     expect(resolver.queries).toHaveLength(1)
-    await clock.advance(1)
+    await clock.advanceAndSettle(1)
     expect(resolver.queries).toHaveLength(2)
     source.refresh()
-    await clock.advance(500)
+    await clock.advanceAndSettle(500)
     expect(resolver.queries).toHaveLength(2)
-    await clock.advance(500)
+    await clock.advanceAndSettle(500)
     expect(resolver.queries).toHaveLength(3)
     // Back to the TTL schedule afterwards.
     expect(clock.nextDelay()).toBe(30_000)
@@ -416,15 +417,15 @@ describe('DNS endpoint source', () => {
     await source.ready()
     resolver.failWith = 'ESERVFAIL'
     // The TTL refresh fails, then the retries after 1000 and 1600 ms; the next waits 2560 ms.
-    for (let i = 0; i < 3; i++) await clock.advance(clock.nextDelay()!)
+    for (let i = 0; i < 3; i++) await clock.advanceAndSettle(clock.nextDelay()!)
     expect(clock.nextDelay()).toBe(2560)
     const queries = resolver.queries.length
     // Refused connects during the outage (a pod died) each ask for a refresh: a fleet of clients
     // doing so at minRefresh would defeat the backoff that spares the failing DNS server.
     source.refresh()
-    await clock.advance(1000)
+    await clock.advanceAndSettle(1000)
     expect(resolver.queries).toHaveLength(queries)
-    await clock.advance(1560)
+    await clock.advanceAndSettle(1560)
     expect(resolver.queries).toHaveLength(queries + 1)
   })
 
@@ -434,7 +435,7 @@ describe('DNS endpoint source', () => {
     })
     const ready = source.ready()
     const outcome = ready.catch((e: unknown) => e)
-    await clock.advance(3000)
+    await clock.advanceAndSettle(3000)
     const error = (await outcome) as ResolutionError
     expect(error).toBeInstanceOf(ResolutionError)
     expect(error.service).toBe(SVC)
@@ -468,12 +469,12 @@ describe('DNS endpoint source', () => {
     await flush()
     await source.close()
     expect(resolver.cancelled).toBe(1)
-    expect(clock.timers.size).toBe(0)
+    expect(clock.pending).toBe(0)
     expect(await outcome).toBeInstanceOf(ClosedError)
     await expect(source.ready()).rejects.toBeInstanceOf(ClosedError)
     expect(() => source.refresh()).toThrow(ClosedError)
     await source.close()
-    await clock.advance(60_000)
+    await clock.advanceAndSettle(60_000)
     expect(changes).toEqual([])
   })
 
@@ -482,7 +483,7 @@ describe('DNS endpoint source', () => {
     const resolver = new FakeResolver()
     resolver.failWith = 'ETIMEOUT'
     const source = createEndpointSource({ service: SVC, port: 80 }, { clock, createResolver: () => resolver })
-    await clock.advance(10_000)
+    await clock.advanceAndSettle(10_000)
     expect(resolver.queries.length).toBeGreaterThan(2)
     await source.close()
   })

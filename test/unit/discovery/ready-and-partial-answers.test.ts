@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { createEndpointSource } from '../../../src/discovery/create-endpoint-source.js'
 import type { DiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import { ResolutionError } from '../../../src/errors.js'
-import { FakeClock, FakeResolver, flush } from './fakes.js'
+import { FakeClock, flush } from '../../support/fake-clock.js'
+import { FakeResolver } from './fakes.js'
 
 // ready() means "has an endpoint"; one SRV target failing, or an address that cannot be an
 // endpoint, costs that record only (issue 12, items 7 and 8).
@@ -71,7 +72,7 @@ describe('ready()', () => {
     const state = settled(ready)
     await flush()
     expect(state.done).toBe(false) // the first answer came (NXDOMAIN), and ready() still waits
-    await clock.advance(10_000)
+    await clock.advanceAndSettle(10_000)
     const error = state.error as ResolutionError
     expect(error).toBeInstanceOf(ResolutionError)
     expect(error.service).toBe(SVC)
@@ -84,10 +85,10 @@ describe('ready()', () => {
   it('resolves when the first pod appears in DNS before the timeout', async () => {
     const { clock, resolver, source } = setup({ readyTimeout: 30_000 })
     const state = settled(source.ready())
-    await clock.advance(3_000)
+    await clock.advanceAndSettle(3_000)
     expect(state.done).toBe(false)
     resolver.set(SVC, { a: [{ address: '127.0.10.1', ttl: 5 }] })
-    await clock.advance(10_000) // the next refresh (5 s for an empty answer) finds it
+    await clock.advanceAndSettle(10_000) // the next refresh (5 s for an empty answer) finds it
     expect(state.done).toBe(true)
     expect(state.error).toBeUndefined()
     expect(source.endpoints.map((e) => e.address)).toEqual(['127.0.10.1'])
@@ -133,7 +134,7 @@ describe('an SRV target whose lookup fails', () => {
     failing = true
     // The other targets' news still gets through: the resolution did not fail as a whole.
     resolver.set(`web-2.${SVC}`, { a: [{ address: '127.0.10.7', ttl: 1 }] })
-    await clock.advance(6_000)
+    await clock.advanceAndSettle(6_000)
     expect(errors.length).toBeGreaterThan(0)
     expect(errors.every((e) => e.query === `A web-1.${SVC}`)).toBe(true)
     expect(source.stale).toBe(false)
@@ -145,7 +146,7 @@ describe('an SRV target whose lookup fails', () => {
     const asked = resolver.queries.filter((q) => q === `A web-1.${SVC}`).length
     failing = false
     resolver.set(`web-1.${SVC}`, { a: [{ address: '127.0.10.9', ttl: 1 }] })
-    await clock.advance(6_000)
+    await clock.advanceAndSettle(6_000)
     expect(resolver.queries.filter((q) => q === `A web-1.${SVC}`).length).toBeGreaterThan(asked)
     expect(source.endpoints.find((e) => e.name === 'web-1')?.address).toBe('127.0.10.9')
   })
@@ -159,7 +160,7 @@ describe('an SRV target whose lookup fails', () => {
     expect(errors).toHaveLength(1)
     expect(source.endpoints).toEqual([])
     const state = settled(source.ready({ timeout: 0 }))
-    await clock.advance(0)
+    await clock.advanceAndSettle(0)
     expect(state.error).toBeInstanceOf(ResolutionError)
     await source.close()
   })
@@ -208,7 +209,7 @@ describe('addresses that cannot be an endpoint', () => {
       r.set(SVC, { a: [{ address: '0.0.0.0', ttl: 5 }] })
     })
     const state = settled(source.ready())
-    await clock.advance(1_000)
+    await clock.advanceAndSettle(1_000)
     expect((state.error as Error).message).toContain('no ready pods, or no such service')
     expect(source.endpoints).toEqual([])
   })

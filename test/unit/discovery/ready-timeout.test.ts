@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createEndpointSource } from '../../../src/discovery/create-endpoint-source.js'
-import { FakeClock, FakeResolver } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeResolver } from './fakes.js'
 
 describe('ready({ timeout })', () => {
   it('rejects a timeout that is not a number of milliseconds, naming it', async () => {

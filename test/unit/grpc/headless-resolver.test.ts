@@ -10,7 +10,8 @@ import type {
   GrpcUri,
 } from '../../../src/grpc/grpc-like.js'
 import { registerHeadlessResolver } from '../../../src/grpc/register-headless-resolver.js'
-import { FakeClock, FakeResolver, flush } from '../discovery/fakes.js'
+import { FakeClock, flush } from '../../support/fake-clock.js'
+import { FakeResolver } from '../discovery/fakes.js'
 
 const SERVICE = 'rpc.default.svc.cluster.local'
 
@@ -164,10 +165,10 @@ describe('a channel resolver', () => {
       },
     ])
     // The same answer at the next TTL: nothing new to say.
-    await clock.advance(5_000)
+    await clock.advanceAndSettle(5_000)
     expect(calls).toHaveLength(1)
     dns.set(SERVICE, a('10.0.0.1', '10.0.0.2', '10.0.0.3'))
-    await clock.advance(5_000)
+    await clock.advanceAndSettle(5_000)
     expect(calls.at(-1)).toMatchObject({
       kind: 'list',
       addresses: ['10.0.0.1:50051', '10.0.0.2:50051', '10.0.0.3:50051'],
@@ -197,9 +198,9 @@ describe('a channel resolver', () => {
     const queries = dns.queries.length
     // A burst of lost connections: one query, when the rate limit allows.
     for (let i = 0; i < 10; i++) resolver.updateResolution()
-    await clock.advance(999)
+    await clock.advanceAndSettle(999)
     expect(dns.queries.length).toBe(queries)
-    await clock.advance(1)
+    await clock.advanceAndSettle(1)
     expect(dns.queries.length).toBe(queries + 1)
     resolver.destroy()
   })
@@ -213,8 +214,8 @@ describe('a channel resolver', () => {
     await flush()
     dns.zone.delete(SERVICE)
     // Not believed at once (discovery confirms an empty answer after minRefresh).
-    await clock.advance(5_000)
-    await clock.advance(1_000)
+    await clock.advanceAndSettle(5_000)
+    await clock.advanceAndSettle(1_000)
     expect(calls.slice(1)).toEqual([
       {
         kind: 'list',
@@ -237,7 +238,7 @@ describe('a channel resolver', () => {
     resolver.updateResolution()
     await flush()
     dns.failWith = 'ESERVFAIL'
-    await clock.advance(30_000)
+    await clock.advanceAndSettle(30_000)
     expect(errors.length).toBeGreaterThan(0)
     expect(calls).toHaveLength(1)
     expect(registration.pools[0]!.stale).toBe(true)
@@ -250,7 +251,7 @@ describe('a channel resolver', () => {
     const calls: Call[] = []
     const resolver = new resolverClass(uri(`${SERVICE}:50051`), functionListener(calls), {})
     resolver.updateResolution()
-    await clock.advance(2_000)
+    await clock.advanceAndSettle(2_000)
     expect(calls).toEqual([
       {
         kind: 'error',
@@ -260,7 +261,7 @@ describe('a channel resolver', () => {
     ])
     dns.failWith = undefined
     dns.set(SERVICE, a('10.0.0.9'))
-    await clock.advance(30_000)
+    await clock.advanceAndSettle(30_000)
     expect(calls.at(-1)).toMatchObject({ kind: 'list', addresses: ['10.0.0.9:50051'] })
     resolver.destroy()
   })
@@ -274,7 +275,7 @@ describe('a channel resolver', () => {
     const calls: Call[] = []
     const resolver = new resolverClass(uri(`${SERVICE}:50051`), functionListener(calls), {})
     resolver.updateResolution()
-    await clock.advance(1_500)
+    await clock.advanceAndSettle(1_500)
     expect(calls.at(-1)).toMatchObject({ kind: 'list', addresses: ['10.0.0.1:50051', '10.0.0.3:50051'] })
     resolver.destroy()
   })
@@ -287,7 +288,7 @@ describe('a channel resolver', () => {
     resolver.updateResolution()
     await flush()
     dns.zone.delete(SERVICE)
-    await clock.advance(6_000)
+    await clock.advanceAndSettle(6_000)
     expect(calls).toEqual([
       { kind: 'list', addresses: ['10.0.0.1:50051'], config: expect.anything(), note: '' },
       { kind: 'list', addresses: [], config: expect.anything(), note: '' },
@@ -323,17 +324,17 @@ describe('a channel resolver', () => {
     resolver.destroy()
     await flush()
     expect(registration.pools).toHaveLength(0)
-    expect(clock.timers.size).toBe(0)
+    expect(clock.pending).toBe(0)
     expect(() => pool.pick()).toThrow(/closed/)
     // No listener call after destroy, even for work that was under way.
     dns.set(SERVICE, a('10.0.0.2'))
-    await clock.advance(60_000)
+    await clock.advanceAndSettle(60_000)
     expect(calls).toHaveLength(1)
     resolver.updateResolution()
     await flush()
     expect(calls.at(-1)).toMatchObject({ kind: 'list', addresses: ['10.0.0.2:50051'] })
     resolver.destroy()
     await flush()
-    expect(clock.timers.size).toBe(0)
+    expect(clock.pending).toBe(0)
   })
 })

@@ -3,7 +3,8 @@ import type { BalancerName } from '../../../src/balancing/balancing-options.js'
 import type { Lease } from '../../../src/lease.js'
 import type { EjectEvent, Pool, PoolOptions, StallEvent } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 const BALANCERS: BalancerName[] = ['round-robin', 'random', 'least-request', 'peak-ewma', 'consistent-hash']
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HeadlessAgent, IDLE_SWEEP_MS, MAX_ORIGINS_PER_SERVICE } from '../../../src/http/headless-agent.js'
-import { FakeClock, FakeResolver, flush } from '../discovery/fakes.js'
+import { FakeClock, flush } from '../../support/fake-clock.js'
+import { FakeResolver } from '../discovery/fakes.js'
 import { TestServer } from './test-servers.js'
 
 // HeadlessAgent made a pool with its own DNS refresh for every port a URL named, without bound
@@ -69,17 +70,17 @@ describe('HeadlessAgent origins', () => {
       expect(b.count()).toBe(1)
       expect(agent.services).toHaveLength(2)
       // Only `a` keeps being used: `b` is closed after a sweep period without requests.
-      await clock.advance(IDLE_SWEEP_MS)
+      await clock.advanceAndSettle(IDLE_SWEEP_MS)
       expect(await get(agent, a.port)).toBe(200)
-      await clock.advance(IDLE_SWEEP_MS)
+      await clock.advanceAndSettle(IDLE_SWEEP_MS)
       await flush()
       expect(agent.services).toHaveLength(1)
       expect(resolver.cancelled).toBe(0) // `a` still reads the shared discovery
-      await clock.advance(2 * IDLE_SWEEP_MS)
+      await clock.advanceAndSettle(2 * IDLE_SWEEP_MS)
       await flush()
       expect(agent.services).toHaveLength(0)
       expect(resolver.cancelled).toBe(1) // the last origin closed the shared discovery
-      expect(clock.timers.size).toBe(0) // no sweep, refresh or ready timer left
+      expect(clock.pending).toBe(0) // no sweep, refresh or ready timer left
       // The next request makes the origin again.
       expect(await get(agent, a.port)).toBe(200)
       expect(agent.services).toHaveLength(1)
@@ -88,6 +89,6 @@ describe('HeadlessAgent origins', () => {
       await a.close()
       await b.close()
     }
-    expect(clock.timers.size).toBe(0)
+    expect(clock.pending).toBe(0)
   })
 })

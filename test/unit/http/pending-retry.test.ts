@@ -76,5 +76,8 @@ describe('a request waiting out its retry backoff', () => {
       expect(out.stdout).toMatch(/^answer: web-[01]\n$/)
       expect(pods[0]!.count() + pods[1]!.count()).toBe(2)
     },
+    // A child process that compiles TypeScript on start: seconds on a loaded machine (CI timed
+    // out at vitest's 5 s default with the CPU shared), bounded by execFile's 20 s above.
+    25_000,
   )
 })

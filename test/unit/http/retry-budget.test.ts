@@ -33,6 +33,19 @@ describe('RetryBudget', () => {
     expect(budget.available).toBe(0)
   })
 
+  it('gives back a retry not sent, from a later slot too, and never one that expired', () => {
+    let now = 0
+    const budget = new RetryBudget({ ratio: 0, minPerSecond: 0.2, window: 10_000 }, () => now) // two per 10 s
+    expect(budget.tryRetry()).toBe(true)
+    now = 3_000 // a backoff later, in another slot
+    budget.refund()
+    expect(budget.available).toBe(2)
+    expect(budget.tryRetry()).toBe(true)
+    now = 20_000 // the retry left the window with its slot
+    budget.refund()
+    expect(budget.available).toBe(2)
+  })
+
   it('counts time on a monotonic clock: a wall-clock step does not refill a spent budget', () => {
     let wall = Date.now()
     const clock = vi.spyOn(Date, 'now').mockImplementation(() => wall)

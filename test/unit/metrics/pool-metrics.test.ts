@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPool } from '../../../src/pool.js'
+import { FakeClock } from '../../support/fake-clock.js'
 import { InMemoryMeter } from '../../support/in-memory-meter.js'
 import { until } from '../../support/until.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 const meters: InMemoryMeter[] = []
 afterEach(async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}) {
   const clock = new FakeClock()

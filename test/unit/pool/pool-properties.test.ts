@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import type { BalancerName } from '../../../src/balancing/balancing-options.js'
 import { NoEndpointsError } from '../../../src/errors.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 

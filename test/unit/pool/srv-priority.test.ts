@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { Endpoint } from '../../../src/endpoint.js'
 import type { PanicEvent, PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { endpoint, FakeClock, FakeSource, seededRandom } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { endpoint, FakeSource, seededRandom } from './fakes.js'
 
 /** `web-i` with the SRV priority `priorities[i]`. */
 function prioritized(priorities: number[]): Endpoint[] {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Endpoint } from '../../../src/endpoint.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, statefulSet } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, statefulSet } from './fakes.js'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createClient } from '../../../src/http/create-client.js'
-import { durationMs, MAX_TIMER_MS } from '../../../src/options.js'
+import { createClient } from '../../src/http/create-client.js'
+import { MAX_TIMER_MS } from '../../src/internal/clock.js'
+import { durationMs } from '../../src/options.js'
 
 describe('durationMs', () => {
   it('takes a duration up to the longest Node timer', () => {
