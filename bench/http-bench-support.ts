@@ -5,7 +5,13 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Agent, BalancedPool, type Dispatcher } from 'undici'
 import type { PodFault } from '../lab/api.js'
-import { type AttemptEvent, type BalancerName, createClient } from '../src/index.js'
+import {
+  type AttemptEvent,
+  type BalancerName,
+  createClient,
+  type EjectEvent,
+  type StallEvent,
+} from '../src/index.js'
 
 export interface PodInfo {
   readonly name: string
@@ -140,6 +146,10 @@ export interface PeerVariant {
   readonly service: PodsService
   /** Calls `sent(ip)` for every request (attempt) dispatched to a pod, where the client can tell (not through the VIP). */
   watch?(sent: (ip: string) => void): () => void
+  /** headless-lb: attempts taken back unwritten from an endpoint that left rotation, sent elsewhere. */
+  moved?(): number
+  /** headless-lb: calls `left(ip, how)` when the pool stalls or ejects an endpoint. */
+  rotation?(left: (ip: string, how: 'stalled' | 'ejected') => void): () => void
   /** Ends at once: requests stuck on a black-holed pod fail (close() would wait for them). */
   destroy(): Promise<void>
 }
@@ -204,6 +214,19 @@ export function peerVariant(name: PeerName, lab: PodsProcess): PeerVariant {
       const onAttempt = (e: AttemptEvent) => sent(e.endpoint.address)
       client.on('attempt', onAttempt)
       return () => client.off('attempt', onAttempt)
+    },
+    moved: () => client.stats().attemptsMoved,
+    rotation(left) {
+      const onStall = (e: StallEvent) => {
+        if (e.stalled) left(e.endpoint.address, 'stalled')
+      }
+      const onEject = (e: EjectEvent) => left(e.endpoint.address, 'ejected')
+      client.pool.on('stall', onStall)
+      client.pool.on('eject', onEject)
+      return () => {
+        client.pool.off('stall', onStall)
+        client.pool.off('eject', onEject)
+      }
     },
     destroy: () => client.dispatcher.destroy(),
   }

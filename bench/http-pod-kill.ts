@@ -3,7 +3,7 @@
 // defaults and with each balancer, undici's BalancedPool (a static list of the pods' addresses)
 // and the lab's ClusterIP proxy (a backend per connection), side by side in one run.
 //
-//   npx node --import ./scripts/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 6] [--deadline 2000] [--only kill|blackhole] [--json]
+//   npx node --import ./scripts/ts-resolve.mjs bench/http-pod-kill.ts [--seconds 6] [--deadline 2000] [--only kill|blackhole] [--peers defaults,BalancedPool,ClusterIP] [--json]
 //
 // Load: 32 closed loops of GET, each under AbortSignal.timeout(--deadline), over 4 pods. At a
 // quarter of the run (after a 700 ms warm-up), pod 2 of the variant's service is killed (listener closed, open sockets
@@ -11,7 +11,13 @@
 // dropped, live keep-alive sockets included). Each variant gets a fresh lab. "Sent to the pod"
 // counts requests dispatched to its address (the client's `attempt` events; for BalancedPool the
 // undici requests created for that origin, seen through undici's diagnostics channel); through
-// the VIP the client cannot tell, so only failures are counted.
+// the VIP the client cannot tell, so only failures are counted. "Written" counts requests whose
+// headers went onto a connection to the pod after the fault (undici's sendHeaders diagnostics
+// channel, by the socket's remote address): what may have reached it, unlike a request queued
+// for it. "Moved": attempts headless-lb took back unwritten when the pod left rotation and sent
+// to another pod (stats().attemptsMoved).
+import diagnostics from 'node:diagnostics_channel'
+import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runInPrivateNetwork } from '../lab/private-network.js'
@@ -24,10 +30,15 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     deadline: { type: 'string', default: '2000' },
     only: { type: 'string' },
+    peers: { type: 'string' },
     json: { type: 'boolean' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
+const peers = values.peers === undefined ? PEER_NAMES : (values.peers.split(',') as typeof PEER_NAMES)
+for (const p of peers) {
+  if (!PEER_NAMES.includes(p)) throw new TypeError(`--peers: unknown ${p}; one of ${PEER_NAMES.join(', ')}`)
+}
 const deadline = Number(values.deadline)
 const LOOPS = 32
 const VICTIM = 2
@@ -42,6 +53,14 @@ interface Row {
   /** Requests dispatched to the pod after the fault (undefined: not visible through the VIP). */
   sentAfterFault: number | undefined
   msUntilNoRequestToPod: number | undefined
+  /** Requests written onto a connection to the pod after the fault (undefined: through the VIP). */
+  writtenAfterFault: number | undefined
+  msUntilLastWritten: number | undefined
+  /** headless-lb: attempts moved off the pod unwritten. */
+  moved: number | undefined
+  /** headless-lb: when the pool first stalled / ejected the pod, ms after the fault (undefined: never, or not visible). */
+  msUntilStalled: number | undefined
+  msUntilEjected: number | undefined
   /** When the last request failed, after the fault (0: none failed). */
   msUntilLastFailure: number
 }
@@ -67,6 +86,23 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
       sentAfter++
       lastSent = now
     })
+    let stalledAt: number | undefined
+    let ejectedAt: number | undefined
+    const unrotation = variant.rotation?.((ip, how) => {
+      const now = performance.now()
+      if (ip !== victimIp || now < faultAt) return
+      if (how === 'stalled') stalledAt ??= now - faultAt
+      else ejectedAt ??= now - faultAt
+    })
+    let written = 0
+    let lastWritten = 0
+    const onHeaders = (message: unknown) => {
+      const now = performance.now()
+      if (now < faultAt || (message as { socket: Socket }).socket.remoteAddress !== victimIp) return
+      written++
+      lastWritten = now
+    }
+    diagnostics.subscribe('undici:client:sendHeaders', onHeaders)
     const started = performance.now()
     const end = started + runMs
     let okBefore = 0
@@ -100,6 +136,8 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
     const finished = performance.now()
     await injector
     unwatch?.()
+    diagnostics.unsubscribe('undici:client:sendHeaders', onHeaders)
+    unrotation?.()
     const watched = variant.watch !== undefined
     return {
       variant: variant.name,
@@ -109,6 +147,11 @@ async function run(fault: 'kill' | 'blackhole', name: (typeof PEER_NAMES)[number
       throughputKept: okAfter / (finished - faultAt) / (okBefore / (faultAt - started)),
       sentAfterFault: watched ? sentAfter : undefined,
       msUntilNoRequestToPod: watched ? (sentAfter === 0 ? 0 : Math.round(lastSent - faultAt)) : undefined,
+      writtenAfterFault: watched ? written : undefined,
+      msUntilLastWritten: watched ? (written === 0 ? 0 : Math.round(lastWritten - faultAt)) : undefined,
+      moved: variant.moved?.(),
+      msUntilStalled: stalledAt === undefined ? undefined : Math.round(stalledAt),
+      msUntilEjected: ejectedAt === undefined ? undefined : Math.round(ejectedAt),
       msUntilLastFailure: failed === 0 ? 0 : Math.max(0, Math.round(lastFailure - faultAt)),
     }
   } finally {
@@ -132,15 +175,15 @@ for (const fault of ['kill', 'blackhole'] as const) {
     `\n${fault === 'kill' ? 'pod killed' : 'pod black-holed (live sockets)'}: 4 pods, ${LOOPS} loops, deadline ${deadline} ms, ${runMs} ms, fault at ${runMs / 4} ms`,
   )
   console.log(
-    `  ${'variant'.padEnd(26)} ${'requests'.padStart(8)} ${'failed'.padStart(6)}  kept  ${'sent to pod'.padStart(11)}  last sent  last failure  errors`,
+    `  ${'variant'.padEnd(26)} ${'requests'.padStart(8)} ${'failed'.padStart(6)}  kept  ${'sent to pod'.padStart(11)}  last sent  ${'written'.padStart(7)}  last written  moved  stalled  ejected  last failure  errors`,
   )
   const rows: Row[] = []
-  for (const name of PEER_NAMES) {
+  for (const name of peers) {
     const row = await run(fault, name)
     rows.push(row)
     const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v} ms`)
     console.log(
-      `  ${row.variant.padEnd(26)} ${String(row.requests).padStart(8)} ${String(row.failed).padStart(6)}  ${row.throughputKept.toFixed(2)}  ${String(row.sentAfterFault ?? 'n/a').padStart(11)}  ${ms(row.msUntilNoRequestToPod).padStart(9)}  ${ms(row.msUntilLastFailure).padStart(12)}  ${JSON.stringify(row.errors)}`,
+      `  ${row.variant.padEnd(26)} ${String(row.requests).padStart(8)} ${String(row.failed).padStart(6)}  ${row.throughputKept.toFixed(2)}  ${String(row.sentAfterFault ?? 'n/a').padStart(11)}  ${ms(row.msUntilNoRequestToPod).padStart(9)}  ${String(row.writtenAfterFault ?? 'n/a').padStart(7)}  ${ms(row.msUntilLastWritten).padStart(12)}  ${String(row.moved ?? '-').padStart(5)}  ${ms(row.msUntilStalled).padStart(7)}  ${ms(row.msUntilEjected).padStart(7)}  ${ms(row.msUntilLastFailure).padStart(12)}  ${JSON.stringify(row.errors)}`,
     )
   }
   report[fault] = rows

@@ -12,7 +12,12 @@ export type {
 // discovery (its test seams are in headless-lb/testing)
 export { createEndpointSource } from './discovery/create-endpoint-source.js'
 export type { DiscoveryOptions } from './discovery/discovery-options.js'
-export type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/endpoint-source.js'
+export type {
+  EndpointSource,
+  EndpointSourceEvents,
+  ReadyOptions,
+  ResolutionEvent,
+} from './discovery/endpoint-source.js'
 export type { Endpoint, EndpointChange, EndpointUpdate } from './endpoint.js'
 export type { AttemptRecord, HeadlessLbErrorCode } from './errors.js'
 export {
@@ -39,6 +44,7 @@ export type {
 export type {
   AttemptEndEvent,
   AttemptEvent,
+  BalancedDispatcherEvents,
   HedgeEvent,
   HttpStats,
   RetryEvent,
@@ -86,10 +92,10 @@ export type {
   CheckEvent,
   EjectEvent,
   EndpointStats,
+  HealthChangeReason,
   HealthEvent,
   PanicEvent,
   PoolEvents,
-  PoolInternals,
   PoolOptions,
   PoolStats,
   PrimaryEvent,

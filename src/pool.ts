@@ -5,7 +5,7 @@ import { PickContext } from './balancing/balancer.js'
 import type { BalancingOptions, ResolvedBalancingOptions } from './balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from './balancing/balancing-options.js'
 import { LatencyTracker } from './balancing/latency-tracker.js'
-import { SELECT_PRIMARY, type SelectionPlan, selectionPlan, staticRole } from './balancing/roles.js'
+import { SELECT_PRIMARY, type SelectionPlan, selectionPlan } from './balancing/roles.js'
 import { RoutingTable } from './balancing/routing-table.js'
 import type { DiscoveryInternals } from './discovery/create-endpoint-source.js'
 import { createEndpointSource } from './discovery/create-endpoint-source.js'
@@ -13,9 +13,9 @@ import type { DiscoveryOptions } from './discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from './discovery/discovery-options.js'
 import type { EndpointSource, ReadyOptions, ResolutionEvent } from './discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from './endpoint.js'
-import { describeEndpoint, sameAddress } from './endpoint.js'
+import { describeEndpoint } from './endpoint.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from './errors.js'
-import { EndpointState } from './health/endpoint-state.js'
+import type { EndpointState } from './health/endpoint-state.js'
 import { HealthTracker } from './health/health-tracker.js'
 import type { Clock } from './internal/clock.js'
 import { systemClock } from './internal/clock.js'
@@ -24,6 +24,7 @@ import { chooseMeterProvider } from './metrics/meter-provider.js'
 import { recordPoolMetrics } from './metrics/pool-metrics.js'
 import { invalidType, rejectUnknownKeys, requireObject } from './options.js'
 import { Leases } from './pool/leases.js'
+import { Membership } from './pool/membership.js'
 import type { WantedGroup } from './pool/no-endpoint-reason.js'
 import { noEndpointsReason, noPrimaryReason, wantedGroup } from './pool/no-endpoint-reason.js'
 import type { PoolControl } from './pool/pool-control.js'
@@ -39,6 +40,7 @@ export type {
   CheckEvent,
   EjectEvent,
   EndpointStats,
+  HealthChangeReason,
   HealthEvent,
   PanicEvent,
   PoolEvents,
@@ -124,8 +126,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   private readonly stopMetrics: (() => void) | undefined
 
-  private readonly states = new Map<string, EndpointState>()
-  private members: EndpointState[] = []
+  private readonly membership: Membership
   private readonly routing: RoutingTable
   /** `routing.any`, held here so the option-less pick is one load shorter. */
   private readonly anyBalancer: Balancer
@@ -135,7 +136,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Open and nothing ramping: `pick()` without options may skip straight to the balancer. */
   private plain = true
   private unhandledErrors = 0
-  private seeded = false
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -180,7 +180,7 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private readonly onSourceChange = (change: EndpointChange): void => {
     if (this.closed) return
-    this.sync(change.endpoints)
+    this.sync(change)
     this.emit('change', change)
   }
 
@@ -216,7 +216,23 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.context = new PickContext(this.clock.now(), options.ewmaDecay, internals.random)
     this.random = internals.random ?? (() => this.context.random())
     this.leases = new Leases(this.onLeaseSettled)
-    this.latency = new LatencyTracker(this.context, this.states)
+    this.membership = new Membership(options.primary, {
+      added: (state, now, seeded) => {
+        this.latency.seed(state)
+        this.health.add(state, now, seeded)
+      },
+      // A new server behind an old name: what the old address earned, the role a probe reported
+      // included, says nothing about it (see HealthTracker.readdress).
+      readdressed: (state, now) => {
+        this.health.readdress(state, now)
+        this.primaries?.forget(state)
+      },
+      removed: (state) => {
+        this.health.remove(state)
+        this.primaries?.forget(state)
+      },
+    })
+    this.latency = new LatencyTracker(this.context, this.membership.states)
     this.routing = new RoutingTable(
       options.balancer,
       this.context,
@@ -242,9 +258,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     source.on('change', this.onSourceChange)
     source.on('error', this.onSourceError)
     source.on('resolution', this.onSourceResolution)
-    this.sync(source.endpoints)
+    this.sync(Membership.initialChange(source.endpoints))
     const provider = chooseMeterProvider(options.meterProvider)
     this.stopMetrics = provider === undefined ? undefined : recordPoolMetrics(this, provider)
+  }
+
+  private get members(): ReadonlyArray<EndpointState> {
+    return this.membership.members
   }
 
   /**
@@ -440,76 +460,13 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   // ---- membership ----
 
-  private sync(endpoints: ReadonlyArray<Endpoint>): void {
+  private sync(change: EndpointChange): void {
     const now = this.clock.now()
     this.context.now = now
-    const seen = new Set<string>()
-    const members: EndpointState[] = []
-    let added = false
-    let moved: EndpointState[] | undefined
-    for (const endpoint of endpoints) {
-      if (seen.has(endpoint.id)) continue
-      seen.add(endpoint.id)
-      let state = this.states.get(endpoint.id)
-      if (state === undefined) {
-        state = this.addState(endpoint, now)
-        added = true
-      } else if (state.endpoint !== endpoint) {
-        // Same pod: load, latency and the ejection count carry over.
-        const previous = state.endpoint
-        state.endpoint = endpoint
-        state.weight = endpoint.weight ?? 1
-        state.priority = endpoint.priority ?? 0
-        if (this.options.primary.kind !== 'probe') state.role = staticRole(endpoint, this.options.primary)
-        if (!sameAddress(previous, endpoint)) {
-          this.readdress(state, now)
-          moved ??= []
-          moved.push(state)
-        }
-      }
-      state.index = members.length
-      members.push(state)
-    }
-    for (const [id, state] of this.states) {
-      if (!seen.has(id)) this.removeState(state)
-    }
-    this.members = members
-    if (members.length > 0) this.seeded = true
-    if (moved) {
-      for (const state of moved) {
-        this.health.addressChanged(state)
-      }
-    }
+    const { moved, grew } = this.membership.apply(change, now)
+    for (const state of moved) this.health.addressChanged(state)
     this.rebuild()
-    if (added || moved) this.primaries?.requestSoon()
-  }
-
-  /**
-   * A pod rescheduled to a new address is a new server behind an old name (Envoy and grpc-js key
-   * this state by address). What the old address earned says nothing about it: an ejection (often
-   * for refused connects, which is how a pod's death shows), a failure streak, a check or probe in
-   * flight, the role a probe reported. It starts as a new endpoint does: at the initial health
-   * state, checked and probed at once, ramping under slow start. The ejection count stays, so a
-   * pod that keeps failing after reschedules is still ejected for longer each time.
-   */
-  private readdress(state: EndpointState, now: number): void {
-    this.health.readdress(state, now)
-    this.primaries?.forget(state)
-  }
-
-  private addState(endpoint: Endpoint, now: number): EndpointState {
-    const state = new EndpointState(endpoint)
-    this.states.set(state.id, state)
-    state.role = staticRole(endpoint, this.options.primary)
-    this.latency.seed(state)
-    this.health.add(state, now, this.seeded)
-    return state
-  }
-
-  private removeState(state: EndpointState): void {
-    this.states.delete(state.id)
-    this.health.remove(state)
-    this.primaries?.forget(state)
+    if (grew) this.primaries?.requestSoon()
   }
 
   // ---- pickers (rebuilt on change, never per request) ----

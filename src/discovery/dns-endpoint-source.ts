@@ -8,7 +8,12 @@ import { booleanOption, invalidType, outOfRange } from '../options.js'
 import type { NormalizedDiscoveryOptions } from './discovery-options.js'
 import { DnsQueryError } from './dns-client.js'
 import { EndpointSet } from './endpoint-set.js'
-import type { ReadyOptions, ResolutionEvent } from './endpoint-source.js'
+import type {
+  EndpointSource,
+  EndpointSourceEvents,
+  ReadyOptions,
+  ResolutionEvent,
+} from './endpoint-source.js'
 import type { EndpointResolver, Resolution, ResolutionProblem } from './resolve-endpoints.js'
 
 const debug = debuglog('headless-lb')
@@ -30,7 +35,7 @@ interface Waiter {
  * (stale-if-error, backing off exponentially), and empties the set only when two answers in a
  * row say the service has no ready pods.
  */
-export class DnsEndpointSource extends EventEmitter {
+export class DnsEndpointSource extends EventEmitter<EndpointSourceEvents> implements EndpointSource {
   readonly #options: NormalizedDiscoveryOptions
   readonly #resolver: EndpointResolver
   readonly #clock: Clock

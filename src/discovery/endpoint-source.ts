@@ -28,6 +28,17 @@ export interface ResolutionEvent {
 }
 
 /**
+ * The events of an {@link EndpointSource}, as listener arguments: the type argument of the
+ * sources' `EventEmitter` (`class MySource extends EventEmitter<EndpointSourceEvents>`).
+ */
+export interface EndpointSourceEvents {
+  change: [change: EndpointChange]
+  error: [error: Error]
+  /** Optional: a source that has none never emits it. */
+  resolution: [event: ResolutionEvent]
+}
+
+/**
  * What the pool needs from discovery: a live endpoint set with change events. DNS discovery
  * and the static list both implement it; tests may pass their own.
  */

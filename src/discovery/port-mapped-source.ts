@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { addressId, type Endpoint, type EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
-import type { EndpointSource, ReadyOptions, ResolutionEvent } from './endpoint-source.js'
+import type {
+  EndpointSource,
+  EndpointSourceEvents,
+  ReadyOptions,
+  ResolutionEvent,
+} from './endpoint-source.js'
 
 /**
  * One shared endpoint source seen on another port: the A/AAAA records of a service do not depend
@@ -10,7 +15,7 @@ import type { EndpointSource, ReadyOptions, ResolutionEvent } from './endpoint-s
  * named ones (SRV or pod names) keep theirs. Each endpoint keeps one object across changes, as
  * the source's own set does. close() detaches from the shared source without closing it.
  */
-export class PortMappedSource extends EventEmitter implements EndpointSource {
+export class PortMappedSource extends EventEmitter<EndpointSourceEvents> implements EndpointSource {
   readonly #inner: EndpointSource
   readonly #port: number | undefined
   /** Mapped endpoint by the inner endpoint object it came from. */

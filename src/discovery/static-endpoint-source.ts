@@ -3,10 +3,10 @@ import { addressId, type Endpoint } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { NormalizedDiscoveryOptions, StaticAddress } from './discovery-options.js'
 import { EndpointSet } from './endpoint-set.js'
-import type { ReadyOptions } from './endpoint-source.js'
+import type { EndpointSource, EndpointSourceEvents, ReadyOptions } from './endpoint-source.js'
 
 /** The `addresses` option: a fixed set, ready at once, no DNS, no timers. */
-export class StaticEndpointSource extends EventEmitter {
+export class StaticEndpointSource extends EventEmitter<EndpointSourceEvents> implements EndpointSource {
   readonly #service: string
   readonly #endpoints: ReadonlyArray<Endpoint>
   #closed = false

@@ -5,6 +5,7 @@ import { describeEndpoint } from '../endpoint.js'
 import type { Clock } from '../internal/clock.js'
 import type { FailureKind } from '../lease.js'
 import type { PoolControl } from '../pool/pool-control.js'
+import type { HealthChangeReason } from '../pool/pool-events.js'
 import { ActiveHealthChecker } from './active-health-checker.js'
 import type { EndpointHealth, EndpointState } from './endpoint-state.js'
 import type { EjectReason } from './outlier-detector.js'
@@ -304,7 +305,7 @@ export class HealthTracker {
     state.timer = undefined
   }
 
-  private updateHealth(state: EndpointState, reason: string, forced?: EndpointHealth): void {
+  private updateHealth(state: EndpointState, reason: HealthChangeReason, forced?: EndpointHealth): void {
     const previous = state.health
     const next: EndpointHealth =
       forced ??

@@ -16,14 +16,26 @@ import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
 import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
 import type { RequestContext } from './request-context.js'
-import type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+import type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
 import { RetryPolicy } from './retry-policy.js'
 import { watchRotationExits } from './rotation-exits.js'
 
 const debug = debuglog('headless-lb')
 
-export type { AttemptEndEvent, AttemptEvent, HedgeEvent, RetryEvent } from './request-events.js'
+export type {
+  AttemptEndEvent,
+  AttemptEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from './request-events.js'
 
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
@@ -168,8 +180,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.pool.on('change', this.#onChange)
     // An endpoint out of rotation: its connections are retired once the pool is done with the
     // event (an ejection is decided inside a lease's release), before undici writes anything more.
-    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint) =>
-      queueMicrotask(() => this.#retire(endpoint)),
+    this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint, how) =>
+      queueMicrotask(() => this.#retire(endpoint, how)),
     )
     // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
     const emitter = this as NodeJS.EventEmitter
@@ -324,11 +336,23 @@ export class BalancedDispatcher extends Dispatcher {
   /**
    * The endpoint left rotation: a fresh connection pool for its next request, the old one closed
    * (idle connections now, busy ones as their requests end), and every attempt still queued there
-   * unwritten sent elsewhere first (move-off.ts).
+   * unwritten sent elsewhere first (move-off.ts). A stalled endpoint only when requests were
+   * written there (stuck on live sockets) and it has idle connections or queued requests.
    */
-  #retire(endpoint: Endpoint): void {
+  #retire(endpoint: Endpoint, how: 'stalled' | 'out'): void {
     if (this.#requests.closed) return
     const id = endpoint.id
+    if (how === 'stalled') {
+      const { running, free, pending } = this.#connections.load(id)
+      // A stall with nothing written there is one of connects that do not complete (a black hole
+      // without live sockets): left alone, they fail at timeouts.connect, are retried at once,
+      // and count as the pod's connect timeouts, which eject it (then everything is retired).
+      // Taken back, they would hide the pod's failure, and it would never leave rotation.
+      if (running === 0) return
+      // Every connection busy and nothing queued: retiring would only churn connections (those
+      // stuck on a black hole are destroyed when their requests are aborted anyway).
+      if (free === 0 && pending === 0) return
+    }
     const retired = this.#connections.retire(id, () => this.#requests.moveOff(id))
     if (retired) debug('%s: %s left rotation: its connections are retired', this.service, id)
   }
@@ -341,6 +365,43 @@ export class BalancedDispatcher extends Dispatcher {
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
+  }
+
+  override on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override on(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override on(event: string, listener: (...args: never[]) => void): this {
+    // undici's Dispatcher types name only its own events; Node's EventEmitter takes any.
+    return super.on(event as 'drain', listener as never)
+  }
+
+  override once<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override once(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override once(event: string, listener: (...args: never[]) => void): this {
+    return super.once(event as 'drain', listener as never)
+  }
+
+  override off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this
+  override off(
+    event: 'connect' | 'disconnect' | 'connectionError' | 'drain',
+    listener: (...args: never[]) => void,
+  ): this
+  override off(event: string, listener: (...args: never[]) => void): this {
+    return super.off(event as 'drain', listener as never)
   }
 
   stats(): HttpStats {

@@ -3,6 +3,8 @@ import { buildConnector, Pool } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { formatHostPort } from '../internal/format-host-port.js'
 
+const NO_LOAD = { running: 0, free: 0, pending: 0 } as const
+
 interface Entry {
   readonly address: string
   readonly port: number
@@ -93,6 +95,18 @@ export class EndpointDispatchers {
     const movedAll = moveQueued()
     this.#drain(endpointId, entry, movedAll)
     return true
+  }
+
+  /**
+   * What the endpoint's Pool holds, from undici's `stats`: requests written on its connections
+   * and not over (`running`), idle connections (`free`), requests not written yet (`pending`).
+   * Zeros without a Pool.
+   */
+  load(endpointId: string): { readonly running: number; readonly free: number; readonly pending: number } {
+    const pool = this.#entries.get(endpointId)?.pool
+    if (pool === undefined) return NO_LOAD
+    const { running, free, pending } = pool.stats
+    return { running, free, pending }
   }
 
   /** Endpoint ids with a live Pool, and how many Pools are still draining. */

@@ -1,13 +1,6 @@
 import { Dispatcher, fetch as undiciFetch } from 'undici'
 import type { Pool } from '../pool.js'
-import type {
-  AttemptEndEvent,
-  AttemptEvent,
-  BalancedDispatcher,
-  HedgeEvent,
-  HttpStats,
-  RetryEvent,
-} from './balanced-dispatcher.js'
+import type { BalancedDispatcher, BalancedDispatcherEvents, HttpStats } from './balanced-dispatcher.js'
 import type { RouteOptions } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 
@@ -88,21 +81,28 @@ export class HeadlessClient<P extends LeasePool = Pool> {
     return this.dispatcher.stats()
   }
 
-  on(event: 'attempt', listener: (event: AttemptEvent) => void): this
-  on(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
-  on(event: 'retry', listener: (event: RetryEvent) => void): this
-  on(event: 'hedge', listener: (event: HedgeEvent) => void): this
-  on(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
-    this.dispatcher.on(event as 'drain', listener as never)
+  /** The dispatcher's events: `attempt`, `attempt-end`, `retry`, `hedge` (docs/observability.md). */
+  on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this {
+    this.dispatcher.on(event, listener)
     return this
   }
 
-  off(event: 'attempt', listener: (event: AttemptEvent) => void): this
-  off(event: 'attempt-end', listener: (event: AttemptEndEvent) => void): this
-  off(event: 'retry', listener: (event: RetryEvent) => void): this
-  off(event: 'hedge', listener: (event: HedgeEvent) => void): this
-  off(event: 'attempt' | 'attempt-end' | 'retry' | 'hedge', listener: (event: never) => void): this {
-    this.dispatcher.off(event as 'drain', listener as never)
+  once<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this {
+    this.dispatcher.once(event, listener)
+    return this
+  }
+
+  off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): this {
+    this.dispatcher.off(event, listener)
     return this
   }
 

@@ -84,3 +84,15 @@ export interface RequestEvents {
   readonly retry: ((event: RetryEvent) => void) | null
   readonly hedge: ((event: HedgeEvent) => void) | null
 }
+
+/**
+ * The events of a BalancedDispatcher (and of `HeadlessClient#on`), as listener arguments.
+ * The dispatcher emits these besides undici's own (`connect`, `disconnect`, `connectionError`,
+ * `drain`), whose types undici's `Dispatcher` declares.
+ */
+export interface BalancedDispatcherEvents {
+  attempt: [event: AttemptEvent]
+  'attempt-end': [event: AttemptEndEvent]
+  retry: [event: RetryEvent]
+  hedge: [event: HedgeEvent]
+}

@@ -1,4 +1,9 @@
-import type { AttemptEndEvent, HedgeEvent, RetryEvent } from '../http/request-events.js'
+import type {
+  AttemptEndEvent,
+  BalancedDispatcherEvents,
+  HedgeEvent,
+  RetryEvent,
+} from '../http/request-events.js'
 import { VERSION } from '../version.js'
 import { endpointLabel } from './endpoint-label.js'
 import {
@@ -32,8 +37,14 @@ export interface MeteredDispatcher {
   readonly service: string
   readonly hostname: string
   stats(): { readonly retriesDenied: number }
-  on(event: 'drain', listener: never): unknown
-  off(event: 'drain', listener: never): unknown
+  on<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
+  off<E extends keyof BalancedDispatcherEvents>(
+    event: E,
+    listener: (...args: BalancedDispatcherEvents[E]) => void,
+  ): unknown
 }
 
 /**
@@ -89,14 +100,14 @@ export function recordHttpMetrics(
   const observe: BatchCallback = (result) => {
     result.observe(denied, dispatcher.stats().retriesDenied, base)
   }
-  dispatcher.on('attempt-end' as 'drain', onAttemptEnd as never)
-  dispatcher.on('retry' as 'drain', onRetry as never)
-  dispatcher.on('hedge' as 'drain', onHedge as never)
+  dispatcher.on('attempt-end', onAttemptEnd)
+  dispatcher.on('retry', onRetry)
+  dispatcher.on('hedge', onHedge)
   meter.addBatchObservableCallback(observe, [denied])
   return () => {
-    dispatcher.off('attempt-end' as 'drain', onAttemptEnd as never)
-    dispatcher.off('retry' as 'drain', onRetry as never)
-    dispatcher.off('hedge' as 'drain', onHedge as never)
+    dispatcher.off('attempt-end', onAttemptEnd)
+    dispatcher.off('retry', onRetry)
+    dispatcher.off('hedge', onHedge)
     meter.removeBatchObservableCallback(observe, [denied])
   }
 }

@@ -1,5 +1,5 @@
 import type { EndpointHealth, EndpointState } from '../health/endpoint-state.js'
-import type { EjectEvent } from './pool-events.js'
+import type { EjectEvent, HealthChangeReason } from './pool-events.js'
 
 /**
  * What the pool's parts (health tracker, primary tracker) may ask of the pool: the only way a
@@ -12,7 +12,7 @@ import type { EjectEvent } from './pool-events.js'
  */
 export interface PoolControl {
   /** `state.health` changed from `previous` (the reason is the `health` event's). */
-  healthChanged(state: EndpointState, previous: EndpointHealth, reason: string): void
+  healthChanged(state: EndpointState, previous: EndpointHealth, reason: HealthChangeReason): void
   /** Outlier detection ejected `state` (its health is already `ejected`; it was `previous`). */
   ejected(state: EndpointState, event: EjectEvent, previous: EndpointHealth): void
   /** An active check finished (not a transition: healthChanged follows when it is one). */

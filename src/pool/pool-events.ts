@@ -3,16 +3,25 @@ import type { ResolutionEvent } from '../discovery/endpoint-source.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import type { EndpointHealth, EndpointRole } from '../health/endpoint-state.js'
 
+/**
+ * What changed an endpoint's health: an active check failed or passed, outlier detection ejected
+ * it, its ejection ended (`returned`: on probation), its probation ended, or it was rescheduled
+ * to a new address (`address-changed`: back to the initial state).
+ */
+export type HealthChangeReason =
+  | 'check-failed'
+  | 'check-passed'
+  | 'ejected'
+  | 'returned'
+  | 'probation-ended'
+  | 'address-changed'
+
 /** `health` event: an endpoint's health changed. */
 export interface HealthEvent {
   readonly endpoint: Endpoint
   readonly state: EndpointHealth
   readonly previous: EndpointHealth
-  /**
-   * What caused it: `check-failed`, `check-passed`, `ejected`, `returned`, `probation-ended`,
-   * `address-changed` (rescheduled to a new address: back to the initial state).
-   */
-  readonly reason: string
+  readonly reason: HealthChangeReason
 }
 
 /**

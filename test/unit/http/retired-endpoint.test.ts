@@ -65,7 +65,7 @@ function leave(
       endpoint: which,
       state: how,
       previous: 'healthy',
-      reason: how,
+      reason: how === 'ejected' ? 'ejected' : 'check-failed',
     } satisfies HealthEvent)
 }
 
@@ -143,6 +143,42 @@ describe('an endpoint leaving rotation', () => {
     release()
     expect(await held).toBe('200 held')
     expect(client.stats()).toMatchObject({ attemptsMoved: 1, failures: 0 })
+  })
+
+  it('the retired pool, left with only requests taken back, is destroyed: it opens no connection for them', async () => {
+    const { a, b } = await pods()
+    const { client, pool, a: epA } = clientFor(a, b)
+    let connections = 0
+    a.server.on('connection', () => connections++)
+    const cancel = new AbortController()
+    const held = client.request('/hold', { signal: cancel.signal })
+    await until('the held GET to reach web-0', () => a.count() === 1)
+    expect(await text(client, '/one')).toBe('200 web-1')
+    const queued = text(client, '/queued', 'POST')
+    await new Promise((resolve) => setImmediate(resolve))
+    leave(pool, epA, 'ejected')
+    expect(await queued).toBe('200 web-1')
+    const opened = connections
+    // The held request ends (its socket with it): what is left in web-0's old pool was taken back.
+    cancel.abort(new Error('caller gone'))
+    await expect(held).rejects.toThrow()
+    await until('the old pool to be gone', () => client.stats().draining === 0)
+    expect(connections).toBe(opened)
+    expect(a.requests.map((r) => r.url)).toEqual(['/hold'])
+  })
+
+  it('a stall with nothing written there retires nothing (connects left to time out and count); an ejection does', async () => {
+    const { a, b } = await pods()
+    const { client, pool, a: epA } = clientFor(a, b)
+    await text(client, '/x')
+    await text(client, '/y')
+    expect(client.stats().pools).toContain(epA.id)
+    pool.emit('stall', { endpoint: epA, stalled: true, waited: 100 } satisfies StallEvent)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(client.stats().pools).toContain(epA.id)
+    leave(pool, epA, 'ejected')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(client.stats().pools).not.toContain(epA.id)
   })
 
   it('a request already written stays where it is: the caller deadline ends it, nothing is re-sent', async () => {
