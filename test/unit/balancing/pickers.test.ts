@@ -7,6 +7,7 @@ import { RandomBalancer } from '../../../src/balancing/random-balancer.js'
 import { RoundRobinBalancer, weightedSchedule } from '../../../src/balancing/round-robin-balancer.js'
 import { LeastRequestBalancer, PeakEwmaBalancer } from '../../../src/balancing/two-choice-balancer.js'
 import { EndpointState } from '../../../src/health/endpoint-state.js'
+import { InvalidOptionError } from '../../../src/invalid-option-error.js'
 import { seededRandom, statefulSet } from '../pool/fakes.js'
 
 function states(n: number, weights?: number[]): EndpointState[] {
@@ -278,7 +279,11 @@ describe('consistent-hash (Maglev)', () => {
     balancer.update(all, all)
     // A number has no .length: hashed as-is, every numeric key (user ids...) had the same hash.
     expect(() => balancer.pick(42 as never, undefined)).toThrow(
-      new TypeError('pick options.key must be a string (the consistent-hash key), got 42'),
+      new InvalidOptionError(
+        'pick options.key',
+        'pick options.key must be a string (the consistent-hash key), got 42',
+        42,
+      ),
     )
     expect(() => balancer.pick(null as never, undefined)).toThrow(/pick options.key must be a string/)
     // The empty string is a key like any other (one owner); only `undefined` means "no key".
