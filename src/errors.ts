@@ -24,9 +24,10 @@ const kBrand = Symbol.for('headless-lb.error')
 /**
  * Every runtime error headless-lb hands to a caller extends this class and carries a stable
  * `code`, the service involved, the endpoints involved (if any) and the underlying error as
- * `cause`. Invalid options are the exception: they throw `TypeError`/`RangeError` at
- * construction, naming the option path. Runtime errors deliberately do not extend
- * `TypeError`, because p-retry treats a `TypeError` as a programming error and never retries it.
+ * `cause`. Invalid options are the exception: they throw `InvalidOptionError` (a `TypeError`) or
+ * `OptionRangeError` (a `RangeError`) at construction, naming the option path
+ * (invalid-option-error.ts). Runtime errors deliberately do not extend `TypeError`, because
+ * p-retry treats a `TypeError` as a programming error and never retries it.
  *
  * `instanceof` works across the package's ESM and CommonJS copies (see the brand above).
  */

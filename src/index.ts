@@ -75,6 +75,7 @@ export { HeadlessHttpAgent, HeadlessHttpsAgent } from './http/headless-http-agen
 export type { LeasePool } from './http/lease-pool.js'
 export type { HttpAgentService, HttpAgentServiceStats } from './http/node-agent-router.js'
 export type { ClientPoolOptions } from './http/pool-factory.js'
+export { InvalidOptionError, OptionRangeError } from './invalid-option-error.js'
 export type { FailureKind, Lease, LeaseOutcome, PickOptions, ReadPreference, Role } from './lease.js'
 // metrics: the structural OpenTelemetry types the meterProvider option takes (docs/observability.md)
 export type {

@@ -7,6 +7,23 @@
  */
 
 import { MAX_TIMER_MS } from './internal/clock.js'
+import { InvalidOptionError, OptionRangeError } from './invalid-option-error.js'
+
+/** `path.key`, or `key` at the root: every validator takes the path of the object it reads. */
+export function optionPath(path: string, key: string): string {
+  return path ? `${path}.${key}` : key
+}
+
+/**
+ * The keys of an options interface, declared once and checked complete by the compiler: the
+ * argument must name every key of `T` (a `Record<keyof T, true>`), so an option added to the
+ * interface but forgotten here is a compile error, and a key not in the interface is one too.
+ */
+export function keysOf<T>(
+  keys: { readonly [K in keyof Required<T>]: true },
+): ReadonlyArray<keyof T & string> {
+  return Object.freeze(Object.keys(keys)) as ReadonlyArray<keyof T & string>
+}
 
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
@@ -28,13 +45,23 @@ function message(path: string, expectation: string, value: unknown, hint?: strin
 }
 
 /** A value of the wrong kind (a string where a number belongs, an unknown option...). */
-export function invalidType(path: string, expectation: string, value: unknown, hint?: string): TypeError {
-  return new TypeError(message(path, expectation, value, hint))
+export function invalidType(
+  path: string,
+  expectation: string,
+  value: unknown,
+  hint?: string,
+): InvalidOptionError {
+  return new InvalidOptionError(path, message(path, expectation, value, hint), value)
 }
 
 /** A value of the right kind outside its range (a negative duration, port 70000...). */
-export function outOfRange(path: string, expectation: string, value: unknown, hint?: string): RangeError {
-  return new RangeError(message(path, expectation, value, hint))
+export function outOfRange(
+  path: string,
+  expectation: string,
+  value: unknown,
+  hint?: string,
+): OptionRangeError {
+  return new OptionRangeError(path, message(path, expectation, value, hint), value)
 }
 
 export function requireObject(path: string, value: unknown): Record<string, unknown> {
@@ -61,6 +88,34 @@ export function rejectUnknownKeys(
       )
     }
   }
+}
+
+/**
+ * Splits a composite options object by area (`{ http, discovery, balancing }` for createClient
+ * and an agent's service, `{ discovery, balancing }` for createPool): every key goes to the area
+ * whose key list names it, and a key no area names is rejected, with `path` in the message. The
+ * one split every factory uses, so they accept and reject the same keys. Undefined values are
+ * left out, as if not given.
+ */
+export function splitOptions<A extends string>(
+  path: string,
+  record: Record<string, unknown>,
+  areas: { readonly [K in A]: ReadonlyArray<string> },
+): { [K in A]: Record<string, unknown> } {
+  const split: Record<string, Record<string, unknown>> = {}
+  const areaOf = new Map<string, A>()
+  for (const area of Object.keys(areas) as A[]) {
+    split[area] = {}
+    // A key two areas share (meterProvider: the client's and its pool's) goes to the first.
+    for (const key of areas[area]) if (!areaOf.has(key)) areaOf.set(key, area)
+  }
+  rejectUnknownKeys(path, record, [...areaOf.keys()])
+  for (const [key, value] of Object.entries(record)) {
+    const area = areaOf.get(key)
+    const target = area === undefined ? undefined : split[area]
+    if (target !== undefined && value !== undefined) target[key] = value
+  }
+  return split as { [K in A]: Record<string, unknown> }
 }
 
 /**

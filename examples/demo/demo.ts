@@ -3,9 +3,10 @@
 //   npm run demo
 // It shows (1) connection pinning through a ClusterIP VIP with keep-alive, (2) per-request
 // balancing with headless-lb, (3) a pod killed mid-run: no failed request, the pod ejected,
-// (4) a pod that turns slow (2 s) under a 1 s deadline: the VIP and headless-lb side by side.
+// (4) a pod that turns slow (2 s) under a 1 s deadline and (5) a pod that answers 503: the VIP
+// and headless-lb side by side.
 import { Pool as UndiciPool, request as undiciRequest } from 'undici'
-import { type LabService, startLab } from '../../lab/index.js'
+import { type LabService, type PodFault, startLab } from '../../lab/index.js'
 import { runInPrivateNetwork } from '../../lab/private-network.js'
 import { runCli } from '../../src/cli/run-cli.js'
 import { createClient, type EjectEvent } from '../../src/index.js'
@@ -16,8 +17,15 @@ const CONNECTIONS = 2
 // Act 4: one pod answers in SLOW_MS, every request gives up after DEADLINE_MS.
 const SLOW_MS = 2_000
 const DEADLINE_MS = 1_000
-const SICK_RUN_MS = 3_000
+const SICK_RUN_MS = 2_500
 const WARM_UP_MS = 300
+
+/** One sick-pod act: what the last pod of each service does, and how the act introduces it. */
+interface SickPod {
+  readonly fault: PodFault
+  /** What the sick pods do, completing "Now <pod> and <pod> ...". */
+  readonly does: string
+}
 
 async function run(
   send: () => Promise<string>,
@@ -89,22 +97,20 @@ function bar(part: number, whole: number): string {
 }
 
 /** Requests each pod of `service` received (counted as they arrive, answered or not). */
-function received(service: LabService): { slow: number; total: number } {
+function received(service: LabService): { sick: number; total: number } {
   const total = service.pods.reduce((sum, pod) => sum + pod.requests.total, 0)
-  return { slow: service.pods.at(-1)!.requests.total, total }
+  return { sick: service.pods.at(-1)!.requests.total, total }
 }
 
 /**
- * 4. A sick pod, not a dead one: the last pod of each service answers in SLOW_MS while every caller
- * gives up at DEADLINE_MS. A fresh VIP pool (its connections opened with every pod up) and a fresh
- * headless-lb client with the defaults, the same load at the same time.
+ * A sick pod, not a dead one: the last pod of each service turns sick (`sick.fault`) while every
+ * caller gives up at DEADLINE_MS. A fresh VIP pool (its connections opened with every pod up) and a
+ * fresh headless-lb client with the defaults, the same load at the same time.
  */
-async function sickPodAct(dnsServer: string, web: LabService, vip: LabService): Promise<void> {
-  const slowWeb = web.pods.at(-1)!
-  const slowVip = vip.pods.at(-1)!
-  console.log(
-    `   Now ${slowWeb.name} and ${slowVip.name} answer in ${SLOW_MS / 1_000} s, and every request gives up after`,
-  )
+async function sickPodAct(dnsServer: string, web: LabService, vip: LabService, sick: SickPod): Promise<void> {
+  const sickWeb = web.pods.at(-1)!
+  const sickVip = vip.pods.at(-1)!
+  console.log(`   Now ${sickWeb.name} and ${sickVip.name} ${sick.does}; every request gives up after`)
   console.log(
     `   ${DEADLINE_MS / 1_000} s (AbortSignal.timeout(${DEADLINE_MS})). ${CONCURRENCY} loops for ${SICK_RUN_MS / 1_000} s on each side, at the same time: a fresh`,
   )
@@ -135,14 +141,14 @@ async function sickPodAct(dnsServer: string, web: LabService, vip: LabService): 
   }
   // Healthy first: connections open to every pod, headless-lb learns what normal latency is.
   await Promise.all([runFor(viaVip, WARM_UP_MS), runFor(viaHeadless, WARM_UP_MS)])
-  const onSlowPod = slowVip.connections.open
+  const onSickPod = sickVip.connections.open
   const vipConnections = vip.pods.reduce((sum, pod) => sum + pod.connections.open, 0)
   console.log(
-    `   (the VIP pool's ${vipConnections} connections: ${onSlowPod} to ${slowVip.name}, opened with every pod up)`,
+    `   (the VIP pool's ${vipConnections} connections: ${onSickPod} to ${sickVip.name}, opened with every pod up)`,
   )
   for (const pod of [...vip.pods, ...web.pods]) pod.resetCounters()
-  slowVip.fault({ kind: 'slow', latencyMs: SLOW_MS })
-  slowWeb.fault({ kind: 'slow', latencyMs: SLOW_MS })
+  sickVip.fault(sick.fault)
+  sickWeb.fault(sick.fault)
   const [vipResult, headlessResult] = await Promise.all([
     runFor(viaVip, SICK_RUN_MS),
     runFor(viaHeadless, SICK_RUN_MS),
@@ -153,7 +159,9 @@ async function sickPodAct(dnsServer: string, web: LabService, vip: LabService): 
     { label: `headless-lb (defaults: ${balancer})`, result: headlessResult, pods: received(web) },
   ]
   await vipPool.destroy()
-  console.log(`   answered within ${DEADLINE_MS / 1_000} s:`)
+  sickVip.fault({ kind: 'none' })
+  sickWeb.fault({ kind: 'none' })
+  console.log(`   answered, with a 200, within ${DEADLINE_MS / 1_000} s:`)
   for (const { label, result } of rows) {
     const sent = result.ok + result.failed
     const bars = bar(result.ok, sent).padEnd(40)
@@ -161,11 +169,11 @@ async function sickPodAct(dnsServer: string, web: LabService, vip: LabService): 
       `  ${label.padEnd(36)} ${percent(result.ok, sent).padStart(7)}  ${bars}  ${result.failed} of ${sent} failed`,
     )
   }
-  console.log(`   share of the requests the slow pod received (fair share ${percent(1, web.pods.length)}):`)
+  console.log(`   share of the requests the sick pod received (fair share ${percent(1, web.pods.length)}):`)
   for (const { label, pods } of rows) {
-    const bars = bar(pods.slow, pods.total).padEnd(40)
+    const bars = bar(pods.sick, pods.total).padEnd(40)
     console.log(
-      `  ${label.padEnd(36)} ${percent(pods.slow, pods.total).padStart(7)}  ${bars}  ${pods.slow} of ${pods.total}`,
+      `  ${label.padEnd(36)} ${percent(pods.sick, pods.total).padStart(7)}  ${bars}  ${pods.sick} of ${pods.total}`,
     )
   }
 }
@@ -235,11 +243,22 @@ async function main(): Promise<void> {
   // turns slow.
   await victim.restart()
   console.log(`\n4. A slow pod, not a dead one. ${victim.name} is back first, so every pod is up.`)
-  await sickPodAct(lab.dnsServer, web, vip)
+  await sickPodAct(lab.dnsServer, web, vip, {
+    fault: { kind: 'slow', latencyMs: SLOW_MS },
+    does: `answer in ${SLOW_MS / 1_000} s`,
+  })
+  // With HTTP/1.1 a timed-out request closes its connection, so the VIP re-rolls it onto another
+  // pod and copes with a slow pod about as well; a pod that answers fast with errors keeps its
+  // connections, and the VIP keeps sending it its share.
+  console.log(`\n5. A pod that fails fast: every answer a 503 (the connection stays open).`)
+  await sickPodAct(lab.dnsServer, web, vip, {
+    fault: { kind: 'errors', ratio: 1, status: 503 },
+    does: 'answer every request with a 503',
+  })
 
-  // 5. The CLI's diagnosis of both services, from their DNS answers alone.
+  // 6. The CLI's diagnosis of both services, from their DNS answers alone.
   for (const service of [vip.fqdn, web.fqdn]) {
-    console.log(`\n5. headless-lb doctor ${service} --dns-server ${lab.dnsServer}`)
+    console.log(`\n6. headless-lb doctor ${service} --dns-server ${lab.dnsServer}`)
     await runCli(['doctor', service, '--dns-server', lab.dnsServer], {
       stdout: process.stdout,
       stderr: process.stderr,

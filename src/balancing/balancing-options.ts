@@ -18,7 +18,16 @@ import {
   resolveStallDetection,
 } from '../health/health-options.js'
 import { type MeterProviderLike, meterProviderOption } from '../metrics/meter-provider.js'
-import { durationMs, invalidType, numberIn, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
+import {
+  durationMs,
+  invalidType,
+  keysOf,
+  numberIn,
+  oneOf,
+  optionPath,
+  rejectUnknownKeys,
+  requireObject,
+} from '../options.js'
 
 export type BalancerName = 'round-robin' | 'random' | 'least-request' | 'peak-ewma' | 'consistent-hash'
 export const BALANCER_NAMES: ReadonlyArray<BalancerName> = [
@@ -95,18 +104,19 @@ export interface BalancingOptions {
   meterProvider?: MeterProviderLike | false
 }
 
-export const BALANCING_OPTION_KEYS: ReadonlyArray<string> = [
-  'balancer',
-  'healthCheck',
-  'outlierDetection',
-  'stallDetection',
-  'primary',
-  'panicThreshold',
-  'slowStart',
-  'ewma',
-  'nearestThreshold',
-  'meterProvider',
-]
+/** Every key of {@link BalancingOptions} (checked complete by the compiler). */
+export const BALANCING_OPTION_KEYS: ReadonlyArray<keyof BalancingOptions> = keysOf<BalancingOptions>({
+  balancer: true,
+  healthCheck: true,
+  outlierDetection: true,
+  stallDetection: true,
+  primary: true,
+  panicThreshold: true,
+  slowStart: true,
+  ewma: true,
+  nearestThreshold: true,
+  meterProvider: true,
+})
 
 export type ResolvedPrimary =
   | { readonly kind: 'none' }
@@ -134,27 +144,31 @@ export interface ResolvedBalancingOptions {
 }
 
 /** Validates the balancing half of the pool's options (unknown keys are checked by the caller). */
-export function resolveBalancingOptions(options: Record<string, unknown>): ResolvedBalancingOptions {
-  const ewma = options.ewma === undefined ? {} : requireObject('ewma', options.ewma)
-  rejectUnknownKeys('ewma', ewma, ['decay', 'failurePenalty'])
+export function resolveBalancingOptions(
+  options: Record<string, unknown>,
+  path = '',
+): ResolvedBalancingOptions {
+  const at = (key: string) => optionPath(path, key)
+  const ewma = options.ewma === undefined ? {} : requireObject(at('ewma'), options.ewma)
+  rejectUnknownKeys(at('ewma'), ewma, keysOf<EwmaOptions>({ decay: true, failurePenalty: true }))
   return {
-    balancer: oneOf('balancer', options.balancer, BALANCER_NAMES, 'peak-ewma'),
-    healthCheck: resolveHealthCheck(options.healthCheck),
-    outlierDetection: resolveOutlierDetection(options.outlierDetection),
-    stallDetection: resolveStallDetection(options.stallDetection),
-    primary: resolvePrimary(options.primary),
-    panicThreshold: numberIn('panicThreshold', options.panicThreshold, 0.5, 0, 1),
-    slowStart: resolveSlowStart(options.slowStart),
-    ewmaDecay: durationMs('ewma.decay', ewma.decay, 10_000, 1),
-    failurePenalty: durationMs('ewma.failurePenalty', ewma.failurePenalty, 1_000),
-    nearestThreshold: durationMs('nearestThreshold', options.nearestThreshold, 15),
-    meterProvider: meterProviderOption('meterProvider', options.meterProvider),
+    balancer: oneOf(at('balancer'), options.balancer, BALANCER_NAMES, 'peak-ewma'),
+    healthCheck: resolveHealthCheck(options.healthCheck, path),
+    outlierDetection: resolveOutlierDetection(options.outlierDetection, path),
+    stallDetection: resolveStallDetection(options.stallDetection, path),
+    primary: resolvePrimary(options.primary, path),
+    panicThreshold: numberIn(at('panicThreshold'), options.panicThreshold, 0.5, 0, 1),
+    slowStart: resolveSlowStart(options.slowStart, path),
+    ewmaDecay: durationMs(at('ewma.decay'), ewma.decay, 10_000, 1),
+    failurePenalty: durationMs(at('ewma.failurePenalty'), ewma.failurePenalty, 1_000),
+    nearestThreshold: durationMs(at('nearestThreshold'), options.nearestThreshold, 15),
+    meterProvider: meterProviderOption(at('meterProvider'), options.meterProvider),
   }
 }
 
-function resolvePrimary(value: unknown): ResolvedPrimary {
+function resolvePrimary(value: unknown, parent: string): ResolvedPrimary {
   if (value === undefined) return { kind: 'none' }
-  const path = 'primary'
+  const path = optionPath(parent, 'primary')
   const options = requireObject(path, value)
   const kinds = ['ordinal', 'name', 'probe'].filter((k) => options[k] !== undefined)
   if (kinds.length !== 1) {

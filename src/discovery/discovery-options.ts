@@ -3,7 +3,9 @@ import {
   durationMs,
   integerIn,
   invalidType,
+  keysOf,
   oneOf,
+  optionPath,
   outOfRange,
   portNumber,
   rejectUnknownKeys,
@@ -48,19 +50,19 @@ export interface DiscoveryOptions {
   readyTimeout?: number
 }
 
-/** Every top-level key of {@link DiscoveryOptions}, so that composite options can reject unknown keys. */
-export const DISCOVERY_OPTION_KEYS: ReadonlyArray<keyof DiscoveryOptions> = Object.freeze([
-  'service',
-  'port',
-  'portName',
-  'family',
-  'pods',
-  'addresses',
-  'dns',
-  'minRefresh',
-  'maxRefresh',
-  'readyTimeout',
-] as const)
+/** Every key of {@link DiscoveryOptions} (checked complete by the compiler). */
+export const DISCOVERY_OPTION_KEYS: ReadonlyArray<keyof DiscoveryOptions> = keysOf<DiscoveryOptions>({
+  service: true,
+  port: true,
+  portName: true,
+  family: true,
+  pods: true,
+  addresses: true,
+  dns: true,
+  minRefresh: true,
+  maxRefresh: true,
+  readyTimeout: true,
+})
 
 /**
  * The discovery part of a composite options object (pool or client options), for
@@ -76,7 +78,14 @@ export function pickDiscoveryOptions(options: unknown): unknown {
   return picked
 }
 
-const DNS_OPTION_KEYS = ['servers', 'timeout', 'tries', 'search', 'ndots'] as const
+/** Every key of {@link NonNullable<DiscoveryOptions['dns']>} (checked complete by the compiler). */
+const DNS_OPTION_KEYS = keysOf<NonNullable<DiscoveryOptions['dns']>>({
+  servers: true,
+  timeout: true,
+  tries: true,
+  search: true,
+  ndots: true,
+})
 
 /** Defaults, with where they come from. */
 export const DISCOVERY_DEFAULTS = Object.freeze({
@@ -117,10 +126,6 @@ export interface NormalizedDiscoveryOptions {
   readonly readyTimeout: number
 }
 
-function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key
-}
-
 function stringArray(path: string, value: unknown): ReadonlyArray<string> | undefined {
   if (value === undefined) return undefined
   if (!Array.isArray(value)) throw invalidType(path, 'an array of strings', value)
@@ -158,7 +163,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   const o = requireObject(path || 'options', options)
   rejectUnknownKeys(path, o, DISCOVERY_OPTION_KEYS)
 
-  const servicePath = join(path, 'service')
+  const servicePath = optionPath(path, 'service')
   if (typeof o.service !== 'string') {
     throw invalidType(servicePath, 'a DNS name such as "web.default.svc.cluster.local"', o.service)
   }
@@ -166,23 +171,27 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   if (reason) throw invalidType(servicePath, 'a valid DNS name (RFC 1123 labels)', o.service, reason)
   const service = o.service.toLowerCase()
 
-  const port = o.port === undefined ? undefined : portNumber(join(path, 'port'), o.port)
+  const port = o.port === undefined ? undefined : portNumber(optionPath(path, 'port'), o.port)
   let portName: string | undefined
   if (o.portName !== undefined) {
     // Kubernetes port names are IANA_SVC_NAME: 1-15 chars, lowercase alphanumerics and '-'.
     if (typeof o.portName !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(o.portName)) {
-      throw invalidType(join(path, 'portName'), 'a Kubernetes port name (1-15 of a-z, 0-9, "-")', o.portName)
+      throw invalidType(
+        optionPath(path, 'portName'),
+        'a Kubernetes port name (1-15 of a-z, 0-9, "-")',
+        o.portName,
+      )
     }
     portName = o.portName
   }
   const family = oneOf<4 | 6 | 'dual'>(
-    join(path, 'family'),
+    optionPath(path, 'family'),
     o.family,
     [4, 6, 'dual'],
     DISCOVERY_DEFAULTS.family,
   )
 
-  const podsPath = join(path, 'pods')
+  const podsPath = optionPath(path, 'pods')
   // Lower-cased as the service is: Endpoint.name must compare with primary.name and SRV names.
   const pods = stringArray(podsPath, o.pods)?.map((pod, i) => {
     if (pod.includes('.') || invalidServiceNameReason(pod)) {
@@ -192,7 +201,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   })
   if (pods && pods.length === 0) throw outOfRange(podsPath, 'a non-empty array of pod names', o.pods)
 
-  const addressesPath = join(path, 'addresses')
+  const addressesPath = optionPath(path, 'addresses')
   const rawAddresses = stringArray(addressesPath, o.addresses)
   let addresses: StaticAddress[] | undefined
   if (rawAddresses) {
@@ -215,7 +224,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   // Conflicts: each source needs exactly what it uses.
   if (port !== undefined && portName !== undefined) {
     throw invalidType(
-      join(path, 'portName'),
+      optionPath(path, 'portName'),
       'absent when port is set',
       portName,
       'Set either port or portName',
@@ -225,7 +234,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
     throw invalidType(podsPath, 'absent when addresses is set', o.pods, 'Static addresses need no DNS')
   }
   if (addresses && portName !== undefined) {
-    throw invalidType(join(path, 'portName'), 'absent when addresses is set', portName, 'SRV needs DNS')
+    throw invalidType(optionPath(path, 'portName'), 'absent when addresses is set', portName, 'SRV needs DNS')
   }
   if (addresses) {
     // A static list has no DNS to shape: these would be accepted and silently do nothing.
@@ -236,23 +245,28 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
       ['readyTimeout', 'Static addresses are ready at once'],
     ] as const) {
       if (o[key] !== undefined)
-        throw invalidType(join(path, key), 'absent when addresses is set', o[key], hint)
+        throw invalidType(optionPath(path, key), 'absent when addresses is set', o[key], hint)
     }
   }
   if (pods && portName !== undefined) {
-    throw invalidType(join(path, 'portName'), 'absent when pods is set', portName, 'Pod names need a port')
+    throw invalidType(
+      optionPath(path, 'portName'),
+      'absent when pods is set',
+      portName,
+      'Pod names need a port',
+    )
   }
   if (!addresses && port === undefined && portName === undefined) {
-    throw invalidType(join(path, 'port'), 'a port number (or set portName)', o.port)
+    throw invalidType(optionPath(path, 'port'), 'a port number (or set portName)', o.port)
   }
 
-  const dnsPath = join(path, 'dns')
+  const dnsPath = optionPath(path, 'dns')
   const dnsRaw = o.dns === undefined ? {} : requireObject(dnsPath, o.dns)
   rejectUnknownKeys(dnsPath, dnsRaw, DNS_OPTION_KEYS)
   if (addresses && o.dns !== undefined) {
     throw invalidType(dnsPath, 'absent when addresses is set', o.dns, 'Static addresses need no DNS')
   }
-  const servers = stringArray(join(dnsPath, 'servers'), dnsRaw.servers)
+  const servers = stringArray(optionPath(dnsPath, 'servers'), dnsRaw.servers)
   servers?.forEach((server, i) => {
     const parsed = parseHostPort(server)
     if (!parsed) {
@@ -262,7 +276,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
       throw outOfRange(`${dnsPath}.servers[${i}]`, 'a port from 1 to 65535', server)
   })
   if (servers && servers.length === 0) throw outOfRange(`${dnsPath}.servers`, 'a non-empty array', servers)
-  const search = stringArray(join(dnsPath, 'search'), dnsRaw.search)?.map((domain, i) => {
+  const search = stringArray(optionPath(dnsPath, 'search'), dnsRaw.search)?.map((domain, i) => {
     const trimmed = domain.replace(/\.$/, '')
     if (invalidServiceNameReason(trimmed))
       throw invalidType(`${dnsPath}.search[${i}]`, 'a domain name', domain)
@@ -272,17 +286,27 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   const timeout = durationMs(`${dnsPath}.timeout`, dnsRaw.timeout, DISCOVERY_DEFAULTS.dnsTimeout, 1)
   const tries = integerIn(`${dnsPath}.tries`, dnsRaw.tries, DISCOVERY_DEFAULTS.dnsTries, 1, 10)
 
-  const minRefresh = durationMs(join(path, 'minRefresh'), o.minRefresh, DISCOVERY_DEFAULTS.minRefresh, 1)
-  const maxRefresh = durationMs(join(path, 'maxRefresh'), o.maxRefresh, DISCOVERY_DEFAULTS.maxRefresh, 1)
+  const minRefresh = durationMs(
+    optionPath(path, 'minRefresh'),
+    o.minRefresh,
+    DISCOVERY_DEFAULTS.minRefresh,
+    1,
+  )
+  const maxRefresh = durationMs(
+    optionPath(path, 'maxRefresh'),
+    o.maxRefresh,
+    DISCOVERY_DEFAULTS.maxRefresh,
+    1,
+  )
   if (maxRefresh < minRefresh) {
     throw outOfRange(
-      join(path, 'maxRefresh'),
+      optionPath(path, 'maxRefresh'),
       `a number of milliseconds >= minRefresh (${minRefresh})`,
       maxRefresh,
     )
   }
   const readyTimeout = durationMs(
-    join(path, 'readyTimeout'),
+    optionPath(path, 'readyTimeout'),
     o.readyTimeout,
     DISCOVERY_DEFAULTS.readyTimeout,
     1,

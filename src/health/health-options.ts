@@ -4,8 +4,10 @@ import {
   durationMs,
   integerIn,
   invalidType,
+  keysOf,
   numberIn,
   oneOf,
+  optionPath,
   outOfRange,
   rejectUnknownKeys,
   requireObject,
@@ -104,32 +106,39 @@ export interface ResolvedSlowStart {
   readonly minShare: number
 }
 
-const HEALTH_CHECK_KEYS = [
-  'http',
-  'tcp',
-  'check',
-  'interval',
-  'timeout',
-  'jitter',
-  'healthyThreshold',
-  'unhealthyThreshold',
-  'initialState',
-]
-const HTTP_KEYS = ['path', 'expectedStatus', 'host']
-const OUTLIER_KEYS = [
-  'consecutiveFailures',
-  'ejectOnConnectRefused',
-  'baseEjectionTime',
-  'maxEjectionTime',
-  'jitter',
-  'maxEjectionPercent',
-  'probation',
-]
+/** Every key of {@link HealthCheckOptions} (checked complete by the compiler). */
+const HEALTH_CHECK_KEYS = keysOf<HealthCheckOptions>({
+  http: true,
+  tcp: true,
+  check: true,
+  interval: true,
+  timeout: true,
+  jitter: true,
+  healthyThreshold: true,
+  unhealthyThreshold: true,
+  initialState: true,
+})
+/** Every key of {@link HttpHealthCheckOptions} (checked complete by the compiler). */
+const HTTP_KEYS = keysOf<HttpHealthCheckOptions>({
+  path: true,
+  expectedStatus: true,
+  host: true,
+})
+/** Every key of {@link OutlierDetectionOptions} (checked complete by the compiler). */
+const OUTLIER_KEYS = keysOf<OutlierDetectionOptions>({
+  consecutiveFailures: true,
+  ejectOnConnectRefused: true,
+  baseEjectionTime: true,
+  maxEjectionTime: true,
+  jitter: true,
+  maxEjectionPercent: true,
+  probation: true,
+})
 
 /** `healthCheck` accepts an options object or, as a shorthand, a custom check function. */
-export function resolveHealthCheck(value: unknown): ResolvedHealthCheck | undefined {
+export function resolveHealthCheck(value: unknown, parent = ''): ResolvedHealthCheck | undefined {
   if (value === undefined || value === false) return undefined
-  const path = 'healthCheck'
+  const path = optionPath(parent, 'healthCheck')
   const options: Record<string, unknown> =
     typeof value === 'function' ? { check: value } : requireObject(path, value)
   rejectUnknownKeys(path, options, HEALTH_CHECK_KEYS)
@@ -223,8 +232,8 @@ function statusRange(path: string, value: unknown): readonly [number, number] {
 }
 
 /** `outlierDetection: false` turns passive ejection off; `undefined` keeps the defaults. */
-export function resolveOutlierDetection(value: unknown): ResolvedOutlierDetection {
-  const path = 'outlierDetection'
+export function resolveOutlierDetection(value: unknown, parent = ''): ResolvedOutlierDetection {
+  const path = optionPath(parent, 'outlierDetection')
   if (value === false) {
     return { ...resolveOutlierDetection(undefined), enabled: false }
   }
@@ -267,8 +276,8 @@ export function resolveOutlierDetection(value: unknown): ResolvedOutlierDetectio
 }
 
 /** `slowStart`: a window in ms (shorthand) or `{ window, minShare }`. Default off. */
-export function resolveSlowStart(value: unknown): ResolvedSlowStart {
-  const path = 'slowStart'
+export function resolveSlowStart(value: unknown, parent = ''): ResolvedSlowStart {
+  const path = optionPath(parent, 'slowStart')
   if (value === undefined || value === false) return { window: 0, minShare: 1 }
   if (typeof value === 'number') return { window: durationMs(path, value, 0), minShare: 0.1 }
   const options = requireObject(path, value)
@@ -300,8 +309,8 @@ export interface ResolvedStallDetection {
 }
 
 /** `stallDetection: false` turns it off (pending work still counts as latency for peak-EWMA). */
-export function resolveStallDetection(value: unknown): ResolvedStallDetection {
-  const path = 'stallDetection'
+export function resolveStallDetection(value: unknown, parent = ''): ResolvedStallDetection {
+  const path = optionPath(parent, 'stallDetection')
   if (value === false) return { ...resolveStallDetection(undefined), enabled: false }
   const options = value === undefined || value === true ? {} : requireObject(path, value)
   rejectUnknownKeys(path, options, ['minStallTime', 'latencyMultiplier'])

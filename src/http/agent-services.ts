@@ -3,7 +3,8 @@ import { createEndpointSource } from '../discovery/create-endpoint-source.js'
 import type { EndpointSource } from '../discovery/endpoint-source.js'
 import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import type { Clock } from '../internal/clock.js'
-import { invalidType, requireObject } from '../options.js'
+import { InvalidOptionError } from '../invalid-option-error.js'
+import { invalidType, requireObject, splitOptions } from '../options.js'
 import { createPool, type PoolOptions } from '../pool.js'
 import {
   HTTP_OPTION_KEYS,
@@ -14,7 +15,12 @@ import {
 } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import type { ParsedOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, type ServicePool, validateServicePoolOptions } from './pool-factory.js'
+import {
+  CLIENT_OPTION_AREAS,
+  type ClientPoolOptions,
+  type ServicePool,
+  validateServicePoolOptions,
+} from './pool-factory.js'
 
 /** Per-service options: createPool's (port from the request's origin unless given), HTTP options, or a ready pool. */
 export type AgentServiceOptions =
@@ -92,7 +98,7 @@ export class AgentServices {
     if (entry === undefined) return undefined
     const http = this.#resolveHttp(name, entry)
     if (entry.pool !== undefined) return { pool: entry.pool, closePool: undefined, http }
-    const poolOptions = poolOptionsOf(entry)
+    const poolOptions = poolOptionsOf(`options.services[${JSON.stringify(name)}]`, entry)
     const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
     const port = portFromUrl ? origin.port : poolOptions.port
     const made = this.#makePool(
@@ -161,12 +167,11 @@ export class AgentServices {
   }
 }
 
-function poolOptionsOf(entry: AgentServiceOptions): Record<string, unknown> {
-  const poolOptions: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(entry)) {
-    if (k !== 'pool' && !HTTP_OPTION_KEYS.includes(k)) poolOptions[k] = v
-  }
-  return poolOptions
+/** The service's createPool options (its HTTP options and `pool` aside); unknown keys rejected. */
+function poolOptionsOf(path: string, entry: AgentServiceOptions): Record<string, unknown> {
+  const { pool: _pool, ...rest } = entry as Record<string, unknown>
+  const split = splitOptions(path, rest, CLIENT_OPTION_AREAS)
+  return { ...split.discovery, ...split.balancing }
 }
 
 /** Pool options are checked now, though the pool is made at the service's first request. */
@@ -178,12 +183,14 @@ function validatePool(path: string, host: string, entry: AgentServiceOptions): v
       (entry as Record<string, unknown>).service,
     )
   }
-  const poolOptions = poolOptionsOf(entry)
+  const poolOptions = poolOptionsOf(path, entry)
   if (entry.pool !== undefined) {
     const [first] = Object.keys(poolOptions)
     if (first !== undefined) {
-      throw new TypeError(
+      throw new InvalidOptionError(
+        `${path}.${first}`,
         `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
+        poolOptions[first],
       )
     }
     return

@@ -6,8 +6,10 @@ import {
   durationMs,
   integerIn,
   invalidType,
+  keysOf,
   numberIn,
   oneOf,
+  outOfRange,
   rejectUnknownKeys,
   requireObject,
 } from '../options.js'
@@ -161,37 +163,54 @@ export interface ResolvedHttpOptions {
   readonly hedge: ResolvedHedgeOptions | false
 }
 
-export const HTTP_OPTION_KEYS: ReadonlyArray<string> = [
-  'retry',
-  'timeouts',
-  'connections',
-  'pipelining',
-  'keepAliveTimeout',
-  'allowH2',
-  'h2c',
-  'tls',
-  'routeByMethod',
-  'readPreference',
-  'meterProvider',
-  'hedge',
-]
+/** Every key of {@link HttpOptions} (checked complete by the compiler). */
+export const HTTP_OPTION_KEYS: ReadonlyArray<keyof HttpOptions> = keysOf<HttpOptions>({
+  retry: true,
+  timeouts: true,
+  connections: true,
+  pipelining: true,
+  keepAliveTimeout: true,
+  allowH2: true,
+  h2c: true,
+  tls: true,
+  routeByMethod: true,
+  readPreference: true,
+  meterProvider: true,
+  hedge: true,
+})
 
-const RETRY_KEYS = [
-  'retries',
-  'methods',
-  'statusCodes',
-  'onReset',
-  'onTimeout',
-  'minTimeout',
-  'maxTimeout',
-  'factor',
-  'randomize',
-  'maxRetryAfter',
-  'budget',
-]
-const HEDGE_KEYS = ['maxAttempts', 'delay', 'minDelay']
-const BUDGET_KEYS = ['ratio', 'minPerSecond', 'window']
-const TIMEOUT_KEYS = ['connect', 'headers', 'body']
+/** Every key of {@link RetryOptions} (checked complete by the compiler). */
+const RETRY_KEYS = keysOf<RetryOptions>({
+  retries: true,
+  methods: true,
+  statusCodes: true,
+  onReset: true,
+  onTimeout: true,
+  minTimeout: true,
+  maxTimeout: true,
+  factor: true,
+  randomize: true,
+  maxRetryAfter: true,
+  budget: true,
+})
+/** Every key of {@link HedgeOptions} (checked complete by the compiler). */
+const HEDGE_KEYS = keysOf<HedgeOptions>({
+  maxAttempts: true,
+  delay: true,
+  minDelay: true,
+})
+/** Every key of {@link RetryBudgetOptions} (checked complete by the compiler). */
+const BUDGET_KEYS = keysOf<RetryBudgetOptions>({
+  ratio: true,
+  minPerSecond: true,
+  window: true,
+})
+/** Every key of {@link TimeoutOptions} (checked complete by the compiler). */
+const TIMEOUT_KEYS = keysOf<TimeoutOptions>({
+  connect: true,
+  headers: true,
+  body: true,
+})
 const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
   'primary',
   'primaryPreferred',
@@ -239,9 +258,7 @@ export function resolveHttpOptions(
   const minTimeout = durationMs(`${path}retry.minTimeout`, retry.minTimeout, 25)
   const maxTimeout = durationMs(`${path}retry.maxTimeout`, retry.maxTimeout, Math.max(250, minTimeout))
   if (maxTimeout < minTimeout) {
-    throw new RangeError(
-      `${path}retry.maxTimeout must be >= retry.minTimeout (${minTimeout}), got ${maxTimeout}`,
-    )
+    throw outOfRange(`${path}retry.maxTimeout`, `>= retry.minTimeout (${minTimeout})`, maxTimeout)
   }
 
   let budget: ResolvedHttpOptions['budget']

@@ -1,16 +1,12 @@
-import { invalidType, requireObject } from '../options.js'
+import { InvalidOptionError } from '../invalid-option-error.js'
+import { invalidType, requireObject, splitOptions } from '../options.js'
 import type { Pool, PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
-import {
-  type ClientOwnOptions,
-  HTTP_OPTION_KEYS,
-  isPrimaryConfigured,
-  resolveHttpOptions,
-} from './client-options.js'
+import { type ClientOwnOptions, isPrimaryConfigured, resolveHttpOptions } from './client-options.js'
 import { HeadlessClient } from './headless-client.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import { type ClientPoolOptions, createServicePool } from './pool-factory.js'
+import { CLIENT_OPTION_AREAS, type ClientPoolOptions, createServicePool } from './pool-factory.js'
 
 /** createClient's options: the origin, the HTTP options, and everything createPool takes. */
 export type ClientOptions = Omit<ClientOwnOptions, 'pool'> & ClientPoolOptions & { pool?: undefined }
@@ -31,12 +27,9 @@ export function createClient(
   const all = requireObject('options', options)
   const { origin: originOption, pool: givenPool, ...rest } = all as ClientOwnOptions & Record<string, unknown>
   const origin = parseOrigin('origin', originOption)
-  const httpOptions: Record<string, unknown> = {}
-  const poolOptions: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(rest)) {
-    if (HTTP_OPTION_KEYS.includes(key)) httpOptions[key] = value
-    else poolOptions[key] = value
-  }
+  const split = splitOptions('', rest, CLIENT_OPTION_AREAS)
+  const httpOptions = split.http
+  const poolOptions = { ...split.discovery, ...split.balancing }
   if (poolOptions.service !== undefined) {
     throw invalidType(
       'service',
@@ -73,8 +66,11 @@ export function createClient(
     pool = made.pool
     closePool = () => made.close()
   } else if (Object.keys(poolOptions).length > 0) {
-    throw new TypeError(
-      `options.${Object.keys(poolOptions)[0]} is a pool option, but options.pool gives a pool already: configure that pool instead`,
+    const [first = ''] = Object.keys(poolOptions)
+    throw new InvalidOptionError(
+      `options.${first}`,
+      `options.${first} is a pool option, but options.pool gives a pool already: configure that pool instead`,
+      poolOptions[first],
     )
   }
   const dispatcher = new BalancedDispatcher({

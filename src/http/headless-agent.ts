@@ -3,6 +3,7 @@ import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../internal/clock.js'
 import { systemClock } from '../internal/clock.js'
+import { InvalidOptionError } from '../invalid-option-error.js'
 import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
 import {
   type AgentInternals,
@@ -250,9 +251,12 @@ function validatePassThrough(value: unknown): Agent.Options | undefined {
     void new Pool('http://localhost', o as Pool.Options).close()
     void new Client('http://localhost', o as Client.Options).close()
   } catch (error) {
-    throw new TypeError(`options.passThrough: undici refuses it: ${(error as Error).message}`, {
-      cause: error,
-    })
+    throw new InvalidOptionError(
+      'options.passThrough',
+      `options.passThrough: undici refuses it: ${(error as Error).message}`,
+      o,
+      error,
+    )
   }
   return o as Agent.Options
 }

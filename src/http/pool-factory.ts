@@ -1,7 +1,14 @@
-import { BALANCING_OPTION_KEYS, resolveBalancingOptions } from '../balancing/balancing-options.js'
-import { DISCOVERY_OPTION_KEYS, validateDiscoveryOptions } from '../discovery/discovery-options.js'
-import { rejectUnknownKeys } from '../options.js'
-import { createPool, type Pool, type PoolOptions, requirePodNamesForPrimary } from '../pool.js'
+import { resolveBalancingOptions } from '../balancing/balancing-options.js'
+import { validateDiscoveryOptions } from '../discovery/discovery-options.js'
+import { splitOptions } from '../options.js'
+import {
+  createPool,
+  POOL_OPTION_AREAS,
+  type Pool,
+  type PoolOptions,
+  requirePodNamesForPrimary,
+} from '../pool.js'
+import { HTTP_OPTION_KEYS } from './client-options.js'
 
 /**
  * Everything `createPool` takes except the service, which the client takes from its origin's
@@ -27,15 +34,10 @@ export function createServicePool(options: PoolOptions): ServicePool {
  * construction. `path` prefixes the option names in messages (`options.services["web"]`).
  */
 export function validateServicePoolOptions(path: string, options: Record<string, unknown>): void {
-  try {
-    rejectUnknownKeys('', options, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
-    requirePodNamesForPrimary(options, resolveBalancingOptions(options))
-    const discovery: Record<string, unknown> = {}
-    for (const key of DISCOVERY_OPTION_KEYS) if (options[key] !== undefined) discovery[key] = options[key]
-    validateDiscoveryOptions(discovery)
-  } catch (error) {
-    if (error instanceof RangeError) throw new RangeError(`${path}.${error.message}`)
-    if (error instanceof TypeError) throw new TypeError(`${path}.${error.message}`)
-    throw error
-  }
+  const { discovery } = splitOptions(path, options, POOL_OPTION_AREAS)
+  requirePodNamesForPrimary(options, resolveBalancingOptions(options, path), path)
+  validateDiscoveryOptions(discovery, path)
 }
+
+/** createClient's options (and an agent service's) by area: HTTP, then createPool's. */
+export const CLIENT_OPTION_AREAS = Object.freeze({ http: HTTP_OPTION_KEYS, ...POOL_OPTION_AREAS })

@@ -6,7 +6,7 @@ import type { DiscoveryOptions } from '../discovery/discovery-options.js'
 import { DISCOVERY_OPTION_KEYS } from '../discovery/discovery-options.js'
 import type { EndpointSource } from '../discovery/endpoint-source.js'
 import type { Clock } from '../internal/clock.js'
-import { invalidType, rejectUnknownKeys, requireObject } from '../options.js'
+import { invalidType, optionPath, requireObject, splitOptions } from '../options.js'
 import { Pool } from './pool.js'
 
 /** Everything `createPool` takes: where the endpoints are, and how to balance across them. */
@@ -23,18 +23,22 @@ export interface PoolInternals {
   discovery?: DiscoveryInternals
 }
 
+/** createPool's options by area: what `splitOptions` sorts a pool's (or a client's) keys into. */
+export const POOL_OPTION_AREAS = Object.freeze({
+  discovery: DISCOVERY_OPTION_KEYS,
+  balancing: BALANCING_OPTION_KEYS,
+})
+
 /** Builds a pool: discovery + health + balancing. Validates every option now. */
 export function createPool(options: PoolOptions, internals: PoolInternals = {}): Pool {
   const record = requireObject('options', options)
-  rejectUnknownKeys('', record, [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS])
+  const { discovery: discoveryOptions } = splitOptions('', record, POOL_OPTION_AREAS)
   if (typeof record.service !== 'string' || record.service === '') {
     throw invalidType('service', 'a service name (web.default.svc.cluster.local or web)', record.service)
   }
   // Balancing options first: a mistake there must not leave DNS queries running.
   const resolved = resolveBalancingOptions(record)
   if (internals.source === undefined) requirePodNamesForPrimary(record, resolved)
-  const discoveryOptions: Record<string, unknown> = {}
-  for (const key of DISCOVERY_OPTION_KEYS) if (record[key] !== undefined) discoveryOptions[key] = record[key]
   const source =
     internals.source ??
     createEndpointSource(discoveryOptions as unknown as DiscoveryOptions, {
@@ -51,6 +55,7 @@ export function createPool(options: PoolOptions, internals: PoolInternals = {}):
 export function requirePodNamesForPrimary(
   record: Record<string, unknown>,
   resolved: ResolvedBalancingOptions,
+  path = '',
 ): void {
   const primary = resolved.primary
   if (
@@ -59,7 +64,7 @@ export function requirePodNamesForPrimary(
     record.pods === undefined
   ) {
     throw invalidType(
-      `primary.${primary.kind}`,
+      optionPath(path, `primary.${primary.kind}`),
       'used with portName (SRV) or pods, which give pod names',
       primary.kind === 'ordinal' ? primary.ordinal : primary.name,
       'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +

@@ -53,13 +53,12 @@ describe('hedged requests in the lab', () => {
     expect(client.stats().failures).toBe(0)
   })
 
-  it('under load with a slow pod and the default hedging: no POST reaches a pod twice, the slow pod learns to get few first attempts, nothing is pending after close()', async () => {
+  it('a pod turning slow under load, defaults and hedge: true: it gets few first attempts, no POST reaches a pod twice, nothing is pending after close()', async () => {
     const svc = await lab.addService({ name: 'loaded', kind: 'headless', replicas: 4 })
-    const client = labClient(lab, svc, { balancer: 'peak-ewma', hedge: true })
+    const client = labClient(lab, svc, { hedge: true })
     clients.push(client)
     await client.pool.ready()
     const slow = svc.pod('loaded-3')
-    slow.fault({ kind: 'slow', latencyMs: 400 })
     let started = 0
     let settled = 0
     let firstToSlow = 0
@@ -89,12 +88,19 @@ describe('hedged requests in the lab', () => {
     const loop = async (method: 'GET' | 'POST', i: number) => {
       while (!stop) await send(method, i)
     }
-    const loops = [...Array.from({ length: 8 }, (_, i) => loop('GET', i)), loop('POST', 0), loop('POST', 1)]
-    // Enough answers for the default p99 delay (200) and then well past it; then close with requests out.
-    await until('600 requests answered', () => settled >= 600, 30_000)
+    const loops = Array.from({ length: 8 }, (_, i) => loop('GET', i))
+    // Healthy first, for the 200 latencies the default p99 delay needs; then the pod turns slow.
+    await until('400 GETs answered', () => settled >= 400, 30_000)
+    slow.fault({ kind: 'slow', latencyMs: 400 })
+    // GETs only: what the balancer learns of the slow pod comes from its hedged, losing attempts.
+    await until('200 more', () => settled >= 600, 30_000)
     const firstsBefore = firsts
     const slowBefore = firstToSlow
     await until('600 more', () => settled >= 1_200, 30_000)
+    const slowShare = (firstToSlow - slowBefore) / (firsts - firstsBefore)
+    loops.push(loop('POST', 0), loop('POST', 1))
+    await until('POSTs too', () => postIds.length >= 20, 30_000)
+    // Close with requests out (GETs racing hedges, POSTs waiting on the slow pod).
     stop = true
     await client.close()
     await new Promise((resolve) => setImmediate(resolve))
@@ -106,12 +112,12 @@ describe('hedged requests in the lab', () => {
     const arrivals = new Map<string, number>()
     for (const pod of svc.pods)
       for (const [id, n] of pod.requestIds) arrivals.set(id, (arrivals.get(id) ?? 0) + n)
-    expect(postIds.length).toBeGreaterThan(10)
     expect(postIds.filter((id) => arrivals.get(id) !== 1)).toEqual([])
-    expect(client.stats().hedges).toBeGreaterThan(0)
-    // Once it has measured the slow pod (the losers' latencies), peak-EWMA sends it less than
-    // its fair share (1/4) of first attempts.
-    expect((firstToSlow - slowBefore) / (firsts - firstsBefore)).toBeLessThan(0.25)
+    expect(client.stats().hedgesWon).toBeGreaterThan(0)
+    // The slow pod gets far less than its fair share (1/4) of first attempts. (An invariant, not
+    // the measure of the lingering losers: with 8 loops on an idle lab, the 0.2 % measured here
+    // was 0.7-0.9 % without them; bench/hedging.ts, CPU-bound, shows the difference.)
+    expect(slowShare).toBeLessThan(0.05)
   })
 
   it('never hedges a POST: the one sent to the slow pod waits for it, and every POST reaches exactly one pod', async () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { validateDiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
+import { InvalidOptionError } from '../../../src/invalid-option-error.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {
@@ -54,10 +55,12 @@ describe('createPool', () => {
       },
     }
     expect(() => createPool({ service: 'db', port: 5432, primary: { ordinal: 0 } }, offline)).toThrow(
-      new TypeError(
+      new InvalidOptionError(
+        'primary.ordinal',
         'primary.ordinal must be used with portName (SRV) or pods, which give pod names, got 0. ' +
           'A/AAAA records of the service and static addresses carry none, so no endpoint would ever be the primary; ' +
           'set portName or pods, or find the primary with primary.probe',
+        0,
       ),
     )
     expect(() =>
