@@ -201,9 +201,15 @@ for (const [connections, pipelining] of shapes) {
   const title = `${connections} connections, pipelining ${pipelining} (${concurrency} requests in flight), ${reps} x ${runMs} ms`
   console.log(`\n${title}`)
   console.log(
-    `  ${'variant'.padEnd(30)} ${'req/s'.padStart(7)}   ratio   ${'CPU µs/req'.padStart(10)}  CPU ratio  GC µs/req   best  best ratio   samples (req/s)`,
+    `  ${'variant'.padEnd(30)} ${'req/s'.padStart(7)}   ratio  paired   ${'CPU µs/req'.padStart(10)}  CPU ratio  paired  GC µs/req   best  best ratio   samples (req/s)`,
   )
   const rows: Record<string, unknown> = {}
+  // Paired: the median over repetitions of the ratio within each one (the variants of a
+  // repetition run back to back, so load that comes and goes weighs on both sides of a ratio).
+  const paired = (of: Map<string, number[]>, name: string, invert: boolean) => {
+    const raw = of.get(list[0]!.name)!
+    return median(of.get(name)!.map((x, i) => (invert ? raw[i]! / x : x / raw[i]!)))
+  }
   for (const v of list) {
     const m = median(samples.get(v.name)!)
     const cpu = median(cpuSamples.get(v.name)!)
@@ -216,13 +222,15 @@ for (const [connections, pipelining] of shapes) {
       cpuUsPerRequest: Number(cpu.toFixed(1)),
       // Raw Pool's CPU per request over this variant's: the throughput ratio a CPU-bound client would see.
       cpuRatioToRawPool: Number((rawCpu / cpu).toFixed(3)),
+      pairedRatioToRawPool: Number(paired(samples, v.name, false).toFixed(3)),
+      pairedCpuRatioToRawPool: Number(paired(cpuSamples, v.name, true).toFixed(3)),
       gcUsPerRequest: Number(gcUs.toFixed(2)),
       bestRps: Math.round(best),
       bestRatioToRawPool: Number((best / rawBest).toFixed(3)),
       samples: samples.get(v.name)!.map(Math.round),
     }
     console.log(
-      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}  ${gcUs.toFixed(2).padStart(9)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
+      `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${paired(samples, v.name, false).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}      ${paired(cpuSamples, v.name, true).toFixed(3)}  ${gcUs.toFixed(2).padStart(9)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
     )
   }
   report[title] = rows

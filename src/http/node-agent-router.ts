@@ -10,6 +10,7 @@ import { HTTP_OPTION_KEYS, type ResolvedHttpOptions } from './client-options.js'
 import type { LeasePool } from './lease-pool.js'
 import { pickForMethod } from './pick-for-method.js'
 import { destroyAgentSockets, HttpPodAgent, HttpsPodAgent, type PodAgent } from './pod-socket-agent.js'
+import { watchRotationExits } from './rotation-exits.js'
 import { RoutedRequest } from './routed-request.js'
 
 /** Counters of one balanced origin of a HeadlessHttpAgent, since its first request. */
@@ -193,6 +194,7 @@ class ServiceRoute implements HttpAgentService {
   readonly #sockets: PodAgent
   readonly #requests = new WeakMap<http.ClientRequest, RoutedRequest>()
   readonly #onChange: (change: EndpointChange) => void
+  readonly #stopWatchingRotation: () => void
   #ready = false
   #readyPromise: Promise<void> | null = null
   #closing: Promise<void> | null = null
@@ -234,6 +236,13 @@ class ServiceRoute implements HttpAgentService {
       }
     }
     pool.on('change', this.#onChange)
+    // Ejected or failing its checks: its idle sockets close now, busy ones after their response,
+    // so its next request (once it is back) connects afresh, bound by timeouts.connect, instead of
+    // being written onto a keep-alive socket a black hole swallows. (Node's Agent offers no way to
+    // take back a request waiting for a socket, so stalls are left to the balancer.)
+    this.#stopWatchingRotation = watchRotationExits(pool, (endpoint, how) => {
+      if (how === 'out') this.#sockets.retire(podKey(endpoint))
+    })
   }
 
   stats(): HttpAgentServiceStats {
@@ -332,6 +341,7 @@ class ServiceRoute implements HttpAgentService {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.pool.off('change', this.#onChange)
+      this.#stopWatchingRotation()
       await this.#sockets.destroyAll()
       await this.#closePool?.()
     })()

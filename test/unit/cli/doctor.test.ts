@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { diagnose } from '../../../src/cli/doctor.js'
 import { runCli } from '../../../src/cli/run-cli.js'
 import { DnsClient } from '../../../src/discovery/dns-client.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 
 const SVC = 'web.default.svc.cluster.local'
 const a = (...addresses: string[]) => ({ a: addresses.map((address) => ({ address, ttl: 5 })) })

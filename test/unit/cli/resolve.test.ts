@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../../../src/cli/run-cli.js'
 import { FakeClock } from '../../support/fake-clock.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 import { until } from '../../support/until.js'
-import { FakeResolver } from '../discovery/fakes.js'
 
 const SVC = 'web.default.svc.cluster.local'
 const resolvConf = { nameservers: [], search: [], ndots: 1 }

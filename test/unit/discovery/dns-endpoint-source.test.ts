@@ -4,7 +4,7 @@ import type { DiscoveryOptions } from '../../../src/discovery/discovery-options.
 import type { EndpointChange } from '../../../src/endpoint.js'
 import { ClosedError, ResolutionError } from '../../../src/errors.js'
 import { FakeClock, flush } from '../../support/fake-clock.js'
-import { FakeResolver } from './fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 
 const SVC = 'web.default.svc.cluster.local'
 

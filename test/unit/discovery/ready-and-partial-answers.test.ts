@@ -3,7 +3,7 @@ import { createEndpointSource } from '../../../src/discovery/create-endpoint-sou
 import type { DiscoveryOptions } from '../../../src/discovery/discovery-options.js'
 import { ResolutionError } from '../../../src/errors.js'
 import { FakeClock, flush } from '../../support/fake-clock.js'
-import { FakeResolver } from './fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 
 // ready() means "has an endpoint"; one SRV target failing, or an address that cannot be an
 // endpoint, costs that record only (issue 12, items 7 and 8).

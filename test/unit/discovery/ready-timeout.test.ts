@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createEndpointSource } from '../../../src/discovery/create-endpoint-source.js'
 import { InvalidOptionError } from '../../../src/invalid-option-error.js'
 import { FakeClock } from '../../support/fake-clock.js'
-import { FakeResolver } from './fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 
 describe('ready({ timeout })', () => {
   it('rejects a timeout that is not a number of milliseconds, naming it', async () => {

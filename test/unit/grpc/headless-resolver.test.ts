@@ -11,7 +11,7 @@ import type {
 } from '../../../src/grpc/grpc-like.js'
 import { registerHeadlessResolver } from '../../../src/grpc/register-headless-resolver.js'
 import { FakeClock, flush } from '../../support/fake-clock.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 
 const SERVICE = 'rpc.default.svc.cluster.local'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HeadlessAgent, IDLE_SWEEP_MS, MAX_ORIGINS_PER_SERVICE } from '../../../src/http/headless-agent.js'
 import { FakeClock, flush } from '../../support/fake-clock.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 import { TestServer } from './test-servers.js'
 
 // HeadlessAgent made a pool with its own DNS refresh for every port a URL named, without bound

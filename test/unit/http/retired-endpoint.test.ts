@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DeadlineExceededError } from '../../../src/errors.js'
 import type { AttemptEndEvent } from '../../../src/http/balanced-dispatcher.js'
 import type { HttpOptions } from '../../../src/http/client-options.js'
 import { createClient } from '../../../src/http/create-client.js'
 import type { HeadlessClient } from '../../../src/http/headless-client.js'
+import { HeadlessHttpAgent } from '../../../src/http/headless-http-agent.js'
 import type { HealthEvent, StallEvent } from '../../../src/pool.js'
 import { until } from '../../support/until.js'
 import { endpoint, FakePool } from './fake-pool.js'
@@ -190,5 +191,39 @@ describe('an endpoint leaving rotation', () => {
     await expect(held).rejects.toBeInstanceOf(DeadlineExceededError)
     expect(a.count() + b.count()).toBe(1)
     expect(client.stats().attemptsMoved).toBe(0)
+  })
+})
+
+describe('an endpoint leaving rotation, through the node:http agent', () => {
+  it('ejected: its idle keep-alive sockets close at once; its next request connects afresh', async () => {
+    const { a, b } = await pods()
+    const pool = new FakePool('web.test', [
+      endpoint(a.name, a.address, a.port),
+      endpoint(b.name, b.address, b.port),
+    ])
+    const agent = new HeadlessHttpAgent({ services: { 'web.test': { pool } }, keepAliveTimeout: 30_000 })
+    clients.push({ destroy: () => agent.close() } as never)
+    const get = () =>
+      new Promise<string>((resolve, reject) => {
+        http
+          .get('http://web.test:8080/', { agent }, (res) => {
+            let body = ''
+            res.on('data', (c: Buffer) => (body += c))
+            res.on('end', () => resolve(body))
+          })
+          .on('error', reject)
+      })
+    expect([await get(), await get()].sort()).toEqual(['web-0', 'web-1'])
+    await until('an idle keep-alive socket to web-0', () => a.sockets.size === 1)
+    const before = [...a.sockets]
+    pool.emit('health', {
+      endpoint: pool.endpoints[0]!,
+      state: 'ejected',
+      previous: 'healthy',
+      reason: 'ejected',
+    } satisfies HealthEvent)
+    await until('the idle socket to web-0 to close', () => a.sockets.size === 0)
+    expect([await get(), await get()].sort()).toEqual(['web-0', 'web-1'])
+    expect([...a.sockets].some((s) => before.includes(s))).toBe(false)
   })
 })

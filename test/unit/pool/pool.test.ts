@@ -4,7 +4,7 @@ import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/erro
 import { InvalidOptionError } from '../../../src/invalid-option-error.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeResolver } from '../discovery/fakes.js'
+import { FakeResolver } from '../../support/fake-resolver.js'
 import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {

@@ -1,4 +1,4 @@
-import type { ResolverLike } from '../../../src/discovery/dns-client.js'
+import type { ResolverLike } from '../../src/discovery/dns-client.js'
 
 export interface FakeRecords {
   a?: Array<{ address: string; ttl: number }>
