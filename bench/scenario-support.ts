@@ -164,6 +164,8 @@ export interface LoopResult {
   errors: Map<string, number>
   /** Duration of every request, ms (ok or not). */
   latencies: number[]
+  /** Sum of the durations of the requests that failed, ms: loop time lost to them. */
+  failedMs: number
 }
 
 /** `concurrency` closed loops of GET / under a deadline of `deadline` ms each, for `ms`. */
@@ -174,10 +176,11 @@ export async function deadlineLoop(
   deadline: number,
 ): Promise<LoopResult> {
   const end = performance.now() + ms
-  const result: LoopResult = { ok: 0, failed: 0, errors: new Map(), latencies: [] }
+  const result: LoopResult = { ok: 0, failed: 0, errors: new Map(), latencies: [], failedMs: 0 }
   const worker = async () => {
     while (performance.now() < end) {
       const started = performance.now()
+      const failedBefore = result.failed
       try {
         const res = await variant.dispatcher.request({
           origin: variant.origin,
@@ -199,7 +202,9 @@ export async function deadlineLoop(
         const code = String((error as { code?: string }).code ?? (error as Error).name)
         result.errors.set(code, (result.errors.get(code) ?? 0) + 1)
       }
-      result.latencies.push(performance.now() - started)
+      const took = performance.now() - started
+      result.latencies.push(took)
+      if (result.failed !== failedBefore) result.failedMs += took
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))

@@ -60,20 +60,22 @@ export class LeastRequestBalancer extends TwoChoiceBalancer {
 
 /**
  * Two latency averages within this factor of each other are alike: the pick goes by in-flight
- * count, as least-request's. A peak-sensitive average keeps a one-off slow answer for about
- * `ewma.decay`, so between healthy pods it differs by noise, and comparing noise made P2C favour
- * whichever pod had the luckier samples: S3 (4 healthy pods, bench/scenario-skew.ts) measured the
- * busiest pod at 1.024-1.064 of its fair share with a plain comparison, 1.002-1.040 with 1.5 and
- * 1.006-1.017 with 2 (docs/balancing.md). A sick pod is far outside it: a hung or black-holed one
- * has its wait censored into the average within tens of ms, a 2 s pod is 100x its peers.
+ * count, as least-request's. A peak-sensitive average keeps a one-off slow answer (a connect, a
+ * pause) for about `ewma.decay`, so between healthy pods it differs by noise, and comparing noise
+ * made P2C favour whichever pod had the luckier samples. Measured (bench/scenario-skew.ts, busiest
+ * pod over its fair share, 4 healthy pods, one client and a fleet of 5; docs/balancing.md): plain
+ * comparison 1.016-1.064; factor 1.5 up to 1.040; 2 up to 1.093 (2 of 7 fleet runs over 1.05);
+ * 3 up to 1.019; 4 up to 1.015, but a hung pod then got new requests up to 1.3 s after it hung
+ * (its wait, censored into its average, must pass 4x its peers'), against at most 0.63 s with 3.
+ * A sick pod is far outside the band soon: a 2 s pod is 100x its peers.
  */
-const ALIKE_LATENCY_RATIO = 2
+const ALIKE_LATENCY_RATIO = 3
 
 /**
  * Peak EWMA (Finagle, Linkerd): P2C on latency x (in-flight + 1). The latency average jumps to a
  * slower observation at once and decays toward 0 with time constant `ewma.decay` (10 s), so an
  * endpoint that was slow gets traffic again after a while. Endpoints whose averages are within
- * ALIKE_LATENCY_RATIO of each other compete on in-flight count alone (fairness; see above).
+ * ALIKE_LATENCY_RATIO (3x) of each other compete on in-flight count alone (fairness; see above).
  *
  * Decaying two averages to the present multiplies both by e^(-now/decay), which cancels out of
  * the comparison (of costs and of the ratio); so the pick compares `ewmaScaled` (the average

@@ -3,26 +3,19 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import { type Clock, systemClock } from '../internal/clock.js'
-import type { PickOptions } from '../lease.js'
 import { recordHttpMetrics } from '../metrics/http-metrics.js'
 import { chooseMeterProvider } from '../metrics/meter-provider.js'
-import { invalidType, oneOf } from '../options.js'
+import { invalidType } from '../options.js'
 import { BalancedRequest } from './balanced-request.js'
-import { READ_METHODS, type ResolvedHttpOptions, ROUTES, type RouteOptions } from './client-options.js'
+import type { ResolvedHttpOptions, RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import { HedgePolicy } from './hedge-policy.js'
 import { HttpCounters } from './http-counters.js'
 import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
-import { PICK_ANY, PICK_BY_PREFERENCE, PICK_PRIMARY } from './pick-for-method.js'
+import { pickForRequest } from './pick-for-method.js'
 import type { RequestContext } from './request-context.js'
-import type {
-  AttemptEndEvent,
-  AttemptEvent,
-  BalancedDispatcherEvents,
-  HedgeEvent,
-  RetryEvent,
-} from './request-events.js'
+import { type BalancedDispatcherEvents, requestEvents } from './request-events.js'
 import { RetryBudget } from './retry-budget.js'
 import { RetryPolicy } from './retry-policy.js'
 import { watchRotationExits } from './rotation-exits.js'
@@ -101,7 +94,6 @@ export class BalancedDispatcher extends Dispatcher {
   /** The logical origin (`http://web.test:8080`): requests for any other origin are refused. */
   readonly #origin: string
   readonly #closePool: (() => Promise<void>) | undefined
-  readonly #readPick: PickOptions
   readonly #onChange: (change: EndpointChange) => void
   readonly #stopWatchingRotation: () => void
   readonly #connections: EndpointDispatchers
@@ -109,13 +101,6 @@ export class BalancedDispatcher extends Dispatcher {
   readonly #requests = new InFlightRequests()
   /** What each request is handed instead of this dispatcher (see RequestContext). */
   readonly #context: RequestContext
-  /** The context's emitters: null while their event has no listener (kept by newListener/removeListener). */
-  readonly #events: {
-    attempt: ((event: AttemptEvent) => void) | null
-    attemptEnd: ((event: AttemptEndEvent) => void) | null
-    retry: ((event: RetryEvent) => void) | null
-    hedge: ((event: HedgeEvent) => void) | null
-  } = { attempt: null, attemptEnd: null, retry: null, hedge: null }
   #ready = false
   #readyPromise: Promise<void> | null = null
   #closing: Promise<void> | null = null
@@ -134,7 +119,6 @@ export class BalancedDispatcher extends Dispatcher {
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
     this.#origin = new URL(options.origin).origin
     this.#closePool = options.closePool
-    this.#readPick = PICK_BY_PREFERENCE[options.http.readPreference]
     const clock = options.clock ?? systemClock
     // The budget reads the requests' clock, so that a request's one reading serves both.
     const budget =
@@ -162,9 +146,11 @@ export class BalancedDispatcher extends Dispatcher {
       hedge,
       clock,
       counters: this.#counters,
-      events: this.#events,
+      // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
+      events: requestEvents(this as NodeJS.EventEmitter),
       inFlight: this.#requests,
-      route: (method, route, key) => this.#route(method, route, key),
+      route: (method, route, key) =>
+        pickForRequest(method, route, key, options.http.routeByMethod, options.http.readPreference),
       whenReady: (signal) => this.#whenReady(signal),
     }
     this.#onChange = (change) => {
@@ -183,23 +169,6 @@ export class BalancedDispatcher extends Dispatcher {
     this.#stopWatchingRotation = watchRotationExits(this.pool, (endpoint, how) =>
       queueMicrotask(() => this.#retire(endpoint, how)),
     )
-    // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
-    const emitter = this as NodeJS.EventEmitter
-    const emitters = {
-      attempt: (event: AttemptEvent) => emitter.emit('attempt', event),
-      'attempt-end': (event: AttemptEndEvent) => emitter.emit('attempt-end', event),
-      retry: (event: RetryEvent) => emitter.emit('retry', event),
-      hedge: (event: HedgeEvent) => emitter.emit('hedge', event),
-    }
-    const keyOf = { attempt: 'attempt', 'attempt-end': 'attemptEnd', retry: 'retry', hedge: 'hedge' } as const
-    const track = (event: string | symbol, listening: boolean) => {
-      if (typeof event !== 'string' || !Object.hasOwn(keyOf, event)) return
-      const name = event as keyof typeof keyOf
-      ;(this.#events as Record<string, unknown>)[keyOf[name]] = listening ? emitters[name] : null
-    }
-    // newListener comes before the listener is added, removeListener after it is gone.
-    emitter.on('newListener', (event: string | symbol) => track(event, true))
-    emitter.on('removeListener', (event: string | symbol) => track(event, this.listenerCount(event) > 0))
     const provider = chooseMeterProvider(options.http.meterProvider)
     const url = new URL(options.origin)
     const port = url.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(url.port)
@@ -311,22 +280,6 @@ export class BalancedDispatcher extends Dispatcher {
     return this.pool.ready({ signal, allowEmpty: true }).then(() => {
       this.#ready = true
     })
-  }
-
-  /** The pick options for a request: `route` wins, then the method when routing by method. */
-  #route(method: string, route: RouteOptions['route'], key: string | undefined): PickOptions {
-    // A misspelt route must not send a write to whichever endpoint comes next.
-    if (route !== undefined) oneOf('route', route, ROUTES, 'any')
-    if (key !== undefined && typeof key !== 'string') throw invalidType('key', 'a string', key)
-    let pick: PickOptions
-    if (route !== undefined) {
-      pick = route === 'any' ? PICK_ANY : PICK_BY_PREFERENCE[route]
-    } else if (this.options.routeByMethod) {
-      pick = READ_METHODS.includes(method) ? this.#readPick : PICK_PRIMARY
-    } else {
-      pick = PICK_ANY
-    }
-    return key === undefined ? pick : { ...pick, key }
   }
 
   get closed(): boolean {

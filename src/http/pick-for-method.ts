@@ -1,5 +1,6 @@
 import type { PickOptions, ReadPreference } from '../lease.js'
-import { READ_METHODS } from './client-options.js'
+import { invalidType, oneOf } from '../options.js'
+import { READ_METHODS, ROUTES, type RouteOptions } from './client-options.js'
 
 export const PICK_ANY: PickOptions = Object.freeze({})
 export const PICK_PRIMARY: PickOptions = Object.freeze({ role: 'primary' })
@@ -25,4 +26,27 @@ export function pickForMethod(
 ): PickOptions {
   if (!routeByMethod) return PICK_ANY
   return READ_METHODS.includes(method) ? PICK_BY_PREFERENCE[readPreference] : PICK_PRIMARY
+}
+
+/**
+ * The pick options for one request of a BalancedDispatcher: `route` wins, then the method when
+ * routing by method. Throws on a route or key that is not one (a typed option error).
+ */
+export function pickForRequest(
+  method: string,
+  route: RouteOptions['route'],
+  key: string | undefined,
+  routeByMethod: boolean,
+  readPreference: ReadPreference,
+): PickOptions {
+  // A misspelt route must not send a write to whichever endpoint comes next.
+  if (route !== undefined) oneOf('route', route, ROUTES, 'any')
+  if (key !== undefined && typeof key !== 'string') throw invalidType('key', 'a string', key)
+  const pick =
+    route === undefined
+      ? pickForMethod(method, routeByMethod, readPreference)
+      : route === 'any'
+        ? PICK_ANY
+        : PICK_BY_PREFERENCE[route]
+  return key === undefined ? pick : { ...pick, key }
 }

@@ -96,3 +96,32 @@ export interface BalancedDispatcherEvents {
   retry: [event: RetryEvent]
   hedge: [event: HedgeEvent]
 }
+
+/**
+ * The RequestEvents of `emitter` (a BalancedDispatcher): each emitter is set while its event has
+ * a listener, kept up to date through `newListener` (emitted before a listener is added) and
+ * `removeListener` (after one is gone).
+ */
+export function requestEvents(emitter: NodeJS.EventEmitter): RequestEvents {
+  const events: { -readonly [K in keyof RequestEvents]: RequestEvents[K] } = {
+    attempt: null,
+    attemptEnd: null,
+    retry: null,
+    hedge: null,
+  }
+  const emitters = {
+    attempt: (event: AttemptEvent) => emitter.emit('attempt', event),
+    'attempt-end': (event: AttemptEndEvent) => emitter.emit('attempt-end', event),
+    retry: (event: RetryEvent) => emitter.emit('retry', event),
+    hedge: (event: HedgeEvent) => emitter.emit('hedge', event),
+  }
+  const keyOf = { attempt: 'attempt', 'attempt-end': 'attemptEnd', retry: 'retry', hedge: 'hedge' } as const
+  const track = (event: string | symbol, listening: boolean) => {
+    if (typeof event !== 'string' || !Object.hasOwn(keyOf, event)) return
+    const name = event as keyof typeof keyOf
+    ;(events as Record<string, unknown>)[keyOf[name]] = listening ? emitters[name] : null
+  }
+  emitter.on('newListener', (event: string | symbol) => track(event, true))
+  emitter.on('removeListener', (event: string | symbol) => track(event, emitter.listenerCount(event) > 0))
+  return events
+}

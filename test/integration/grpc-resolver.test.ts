@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { echo } from '../../lab/grpc-pod-server.js'
 import { type Lab, startLab } from '../../lab/index.js'

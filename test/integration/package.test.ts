@@ -197,4 +197,27 @@ describe('errors across the ESM and CommonJS copies', () => {
     expect(new Error('plain') instanceof (esm.HeadlessLbError as never)).toBe(false)
     expect({ code: 'HLB_ERR_NO_ENDPOINTS' } instanceof (esm.NoEndpointsError as never)).toBe(false)
   })
+
+  it('an option error thrown by the CommonJS copy is instanceof the ESM option error classes', async () => {
+    const cjs = createRequire(import.meta.url)('../../dist/cjs/index.js') as {
+      createPool: (options: Record<string, unknown>) => unknown
+    }
+    const esmEntry = '../../dist/esm/index.js'
+    const esm = (await import(esmEntry)) as Record<string, new (...args: never[]) => Error>
+    const thrown = (options: Record<string, unknown>) => {
+      try {
+        cjs.createPool(options)
+      } catch (error) {
+        return error
+      }
+      throw new Error('createPool accepted invalid options')
+    }
+    const wrongKind = thrown({ service: 'web', port: 'http' })
+    const outOfRange = thrown({ service: 'web', port: 70_000 })
+    expect(wrongKind instanceof (esm.InvalidOptionError as never)).toBe(true)
+    expect(wrongKind instanceof (esm.OptionRangeError as never)).toBe(false)
+    expect(outOfRange instanceof (esm.OptionRangeError as never)).toBe(true)
+    expect(outOfRange instanceof RangeError).toBe(true)
+    expect(wrongKind).toMatchObject({ code: 'HLB_ERR_INVALID_OPTION', path: 'port', value: 'http' })
+  })
 })

@@ -184,19 +184,19 @@ describe('power of two choices', () => {
     all[0]!.inFlight = 0
     expect(balancer.pick(undefined, undefined)).toBe(all[0])
   })
-  it('peak-EWMA treats latencies within 2x as alike: the one with fewer in flight wins', () => {
+  it('peak-EWMA treats latencies within 3x as alike: the one with fewer in flight wins', () => {
     const c = context()
     const all = states(2)
     observed(all[0]!, 10, 1_000, c)
-    observed(all[1]!, 19, 1_000, c)
+    observed(all[1]!, 29, 1_000, c)
     all[0]!.inFlight = 2
     all[1]!.inFlight = 1
     const balancer = new PeakEwmaBalancer(c)
     balancer.update(all, all)
-    // Plain peak-EWMA costs: 10 x 3 = 30 against 19 x 2 = 38, web-0. Alike latencies: web-1, less loaded.
+    // Plain peak-EWMA costs: 10 x 3 = 30 against 29 x 2 = 58, web-0. Alike latencies: web-1, less loaded.
     for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[1])
-    // Beyond 2x, latency x (in-flight + 1) decides again: 10 x 3 = 30 against 21 x 2 = 42.
-    observed(all[1]!, 21, 1_000, c)
+    // Beyond 3x, latency x (in-flight + 1) decides again: 10 x 3 = 30 against 31 x 2 = 62.
+    observed(all[1]!, 31, 1_000, c)
     for (let i = 0; i < 10; i++) expect(balancer.pick(undefined, undefined)).toBe(all[0])
   })
 
