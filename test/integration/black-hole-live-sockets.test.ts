@@ -5,7 +5,7 @@ import { type Lab, type LabPod, type LabService, startLab } from '../../lab/inde
 import { DeadlineExceededError } from '../../src/errors.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent, HealthEvent } from '../../src/pool.js'
-import { labClient, nextEvent } from './http-support.js'
+import { arrivalsById, labClient, nextEvent } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []
@@ -73,9 +73,7 @@ function post(client: HeadlessClient, deadline: number): Promise<string> {
 
 /** POST ids that reached some pod of `svc` more than once. */
 function sentTwice(svc: LabService): string[] {
-  const counts = new Map<string, number>()
-  for (const pod of svc.pods) for (const [id, n] of pod.requestIds) counts.set(id, (counts.get(id) ?? 0) + n)
-  return [...counts].filter(([, n]) => n > 1).map(([id]) => id)
+  return [...arrivalsById(svc)].filter(([, n]) => n > 1).map(([id]) => id)
 }
 
 describe('a pod black-holed with live keep-alive sockets', () => {

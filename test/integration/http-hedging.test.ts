@@ -3,7 +3,7 @@ import { type Lab, startLab } from '../../lab/index.js'
 import type { AttemptEvent, HedgeEvent } from '../../src/http/balanced-dispatcher.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import { until } from '../support/until.js'
-import { labClient } from './http-support.js'
+import { arrivalsById, labClient } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []
@@ -109,9 +109,7 @@ describe('hedged requests in the lab', () => {
     expect(client.dispatcher.lingering.size).toBe(0)
     expect(client.pool.stats().endpoints.every((e) => e.inFlight === 0)).toBe(true)
     // Every POST reached exactly one pod (hedges are for idempotent methods only).
-    const arrivals = new Map<string, number>()
-    for (const pod of svc.pods)
-      for (const [id, n] of pod.requestIds) arrivals.set(id, (arrivals.get(id) ?? 0) + n)
+    const arrivals = arrivalsById(svc)
     expect(postIds.filter((id) => arrivals.get(id) !== 1)).toEqual([])
     expect(client.stats().hedgesWon).toBeGreaterThan(0)
     // The slow pod gets far less than its fair share (1/4) of first attempts. (An invariant, not

@@ -53,3 +53,14 @@ export function getLoad(
     },
   }
 }
+
+/**
+ * How many times each request id reached any pod of `svc` (the pods count the `x-request-id`
+ * header of every request they receive): the basis of "no POST reached a pod twice".
+ */
+export function arrivalsById(svc: LabService): Map<string, number> {
+  const arrivals = new Map<string, number>()
+  for (const pod of svc.pods)
+    for (const [id, n] of pod.requestIds) arrivals.set(id, (arrivals.get(id) ?? 0) + n)
+  return arrivals
+}
