@@ -23,7 +23,11 @@ function branded(instance: unknown, brand: symbol): boolean {
 /** An option of the wrong kind, an unknown option, or a missing one. */
 export class InvalidOptionError extends TypeError {
   readonly code: 'HLB_ERR_INVALID_OPTION' = INVALID_OPTION_CODE
-  /** The option's path from the factory's argument, e.g. `options.retry.retries` or `port`. */
+  /**
+   * The option's path from the factory's options argument, as the message names it:
+   * `retry.retries`, `services["web"].retry.retries`, `dns.servers[0]`; `options` for the
+   * argument itself.
+   */
   readonly path: string
   /** The value given. */
   readonly value: unknown
@@ -47,7 +51,11 @@ export class InvalidOptionError extends TypeError {
 /** An option of the right kind outside its range. */
 export class OptionRangeError extends RangeError {
   readonly code: 'HLB_ERR_INVALID_OPTION' = INVALID_OPTION_CODE
-  /** The option's path from the factory's argument, e.g. `options.retry.retries` or `port`. */
+  /**
+   * The option's path from the factory's options argument, as the message names it:
+   * `retry.retries`, `services["web"].retry.retries`, `dns.servers[0]`; `options` for the
+   * argument itself.
+   */
   readonly path: string
   /** The value given. */
   readonly value: unknown

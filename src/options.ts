@@ -9,7 +9,13 @@
 import { MAX_TIMER_MS } from './internal/clock.js'
 import { InvalidOptionError, OptionRangeError } from './invalid-option-error.js'
 
-/** `path.key`, or `key` at the root: every validator takes the path of the object it reads. */
+/**
+ * `path.key`, or `key` at the root: every validator takes the path of the object it reads. Paths
+ * start from the factory's options argument, as the caller wrote it, without an `options.`
+ * prefix: `retry.retries`, `services["web.default"].retry.retries` (a key the caller chose, such
+ * as a service name, in brackets: it may hold dots), `dns.servers[0]`. The argument itself, when
+ * it is not an object, is `options`.
+ */
 export function optionPath(path: string, key: string): string {
   return path ? `${path}.${key}` : key
 }
@@ -50,8 +56,9 @@ export function invalidType(
   expectation: string,
   value: unknown,
   hint?: string,
+  cause?: unknown,
 ): InvalidOptionError {
-  return new InvalidOptionError(path, message(path, expectation, value, hint), value)
+  return new InvalidOptionError(path, message(path, expectation, value, hint), value, cause)
 }
 
 /** A value of the right kind outside its range (a negative duration, port 70000...). */
@@ -81,7 +88,7 @@ export function rejectUnknownKeys(
     if (!known.includes(key)) {
       const near = known.find((k) => k.toLowerCase() === key.toLowerCase())
       throw invalidType(
-        `${path ? `${path}.` : ''}${key}`,
+        optionPath(path, key),
         'a known option',
         value[key],
         near ? `Did you mean ${near}?` : `Known options: ${known.join(', ')}`,

@@ -8,6 +8,7 @@ import { readResolvConf } from '../discovery/resolv-conf.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { describeEndpoint } from '../endpoint.js'
 import { ResolutionError } from '../errors.js'
+import { InvalidOptionError, OptionRangeError } from '../invalid-option-error.js'
 import { portNumber } from '../options.js'
 import { VERSION } from '../version.js'
 import { allOk, type CheckOptions, PodChecker, type PodResult, renderTable } from './check.js'
@@ -26,15 +27,34 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
+/** The command-line flag (or argument) that sets each discovery option the commands pass. */
+const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
+  service: '<service>',
+  port: '--port',
+  portName: '--port-name',
+  family: '--family',
+  'dns.servers': '--dns-server',
+  'dns.search': '--search',
+  'dns.ndots': '--ndots',
+  readyTimeout: '--timeout',
+}
+
 /**
- * Runs one of our option validators: what it throws (TypeError/RangeError naming the option) is
- * the user's mistake, so a usage error. A TypeError from anywhere else is a bug, not usage.
+ * Runs one of our option validators: what it throws (InvalidOptionError/OptionRangeError naming
+ * the option) is the user's mistake, so a usage error, named as the user wrote it: the flag
+ * (`--port must be an integer from 1 to 65535, got 70000`), as the CLI's own checks do. Anything
+ * else thrown is a bug, not usage.
  */
 function validated<T>(validate: () => T): T {
   try {
     return validate()
   } catch (error) {
-    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message)
+    if (error instanceof InvalidOptionError || error instanceof OptionRangeError) {
+      const option = error.path.replace(/\[\d+\]$/, '')
+      const flag = FLAG_OF_OPTION[option]
+      const named = error.message.startsWith(error.path) && flag !== undefined
+      throw new UsageError(named ? `${flag}${error.message.slice(error.path.length)}` : error.message)
+    }
     throw error
   }
 }

@@ -301,7 +301,7 @@ export function validateDiscoveryOptions(options: unknown, path = ''): Normalize
   if (maxRefresh < minRefresh) {
     throw outOfRange(
       optionPath(path, 'maxRefresh'),
-      `a number of milliseconds >= minRefresh (${minRefresh})`,
+      `a number of milliseconds >= ${optionPath(path, 'minRefresh')} (${minRefresh})`,
       maxRefresh,
     )
   }

@@ -130,7 +130,7 @@ export function registerHeadlessResolver(
   for (const key of Object.keys(record)) {
     if (GRPC_OWNED.includes(key)) {
       throw invalidType(
-        `options.${key}`,
+        key,
         'absent',
         record[key],
         "grpc-js picks the endpoint of every call (set its policy with the channel option 'grpc.service_config'); headless-lb/grpc gives it the fit endpoints",
@@ -138,25 +138,21 @@ export function registerHeadlessResolver(
     }
     if (IN_TARGET.includes(key)) {
       throw invalidType(
-        `options.${key}`,
+        key,
         'absent',
         record[key],
         'The target names the service and port: headless:///rpc.default.svc.cluster.local:50051, or a port name for SRV (...:grpc)',
       )
     }
   }
-  rejectUnknownKeys('options', record, OPTION_KEYS)
+  rejectUnknownKeys('', record, OPTION_KEYS)
   const scheme = record.scheme ?? 'headless'
   if (typeof scheme !== 'string' || !/^[a-z][a-z0-9+.-]*$/i.test(scheme)) {
-    throw invalidType(
-      'options.scheme',
-      'a URI scheme (a letter, then letters, digits, "+", "-", ".")',
-      scheme,
-    )
+    throw invalidType('scheme', 'a URI scheme (a letter, then letters, digits, "+", "-", ".")', scheme)
   }
   if (BUILT_IN_SCHEMES.includes(scheme.toLowerCase())) {
     throw outOfRange(
-      'options.scheme',
+      'scheme',
       `not one of grpc-js's own schemes (${BUILT_IN_SCHEMES.join(', ')})`,
       scheme,
       'Keep the default, headless, or choose another name',
@@ -168,7 +164,7 @@ export function registerHeadlessResolver(
   // The same validators createPool runs, now rather than when a channel first resolves.
   const discovery: Record<string, unknown> = { service: 'registration.check', port: 1 }
   for (const key of DISCOVERY_KEYS) if (record[key] !== undefined) discovery[key] = record[key]
-  validateDiscoveryOptions(discovery, 'options')
+  validateDiscoveryOptions(discovery)
   resolveBalancingOptions(poolOptions)
 
   const registration = new HeadlessResolverRegistration(scheme)

@@ -249,7 +249,7 @@ export function resolveOutlierDetection(value: unknown, parent = ''): ResolvedOu
   if (maxEjectionTime < baseEjectionTime) {
     throw outOfRange(
       `${path}.maxEjectionTime`,
-      `at least baseEjectionTime (${baseEjectionTime})`,
+      `at least ${path}.baseEjectionTime (${baseEjectionTime})`,
       maxEjectionTime,
     )
   }

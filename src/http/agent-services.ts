@@ -3,7 +3,6 @@ import { createEndpointSource } from '../discovery/create-endpoint-source.js'
 import type { EndpointSource } from '../discovery/endpoint-source.js'
 import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import type { Clock } from '../internal/clock.js'
-import { InvalidOptionError } from '../invalid-option-error.js'
 import { invalidType, requireObject, splitOptions } from '../options.js'
 import { createPool, type PoolOptions } from '../pool.js'
 import {
@@ -18,6 +17,7 @@ import type { ParsedOrigin } from './parse-origin.js'
 import {
   CLIENT_OPTION_AREAS,
   type ClientPoolOptions,
+  poolOptionBesidePool,
   type ServicePool,
   validateServicePoolOptions,
 } from './pool-factory.js'
@@ -67,15 +67,15 @@ export class AgentServices {
   ) {
     this.#internals = internals
     for (const key of HTTP_OPTION_KEYS) if (options[key] !== undefined) this.#defaults[key] = options[key]
-    checkHttp('options.', options)
+    checkHttp('', options)
     // Validate the agent-wide HTTP options now, not at the first request.
     // (Whether a primary is configured is each service's business: checked with its own options.)
-    resolveHttpOptions(this.#defaults, 'options.', undefined)
-    const services = requireObject('options.services', options.services)
+    resolveHttpOptions(this.#defaults, '', undefined)
+    const services = requireObject('services', options.services)
     for (const [name, serviceOptions] of Object.entries(services)) {
-      const path = `options.services[${JSON.stringify(name)}]`
+      const path = servicePath(name)
       const entry = requireObject(path, serviceOptions) as AgentServiceOptions
-      checkHttp(`${path}.`, entry as Record<string, unknown>)
+      checkHttp(path, entry as Record<string, unknown>)
       this.#resolveHttp(name, entry)
       validatePool(path, normalizeHost(name), entry)
       this.#services.set(normalizeHost(name), entry)
@@ -98,7 +98,7 @@ export class AgentServices {
     if (entry === undefined) return undefined
     const http = this.#resolveHttp(name, entry)
     if (entry.pool !== undefined) return { pool: entry.pool, closePool: undefined, http }
-    const poolOptions = poolOptionsOf(`options.services[${JSON.stringify(name)}]`, entry)
+    const poolOptions = poolOptionsOf(servicePath(name), entry)
     const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
     const port = portFromUrl ? origin.port : poolOptions.port
     const made = this.#makePool(
@@ -161,10 +161,18 @@ export class AgentServices {
     }
     return resolveHttpOptions(
       merged,
-      `options.services[${JSON.stringify(name)}].`,
+      servicePath(name),
       entry.pool === undefined ? isPrimaryConfigured(entry as Record<string, unknown>) : undefined,
     )
   }
+}
+
+/**
+ * The path of a service's options in messages: `services["web.default"]`, the key in brackets as
+ * written (a service name holds dots, so `services.web.default` would be ambiguous).
+ */
+function servicePath(name: string): string {
+  return `services[${JSON.stringify(name)}]`
 }
 
 /** The service's createPool options (its HTTP options and `pool` aside); unknown keys rejected. */
@@ -179,20 +187,14 @@ function validatePool(path: string, host: string, entry: AgentServiceOptions): v
   if ((entry as Record<string, unknown>).service !== undefined) {
     throw invalidType(
       `${path}.service`,
-      'absent: the key of options.services names the service',
+      'absent: the key of services names the service',
       (entry as Record<string, unknown>).service,
     )
   }
   const poolOptions = poolOptionsOf(path, entry)
   if (entry.pool !== undefined) {
     const [first] = Object.keys(poolOptions)
-    if (first !== undefined) {
-      throw new InvalidOptionError(
-        `${path}.${first}`,
-        `${path}.${first} is a pool option, but ${path}.pool gives a pool already: configure that pool instead`,
-        poolOptions[first],
-      )
-    }
+    if (first !== undefined) throw poolOptionBesidePool(path, first, poolOptions[first])
     return
   }
   // The port comes from the request's URL when neither port nor portName is given.

@@ -9,6 +9,7 @@ import {
   keysOf,
   numberIn,
   oneOf,
+  optionPath,
   outOfRange,
   rejectUnknownKeys,
   requireObject,
@@ -220,8 +221,8 @@ const READ_PREFERENCES: ReadonlyArray<ReadPreference> = [
 ]
 
 /**
- * Validates and fills in the HTTP options. `path` prefixes option names in messages
- * (`''` for createClient, `services["web..."].` for the agent); `primaryConfigured` gives the
+ * Validates and fills in the HTTP options. `path` is the path of the object holding them
+ * (`''` for createClient, `services["web..."]` for an agent's service); `primaryConfigured` gives the
  * default of `routeByMethod`, and undefined when it cannot be known (a pool made elsewhere).
  */
 export function resolveHttpOptions(
@@ -229,83 +230,79 @@ export function resolveHttpOptions(
   path: string,
   primaryConfigured: boolean | undefined,
 ): ResolvedHttpOptions {
+  const at = (key: string) => optionPath(path, key)
   if (primaryConfigured === false) {
     // Without a primary option no endpoint ever has a role: routing writes to the primary or
     // reads by preference would fail every request (NoPrimaryError / NoEndpointsError).
     const hint =
       'Routing by role needs the pool to know roles: set primary ({ ordinal }, { name } or { probe }), or leave this out'
     if (options.routeByMethod === true) {
-      throw invalidType(`${path}routeByMethod`, 'false or absent when no primary option is set', true, hint)
+      throw invalidType(at('routeByMethod'), 'false or absent when no primary option is set', true, hint)
     }
     if (options.readPreference !== undefined) {
       throw invalidType(
-        `${path}readPreference`,
+        at('readPreference'),
         'absent when no primary option is set',
         options.readPreference,
         hint,
       )
     }
   }
-  const retry = options.retry === undefined ? {} : requireObject(`${path}retry`, options.retry)
-  rejectUnknownKeys(`${path}retry`, retry, RETRY_KEYS)
-  const timeouts = options.timeouts === undefined ? {} : requireObject(`${path}timeouts`, options.timeouts)
-  rejectUnknownKeys(`${path}timeouts`, timeouts, TIMEOUT_KEYS)
+  const retry = options.retry === undefined ? {} : requireObject(at('retry'), options.retry)
+  rejectUnknownKeys(at('retry'), retry, RETRY_KEYS)
+  const timeouts = options.timeouts === undefined ? {} : requireObject(at('timeouts'), options.timeouts)
+  rejectUnknownKeys(at('timeouts'), timeouts, TIMEOUT_KEYS)
 
-  const methods = stringList(`${path}retry.methods`, retry.methods, IDEMPOTENT_METHODS).map((m) =>
+  const methods = stringList(at('retry.methods'), retry.methods, IDEMPOTENT_METHODS).map((m) =>
     m.toUpperCase(),
   )
-  const statusCodes = numberList(`${path}retry.statusCodes`, retry.statusCodes, [502, 503, 504])
-  const minTimeout = durationMs(`${path}retry.minTimeout`, retry.minTimeout, 25)
-  const maxTimeout = durationMs(`${path}retry.maxTimeout`, retry.maxTimeout, Math.max(250, minTimeout))
+  const statusCodes = numberList(at('retry.statusCodes'), retry.statusCodes, [502, 503, 504])
+  const minTimeout = durationMs(at('retry.minTimeout'), retry.minTimeout, 25)
+  const maxTimeout = durationMs(at('retry.maxTimeout'), retry.maxTimeout, Math.max(250, minTimeout))
   if (maxTimeout < minTimeout) {
-    throw outOfRange(`${path}retry.maxTimeout`, `>= retry.minTimeout (${minTimeout})`, maxTimeout)
+    throw outOfRange(at('retry.maxTimeout'), `>= ${at('retry.minTimeout')} (${minTimeout})`, maxTimeout)
   }
 
   let budget: ResolvedHttpOptions['budget']
   if (retry.budget === false) {
     budget = false
   } else {
-    const b = retry.budget === undefined ? {} : requireObject(`${path}retry.budget`, retry.budget)
-    rejectUnknownKeys(`${path}retry.budget`, b, BUDGET_KEYS)
+    const b = retry.budget === undefined ? {} : requireObject(at('retry.budget'), retry.budget)
+    rejectUnknownKeys(at('retry.budget'), b, BUDGET_KEYS)
     budget = {
-      ratio: numberIn(`${path}retry.budget.ratio`, b.ratio, 0.2, 0, 1),
-      minPerSecond: numberIn(`${path}retry.budget.minPerSecond`, b.minPerSecond, 10, 0, 1_000_000),
-      window: durationMs(`${path}retry.budget.window`, b.window, 10_000, 1_000),
+      ratio: numberIn(at('retry.budget.ratio'), b.ratio, 0.2, 0, 1),
+      minPerSecond: numberIn(at('retry.budget.minPerSecond'), b.minPerSecond, 10, 0, 1_000_000),
+      window: durationMs(at('retry.budget.window'), b.window, 10_000, 1_000),
     }
   }
 
-  if (options.tls !== undefined) requireObject(`${path}tls`, options.tls)
+  if (options.tls !== undefined) requireObject(at('tls'), options.tls)
 
   return {
-    retries: integerIn(`${path}retry.retries`, retry.retries, 2, 0, 100),
+    retries: integerIn(at('retry.retries'), retry.retries, 2, 0, 100),
     retryMethods: new Set(methods),
     retryStatusCodes: new Set(statusCodes),
-    retryOnReset: booleanOption(`${path}retry.onReset`, retry.onReset, true),
-    retryOnTimeout: booleanOption(`${path}retry.onTimeout`, retry.onTimeout, true),
+    retryOnReset: booleanOption(at('retry.onReset'), retry.onReset, true),
+    retryOnTimeout: booleanOption(at('retry.onTimeout'), retry.onTimeout, true),
     minTimeout,
     maxTimeout,
-    factor: numberIn(`${path}retry.factor`, retry.factor, 2, 1, 100),
-    randomize: booleanOption(`${path}retry.randomize`, retry.randomize, true),
-    maxRetryAfter: durationMs(`${path}retry.maxRetryAfter`, retry.maxRetryAfter, 1_000),
+    factor: numberIn(at('retry.factor'), retry.factor, 2, 1, 100),
+    randomize: booleanOption(at('retry.randomize'), retry.randomize, true),
+    maxRetryAfter: durationMs(at('retry.maxRetryAfter'), retry.maxRetryAfter, 1_000),
     budget,
-    connectTimeout: durationMs(`${path}timeouts.connect`, timeouts.connect, 1_000, 1),
-    headersTimeout: durationMs(`${path}timeouts.headers`, timeouts.headers, 10_000, 0),
-    bodyTimeout: durationMs(`${path}timeouts.body`, timeouts.body, 10_000, 0),
-    connections: integerIn(`${path}connections`, options.connections, 16, 1, 65_536),
-    pipelining: integerIn(`${path}pipelining`, options.pipelining, 1, 1, 1_000),
-    keepAliveTimeout: durationMs(`${path}keepAliveTimeout`, options.keepAliveTimeout, 4_000, 1),
-    allowH2: booleanOption(`${path}allowH2`, options.allowH2, true),
-    h2c: booleanOption(`${path}h2c`, options.h2c, false),
+    connectTimeout: durationMs(at('timeouts.connect'), timeouts.connect, 1_000, 1),
+    headersTimeout: durationMs(at('timeouts.headers'), timeouts.headers, 10_000, 0),
+    bodyTimeout: durationMs(at('timeouts.body'), timeouts.body, 10_000, 0),
+    connections: integerIn(at('connections'), options.connections, 16, 1, 65_536),
+    pipelining: integerIn(at('pipelining'), options.pipelining, 1, 1, 1_000),
+    keepAliveTimeout: durationMs(at('keepAliveTimeout'), options.keepAliveTimeout, 4_000, 1),
+    allowH2: booleanOption(at('allowH2'), options.allowH2, true),
+    h2c: booleanOption(at('h2c'), options.h2c, false),
     tls: options.tls,
-    routeByMethod: booleanOption(`${path}routeByMethod`, options.routeByMethod, primaryConfigured ?? false),
-    readPreference: oneOf(
-      `${path}readPreference`,
-      options.readPreference,
-      READ_PREFERENCES,
-      'replicaPreferred',
-    ),
-    meterProvider: meterProviderOption(`${path}meterProvider`, options.meterProvider),
-    hedge: resolveHedgeOptions(`${path}hedge`, options.hedge),
+    routeByMethod: booleanOption(at('routeByMethod'), options.routeByMethod, primaryConfigured ?? false),
+    readPreference: oneOf(at('readPreference'), options.readPreference, READ_PREFERENCES, 'replicaPreferred'),
+    meterProvider: meterProviderOption(at('meterProvider'), options.meterProvider),
+    hedge: resolveHedgeOptions(at('hedge'), options.hedge),
   }
 }
 
@@ -326,7 +323,7 @@ function resolveHedgeOptions(path: string, value: unknown): ResolvedHedgeOptions
         `${path}.minDelay`,
         'absent with a fixed delay',
         hedge.minDelay,
-        `It is the floor under a percentile delay (delay: 'p99'); hedge.delay is ${delay} ms`,
+        `It is the floor under a percentile delay (delay: 'p99'); ${path}.delay is ${delay} ms`,
       )
     }
     return { maxAttempts, delay: durationMs(`${path}.delay`, delay, 0), percentile: 0, minDelay: 0 }

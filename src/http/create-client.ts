@@ -1,4 +1,3 @@
-import { InvalidOptionError } from '../invalid-option-error.js'
 import { invalidType, requireObject, splitOptions } from '../options.js'
 import type { Pool, PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
@@ -6,7 +5,12 @@ import { type ClientOwnOptions, isPrimaryConfigured, resolveHttpOptions } from '
 import { HeadlessClient } from './headless-client.js'
 import type { LeasePool } from './lease-pool.js'
 import { parseOrigin } from './parse-origin.js'
-import { CLIENT_OPTION_AREAS, type ClientPoolOptions, createServicePool } from './pool-factory.js'
+import {
+  CLIENT_OPTION_AREAS,
+  type ClientPoolOptions,
+  createServicePool,
+  poolOptionBesidePool,
+} from './pool-factory.js'
 
 /** createClient's options: the origin, the HTTP options, and everything createPool takes. */
 export type ClientOptions = Omit<ClientOwnOptions, 'pool'> & ClientPoolOptions & { pool?: undefined }
@@ -67,11 +71,7 @@ export function createClient(
     closePool = () => made.close()
   } else if (Object.keys(poolOptions).length > 0) {
     const [first = ''] = Object.keys(poolOptions)
-    throw new InvalidOptionError(
-      `options.${first}`,
-      `options.${first} is a pool option, but options.pool gives a pool already: configure that pool instead`,
-      poolOptions[first],
-    )
+    throw poolOptionBesidePool('', first, poolOptions[first])
   }
   const dispatcher = new BalancedDispatcher({
     pool,

@@ -3,8 +3,7 @@ import { Agent, Client, Dispatcher, Dispatcher1Wrapper, Pool } from 'undici'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../internal/clock.js'
 import { systemClock } from '../internal/clock.js'
-import { InvalidOptionError } from '../invalid-option-error.js'
-import { durationMs, integerIn, rejectUnknownKeys, requireObject } from '../options.js'
+import { durationMs, integerIn, invalidType, rejectUnknownKeys, requireObject } from '../options.js'
 import {
   type AgentInternals,
   type AgentServiceOptions,
@@ -72,7 +71,7 @@ export class HeadlessAgent extends Dispatcher {
     super()
     this.#clock = internals.clock ?? systemClock
     const o = requireObject('options', options)
-    rejectUnknownKeys('options', o, AGENT_KEYS)
+    rejectUnknownKeys('', o, AGENT_KEYS)
     this.#services = new AgentServices(o, undefined, internals)
     this.#passThrough = new Agent(validatePassThrough(o.passThrough))
   }
@@ -239,22 +238,23 @@ const PASS_THROUGH_DURATIONS = [
  */
 function validatePassThrough(value: unknown): Agent.Options | undefined {
   if (value === undefined) return undefined
-  const o = requireObject('options.passThrough', value)
+  const o = requireObject('passThrough', value)
   if (o.connections !== undefined && o.connections !== null) {
-    integerIn('options.passThrough.connections', o.connections, 0, 1, Number.MAX_SAFE_INTEGER)
+    integerIn('passThrough.connections', o.connections, 0, 1, Number.MAX_SAFE_INTEGER)
   }
-  if (o.pipelining !== undefined) integerIn('options.passThrough.pipelining', o.pipelining, 0, 0, 1_000)
-  for (const key of PASS_THROUGH_DURATIONS) durationMs(`options.passThrough.${key}`, o[key], 0)
+  if (o.pipelining !== undefined) integerIn('passThrough.pipelining', o.pipelining, 0, 0, 1_000)
+  for (const key of PASS_THROUGH_DURATIONS) durationMs(`passThrough.${key}`, o[key], 0)
   // Everything else as undici itself checks it, by making (without connecting) what the Agent
   // would make: a Pool and a Client for one origin.
   try {
     void new Pool('http://localhost', o as Pool.Options).close()
     void new Client('http://localhost', o as Client.Options).close()
   } catch (error) {
-    throw new InvalidOptionError(
-      'options.passThrough',
-      `options.passThrough: undici refuses it: ${(error as Error).message}`,
+    throw invalidType(
+      'passThrough',
+      'options undici accepts',
       o,
+      `undici says: ${(error as Error).message}`,
       error,
     )
   }

@@ -3,7 +3,7 @@ import https from 'node:https'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import type { PickOptions } from '../lease.js'
-import { invalidType, rejectUnknownKeys, requireObject } from '../options.js'
+import { invalidType, optionPath, rejectUnknownKeys, requireObject } from '../options.js'
 import { AgentServices, normalizeHost } from './agent-services.js'
 import { classifyFailure } from './classify-failure.js'
 import { HTTP_OPTION_KEYS, type ResolvedHttpOptions } from './client-options.js'
@@ -58,19 +58,24 @@ function checkNodeHttpOptions(protocol: 'http:' | 'https:') {
       const value =
         tail === undefined ? options[head] : (options[head] as Record<string, unknown> | undefined)?.[tail]
       if (value !== undefined) {
-        throw invalidType(`${path}${key}`, 'left out for a node:http agent', value, why)
+        throw invalidType(optionPath(path, key), 'left out for a node:http agent', value, why)
       }
     }
     if (options.retry !== undefined) {
-      const retry = requireObject(`${path}retry`, options.retry)
+      const retry = requireObject(optionPath(path, 'retry'), options.retry)
       for (const key of Object.keys(retry)) {
         if (key !== 'retries')
-          throw invalidType(`${path}retry.${key}`, 'left out for a node:http agent', retry[key], RETRY_HINT)
+          throw invalidType(
+            optionPath(path, `retry.${key}`),
+            'left out for a node:http agent',
+            retry[key],
+            RETRY_HINT,
+          )
       }
     }
     if (protocol === 'http:' && options.tls !== undefined) {
       throw invalidType(
-        `${path}tls`,
+        optionPath(path, 'tls'),
         'left out for an http: agent',
         options.tls,
         'Use HeadlessHttpsAgent for https: services',
@@ -100,12 +105,10 @@ export class NodeAgentRouter {
   constructor(protocol: 'http:' | 'https:', options: unknown) {
     this.#protocol = protocol
     const o = requireObject('options', options)
-    rejectUnknownKeys('options', o, ROUTER_KEYS)
+    rejectUnknownKeys('', o, ROUTER_KEYS)
     this.#services = new AgentServices(o, checkNodeHttpOptions(protocol))
     const passThrough =
-      o.passThrough === undefined
-        ? {}
-        : (requireObject('options.passThrough', o.passThrough) as http.AgentOptions)
+      o.passThrough === undefined ? {} : (requireObject('passThrough', o.passThrough) as http.AgentOptions)
     this.#passThrough =
       protocol === 'https:'
         ? new https.Agent({ keepAlive: true, ...passThrough })

@@ -1,6 +1,7 @@
 import { resolveBalancingOptions } from '../balancing/balancing-options.js'
 import { validateDiscoveryOptions } from '../discovery/discovery-options.js'
-import { splitOptions } from '../options.js'
+import type { InvalidOptionError } from '../invalid-option-error.js'
+import { invalidType, optionPath, splitOptions } from '../options.js'
 import {
   createPool,
   POOL_OPTION_AREAS,
@@ -31,7 +32,7 @@ export function createServicePool(options: PoolOptions): ServicePool {
 /**
  * Checks pool options as createPool would, without creating the pool (no DNS query starts):
  * the agent makes a service's pool at its first request, yet must reject a mistake at
- * construction. `path` prefixes the option names in messages (`options.services["web"]`).
+ * construction. `path` prefixes the option names in messages (`services["web"]`).
  */
 export function validateServicePoolOptions(path: string, options: Record<string, unknown>): void {
   const { discovery } = splitOptions(path, options, POOL_OPTION_AREAS)
@@ -41,3 +42,16 @@ export function validateServicePoolOptions(path: string, options: Record<string,
 
 /** createClient's options (and an agent service's) by area: HTTP, then createPool's. */
 export const CLIENT_OPTION_AREAS = Object.freeze({ http: HTTP_OPTION_KEYS, ...POOL_OPTION_AREAS })
+
+/**
+ * A pool option given beside `pool` (a pool made elsewhere): refused, since it would configure
+ * nothing. `path` is the object holding both (`''` for createClient, `services["web"]`).
+ */
+export function poolOptionBesidePool(path: string, key: string, value: unknown): InvalidOptionError {
+  return invalidType(
+    optionPath(path, key),
+    `absent when ${optionPath(path, 'pool')} is given (it is a pool option)`,
+    value,
+    'Configure that pool instead',
+  )
+}

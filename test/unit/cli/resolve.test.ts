@@ -91,6 +91,11 @@ describe('headless-lb resolve', () => {
   it('still exits 2 for what the option validators reject', async () => {
     const t = io()
     expect(await runCli(['resolve', SVC, '--port', '70000'], t.io)).toBe(2)
-    expect(t.out.stderr).toMatch(/^headless-lb: port must be an integer from 1 to 65535, got 70000\n\nUsage:/)
+    expect(t.out.stderr).toMatch(
+      /^headless-lb: --port must be an integer from 1 to 65535, got 70000\n\nUsage:/,
+    )
+    const servers = io()
+    expect(await runCli(['resolve', SVC, '--port', '80', '--dns-server', 'nameserver'], servers.io)).toBe(2)
+    expect(servers.out.stderr).toMatch(/^headless-lb: --dns-server must be an IP address/)
   })
 })

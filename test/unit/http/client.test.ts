@@ -175,7 +175,7 @@ describe('createClient', () => {
       /readPreference must be one of/,
     )
     expect(() => createClient({ origin: 'http://x', pool, balancer: 'random' } as never)).toThrow(
-      /is a pool option/,
+      'balancer must be absent when pool is given (it is a pool option), got "random". Configure that pool instead',
     )
   })
 })
@@ -284,16 +284,26 @@ describe('HeadlessAgent', () => {
   it('validates its options', () => {
     expect(
       () => new HeadlessAgent({ services: { 'web.test': { retry: { retries: 'x' as never } } } }),
-    ).toThrow(/options.services\["web.test"\].retry.retries must be an integer/)
+    ).toThrow(/^services\["web.test"\].retry.retries must be an integer/)
+    expect(
+      () =>
+        new HeadlessAgent({
+          services: {
+            'web.test': { addresses: ['127.0.0.1:1'], retry: { minTimeout: 100, maxTimeout: 50 } },
+          },
+        }),
+    ).toThrow(
+      'services["web.test"].retry.maxTimeout must be >= services["web.test"].retry.minTimeout (100), got 50',
+    )
     expect(() => new HeadlessAgent({ services: {}, retires: 1 } as never)).toThrow(
       /Did you mean|Known options/,
     )
     // Pool options too, at construction rather than at the first request to the service.
     expect(
       () => new HeadlessAgent({ services: { 'web.test': { balancer: 'round-robbin' as never } } }),
-    ).toThrow(/options.services\["web.test"\].balancer must be one of/)
+    ).toThrow(/^services\["web.test"\].balancer must be one of/)
     expect(() => new HeadlessAgent({ services: { 'web.test': { prot: 8080 } as never } })).toThrow(
-      /options.services\["web.test"\].prot must be a known option/,
+      /^services\["web.test"\].prot must be a known option/,
     )
     expect(() => new HeadlessAgent({ services: { 'web..test': {} } })).toThrow(
       /service must be a valid DNS name/,
@@ -303,6 +313,8 @@ describe('HeadlessAgent', () => {
         new HeadlessAgent({
           services: { 'web.test': { pool: new FakePool('web.test', []), balancer: 'random' } as never },
         }),
-    ).toThrow(/options.services\["web.test"\].balancer is a pool option/)
+    ).toThrow(
+      'services["web.test"].balancer must be absent when services["web.test"].pool is given (it is a pool option), got "random". Configure that pool instead',
+    )
   })
 })

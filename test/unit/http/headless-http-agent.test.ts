@@ -8,18 +8,18 @@ const services = { 'web.test': { addresses: ['127.0.0.1:1'] } }
 
 describe('HeadlessHttpAgent options', () => {
   it.each([
-    [{ services, pipelining: 2 }, /options\.pipelining .*node:http does not pipeline/],
-    [{ services, timeouts: { headers: 1 } }, /options\.timeouts\.headers .*axios `timeout`/],
-    [{ services, retry: { statusCodes: [503] } }, /options\.retry\.statusCodes .*connects that failed/],
-    [{ services, tls: {} }, /options\.tls .*HeadlessHttpsAgent/],
-    [{ services, allowH2: true }, /options\.allowH2 .*HTTP\/1\.1 only/],
+    [{ services, pipelining: 2 }, /^pipelining .*node:http does not pipeline/],
+    [{ services, timeouts: { headers: 1 } }, /^timeouts\.headers .*axios `timeout`/],
+    [{ services, retry: { statusCodes: [503] } }, /^retry\.statusCodes .*connects that failed/],
+    [{ services, tls: {} }, /^tls .*HeadlessHttpsAgent/],
+    [{ services, allowH2: true }, /^allowH2 .*HTTP\/1\.1 only/],
     [
       { services: { 'web.test': { addresses: ['127.0.0.1:1'], timeouts: { body: 5 } } } },
-      /options\.services\["web\.test"\]\.timeouts\.body/,
+      /^services\["web\.test"\]\.timeouts\.body/,
     ],
-    [{ services, conections: 2 }, /options\.conections .*Known options/],
-    [{ services: { 'web.test': { adresses: [] } } }, /options\.services\["web\.test"\]\.adresses/],
-    [{ services, retry: { retries: -1 } }, /options\.retry\.retries must be an integer from 0 to 100/],
+    [{ services, conections: 2 }, /^conections .*Known options/],
+    [{ services: { 'web.test': { adresses: [] } } }, /^services\["web\.test"\]\.adresses/],
+    [{ services, retry: { retries: -1 } }, /^retry\.retries must be an integer from 0 to 100/],
   ])('rejects %j', (options, message) => {
     expect(() => new HeadlessHttpAgent(options as never)).toThrow(message)
   })

@@ -138,7 +138,7 @@ describe('options accepted and then ignored, or failing only later', () => {
       /readPreference .*primary/,
     )
     expect(() => new HeadlessAgent({ services: { 'web.test': { routeByMethod: true } } })).toThrow(
-      /options.services\["web.test"\].routeByMethod .*primary/,
+      /^services\["web.test"\].routeByMethod .*primary/,
     )
     expect(() => new HeadlessAgent({ routeByMethod: true, services: { 'web.test': {} } })).toThrow(
       /routeByMethod .*primary/,
@@ -161,16 +161,27 @@ describe('options accepted and then ignored, or failing only later', () => {
   it('HeadlessAgent passThrough must be an object of valid undici Agent options', () => {
     for (const value of [5, 'yes', true, null, []]) {
       expect(() => new HeadlessAgent({ services: {}, passThrough: value as never })).toThrow(
-        /options.passThrough must be an object/,
+        /^passThrough must be an object/,
       )
     }
     expect(() => new HeadlessAgent({ services: {}, passThrough: { connections: -1 } })).toThrow(
-      /options.passThrough.connections must be/,
+      /^passThrough.connections must be/,
     )
     expect(() => new HeadlessAgent({ services: {}, passThrough: { connections: -1 } })).toThrow(RangeError)
     expect(
       () => new HeadlessAgent({ services: {}, passThrough: { keepAliveTimeout: 'x' as never } }),
-    ).toThrow(/options.passThrough.keepAliveTimeout must be/)
+    ).toThrow(/^passThrough.keepAliveTimeout must be/)
+    let refused: unknown
+    try {
+      new HeadlessAgent({ services: {}, passThrough: { maxHeaderSize: -1 } })
+    } catch (error) {
+      refused = error
+    }
+    expect(refused).toMatchObject({ code: 'HLB_ERR_INVALID_OPTION', path: 'passThrough' })
+    expect((refused as Error).message).toMatch(
+      /^passThrough must be options undici accepts, got \{"maxHeaderSize":-1\}\. undici says: /,
+    )
+    expect((refused as Error).cause).toBeInstanceOf(Error)
     const agent = new HeadlessAgent({
       services: {},
       passThrough: { connections: 4, keepAliveTimeout: 1_000 },
