@@ -1,6 +1,7 @@
 import type { PrimaryOptions, PrimaryProbe } from '../balancing/balancing-options.js'
 import { BALANCING_OPTION_KEYS } from '../balancing/balancing-options.js'
 import { DISCOVERY_OPTION_KEYS } from '../discovery/discovery-options.js'
+import { namesPort } from '../internal/default-port.js'
 import type { ReadPreference } from '../lease.js'
 import { invalidType, oneOf, rejectUnknownKeys, requireObject } from '../options.js'
 import type { PoolOptions } from '../pool.js'
@@ -44,7 +45,7 @@ export function routerPoolOptions(
   for (const key of [...DISCOVERY_OPTION_KEYS, ...BALANCING_OPTION_KEYS]) {
     if (record[key] !== undefined) options[key] = record[key]
   }
-  if (options.port === undefined && options.portName === undefined) options.port = defaultPort
+  if (!namesPort(options)) options.port = defaultPort
   const primary = record.primary === undefined ? {} : requireObject('primary', record.primary)
   // Only timing given: the built-in probe with that timing. A probe, ordinal or name: as given,
   // a probe watched so that ready() can wait for its first round.

@@ -3,6 +3,7 @@ import { createEndpointSource } from '../discovery/create-endpoint-source.js'
 import type { EndpointSource } from '../discovery/endpoint-source.js'
 import { PortMappedSource } from '../discovery/port-mapped-source.js'
 import type { Clock } from '../internal/clock.js'
+import { namesPort, poolPort } from '../internal/default-port.js'
 import { invalidType, requireObject, splitOptions } from '../options.js'
 import { createPool, type PoolOptions } from '../pool.js'
 import {
@@ -99,8 +100,8 @@ export class AgentServices {
     const http = this.#resolveHttp(name, entry)
     if (entry.pool !== undefined) return { pool: entry.pool, closePool: undefined, http }
     const poolOptions = poolOptionsOf(servicePath(name), entry)
-    const portFromUrl = poolOptions.port === undefined && poolOptions.portName === undefined
-    const port = portFromUrl ? origin.port : poolOptions.port
+    const portFromUrl = !namesPort(poolOptions)
+    const port = poolPort(poolOptions, origin.port)
     const made = this.#makePool(
       name,
       {
@@ -197,8 +198,8 @@ function validatePool(path: string, host: string, entry: AgentServiceOptions): v
     if (first !== undefined) throw poolOptionBesidePool(path, first, poolOptions[first])
     return
   }
-  // The port comes from the request's URL when neither port nor portName is given.
-  const port = poolOptions.port === undefined && poolOptions.portName === undefined ? 80 : poolOptions.port
+  // The port comes from the request's URL when neither port nor portName is given: any will do here.
+  const port = poolPort(poolOptions, 80)
   validateServicePoolOptions(path, { ...poolOptions, service: host, port })
 }
 

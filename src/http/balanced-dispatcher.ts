@@ -30,6 +30,8 @@ export type {
   RetryEvent,
 } from './request-events.js'
 
+import { schemePort } from '../internal/default-port.js'
+
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {
   readonly service: string
@@ -171,7 +173,7 @@ export class BalancedDispatcher extends Dispatcher {
     )
     const provider = chooseMeterProvider(options.http.meterProvider)
     const url = new URL(options.origin)
-    const port = url.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(url.port)
+    const port = url.port === '' ? schemePort(options.protocol) : Number(url.port)
     this.#stopMetrics = provider === undefined ? undefined : recordHttpMetrics(this, provider, port)
   }
 

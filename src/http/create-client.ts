@@ -1,3 +1,4 @@
+import { poolPort } from '../internal/default-port.js'
 import { invalidType, requireObject, splitOptions } from '../options.js'
 import type { Pool, PoolOptions } from '../pool.js'
 import { BalancedDispatcher } from './balanced-dispatcher.js'
@@ -58,8 +59,7 @@ export function createClient(
   let pool = givenPool
   let closePool: (() => Promise<void>) | undefined
   if (pool === undefined) {
-    const port =
-      poolOptions.port === undefined && poolOptions.portName === undefined ? origin.port : poolOptions.port
+    const port = poolPort(poolOptions, origin.port)
     const made = createServicePool({
       ...poolOptions,
       service: origin.hostname,

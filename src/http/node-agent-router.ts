@@ -2,6 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
+import { schemePort } from '../internal/default-port.js'
 import type { PickOptions } from '../lease.js'
 import { invalidType, optionPath, rejectUnknownKeys, requireObject } from '../options.js'
 import { AgentServices, normalizeHost } from './agent-services.js'
@@ -131,7 +132,7 @@ export class NodeAgentRouter {
       return
     }
     const hostname = normalizeHost(host.startsWith('[') ? host.slice(1, -1) : host)
-    const port = Number(options.port) || (this.#protocol === 'https:' ? 443 : 80)
+    const port = Number(options.port) || schemePort(this.#protocol)
     const key = `${hostname}:${port}`
     let route = this.#routes.get(key)
     if (route === undefined) {

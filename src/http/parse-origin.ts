@@ -1,3 +1,4 @@
+import { schemePort } from '../internal/default-port.js'
 import { invalidType } from '../options.js'
 
 export interface ParsedOrigin {
@@ -36,7 +37,7 @@ export function parseOrigin(path: string, value: unknown): ParsedOrigin {
     )
   }
   const protocol = url.protocol
-  const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port)
+  const port = url.port === '' ? schemePort(protocol) : Number(url.port)
   let hostname = url.hostname.toLowerCase()
   if (hostname.startsWith('[')) hostname = hostname.slice(1, -1)
   if (hostname.endsWith('.')) hostname = hostname.slice(0, -1)
