@@ -138,7 +138,7 @@ export interface ResolvedBalancingOptions {
   readonly panicThreshold: number
   readonly slowStart: ResolvedSlowStart
   readonly ewmaDecay: number
-  readonly failurePenalty: number
+  readonly ewmaFailurePenalty: number
   readonly nearestThreshold: number
   readonly meterProvider: MeterProviderLike | false | undefined
 }
@@ -160,7 +160,7 @@ export function resolveBalancingOptions(
     panicThreshold: numberIn(at('panicThreshold'), options.panicThreshold, 0.5, 0, 1),
     slowStart: resolveSlowStart(options.slowStart, path),
     ewmaDecay: durationMs(at('ewma.decay'), ewma.decay, 10_000, 1),
-    failurePenalty: durationMs(at('ewma.failurePenalty'), ewma.failurePenalty, 1_000),
+    ewmaFailurePenalty: durationMs(at('ewma.failurePenalty'), ewma.failurePenalty, 1_000),
     nearestThreshold: durationMs(at('nearestThreshold'), options.nearestThreshold, 15),
     meterProvider: meterProviderOption(at('meterProvider'), options.meterProvider),
   }

@@ -143,8 +143,8 @@ export interface ResolvedHttpOptions {
   readonly retryStatusCodes: ReadonlySet<number>
   readonly retryOnReset: boolean
   readonly retryOnTimeout: boolean
-  readonly minTimeout: number
-  readonly maxTimeout: number
+  readonly retryMinTimeout: number
+  readonly retryMaxTimeout: number
   readonly factor: number
   readonly randomize: boolean
   readonly maxRetryAfter: number
@@ -284,8 +284,8 @@ export function resolveHttpOptions(
     retryStatusCodes: new Set(statusCodes),
     retryOnReset: booleanOption(at('retry.onReset'), retry.onReset, true),
     retryOnTimeout: booleanOption(at('retry.onTimeout'), retry.onTimeout, true),
-    minTimeout,
-    maxTimeout,
+    retryMinTimeout: minTimeout,
+    retryMaxTimeout: maxTimeout,
     factor: numberIn(at('retry.factor'), retry.factor, 2, 1, 100),
     randomize: booleanOption(at('retry.randomize'), retry.randomize, true),
     maxRetryAfter: durationMs(at('retry.maxRetryAfter'), retry.maxRetryAfter, 1_000),

@@ -92,8 +92,8 @@ export class RetryPolicy {
       | 'retryStatusCodes'
       | 'retryOnReset'
       | 'retryOnTimeout'
-      | 'minTimeout'
-      | 'maxTimeout'
+      | 'retryMinTimeout'
+      | 'retryMaxTimeout'
       | 'factor'
       | 'randomize'
       | 'maxRetryAfter'
@@ -105,8 +105,8 @@ export class RetryPolicy {
     this.#statusCodes = options.retryStatusCodes
     this.#onReset = options.retryOnReset
     this.#onTimeout = options.retryOnTimeout
-    this.#minTimeout = options.minTimeout
-    this.#maxTimeout = options.maxTimeout
+    this.#minTimeout = options.retryMinTimeout
+    this.#maxTimeout = options.retryMaxTimeout
     this.#factor = options.factor
     this.#randomize = options.randomize
     this.#maxRetryAfter = options.maxRetryAfter

@@ -274,8 +274,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       return
     }
     state.failures++
-    // A failure counts as at least failurePenalty, so a pod answering fast 503s does not look fast.
-    this.latency.observe(state, Math.max(latency, this.options.failurePenalty))
+    // A failure counts as at least ewma.failurePenalty, so a pod answering fast 503s does not look fast.
+    this.latency.observe(state, Math.max(latency, this.options.ewmaFailurePenalty))
     if (this.closed || state.removed) return
     const kind = outcome.kind
     if (kind === 'connect-refused') this.requestRefresh()

@@ -15,8 +15,8 @@ const OPTIONS = {
   retryStatusCodes: new Set([502, 503, 504]),
   retryOnReset: true,
   retryOnTimeout: true,
-  minTimeout: 25,
-  maxTimeout: 250,
+  retryMinTimeout: 25,
+  retryMaxTimeout: 250,
   factor: 2,
   randomize: false,
   maxRetryAfter: 1_000,
@@ -135,7 +135,7 @@ describe('RetryPolicy.backoff', () => {
   })
 
   it('waits nothing with minTimeout 0', () => {
-    expect(new RetryPolicy({ ...OPTIONS, minTimeout: 0 }).backoff(3)).toBe(0)
+    expect(new RetryPolicy({ ...OPTIONS, retryMinTimeout: 0 }).backoff(3)).toBe(0)
   })
 })
 
