@@ -135,8 +135,8 @@ export class ActiveHealthChecker {
         return httpCheck(endpoint, this.options, signal)
       case 'tcp':
         return tcpCheck(endpoint, signal)
-      default:
-        return this.options.check!(endpoint, signal)
+      case 'custom':
+        return this.options.check(endpoint, signal)
     }
   }
 }

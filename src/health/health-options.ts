@@ -76,12 +76,8 @@ export interface SlowStartOptions {
   minShare?: number
 }
 
-export interface ResolvedHealthCheck {
-  readonly kind: 'http' | 'tcp' | 'custom'
-  readonly path: string
-  readonly expectedStatus: readonly [number, number]
-  readonly host: string | undefined
-  readonly check: HealthCheckFunction | undefined
+/** What every kind of check shares: its timing, thresholds and starting state. */
+interface ResolvedCheckSchedule {
   readonly interval: number
   readonly timeout: number
   readonly jitter: number
@@ -89,6 +85,20 @@ export interface ResolvedHealthCheck {
   readonly unhealthyThreshold: number
   readonly initialState: 'healthy' | 'unhealthy'
 }
+
+/** What a check does, one shape per kind: no kind carries another's fields. */
+type ResolvedCheckKind =
+  | {
+      readonly kind: 'http'
+      readonly path: string
+      readonly expectedStatus: readonly [number, number]
+      readonly host: string | undefined
+    }
+  | { readonly kind: 'tcp' }
+  | { readonly kind: 'custom'; readonly check: HealthCheckFunction }
+
+/** `healthCheck` resolved: a union on `kind`, as `ResolvedPrimary` is. */
+export type ResolvedHealthCheck = ResolvedCheckSchedule & ResolvedCheckKind
 
 export interface ResolvedOutlierDetection {
   readonly enabled: boolean
@@ -153,13 +163,12 @@ export function resolveHealthCheck(value: unknown, parent = ''): ResolvedHealthC
       kinds.length === 0 ? 'Say how to check: { http: { path } }, { tcp: true } or a function' : undefined,
     )
   }
-  let kind: ResolvedHealthCheck['kind'] = 'tcp'
-  let httpPath = '/healthz'
-  let expectedStatus: readonly [number, number] = [200, 399]
-  let host: string | undefined
-  let check: HealthCheckFunction | undefined
+  // The kind's own options first, then the schedule (the order mistakes are reported in).
+  let kind: ResolvedCheckKind
   if (kinds[0] === 'http') {
-    kind = 'http'
+    let httpPath = '/healthz'
+    let expectedStatus: readonly [number, number] = [200, 399]
+    let host: string | undefined
     const http = options.http === true ? {} : requireObject(`${path}.http`, options.http)
     rejectUnknownKeys(`${path}.http`, http, HTTP_KEYS)
     if (http.path !== undefined) {
@@ -181,21 +190,17 @@ export function resolveHealthCheck(value: unknown, parent = ''): ResolvedHealthC
         throw invalidType(`${path}.http.host`, 'a host name (no spaces or control characters)', http.host)
       host = http.host
     }
+    kind = { kind: 'http', path: httpPath, expectedStatus, host }
   } else if (kinds[0] === 'tcp') {
     if (options.tcp !== true) throw invalidType(`${path}.tcp`, 'true', options.tcp)
+    kind = { kind: 'tcp' }
   } else {
     if (typeof options.check !== 'function') throw invalidType(`${path}.check`, 'a function', options.check)
-    kind = 'custom'
-    check = options.check as HealthCheckFunction
+    kind = { kind: 'custom', check: options.check as HealthCheckFunction }
   }
   const interval = durationMs(`${path}.interval`, options.interval, 5_000, 1)
   const timeout = durationMs(`${path}.timeout`, options.timeout, Math.min(1_000, interval), 1)
-  return {
-    kind,
-    path: httpPath,
-    expectedStatus,
-    host,
-    check,
+  const schedule: ResolvedCheckSchedule = {
     interval,
     timeout,
     jitter: numberIn(`${path}.jitter`, options.jitter, 0.1, 0, 1),
@@ -203,6 +208,7 @@ export function resolveHealthCheck(value: unknown, parent = ''): ResolvedHealthC
     unhealthyThreshold: integerIn(`${path}.unhealthyThreshold`, options.unhealthyThreshold, 3, 1, 1000),
     initialState: oneOf(`${path}.initialState`, options.initialState, ['healthy', 'unhealthy'], 'healthy'),
   }
+  return { ...kind, ...schedule }
 }
 
 /** A space, or a control character (C0, DEL): none may appear in a request line or Host header. */
