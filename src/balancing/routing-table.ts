@@ -1,11 +1,5 @@
 import type { EndpointState } from '../health/endpoint-state.js'
-import type { Balancer, Exclusions, PickContext } from './balancer.js'
-import { isExcluded } from './balancer.js'
-import type { BalancerName } from './balancing-options.js'
-import { ConsistentHashBalancer } from './consistent-hash-balancer.js'
-import { NearestBalancer } from './nearest-balancer.js'
-import { RandomBalancer } from './random-balancer.js'
-import type { SelectionPlan } from './roles.js'
+import type { SelectionPlan } from '../roles/roles.js'
 import {
   SELECT_ANY,
   SELECT_NEAREST,
@@ -13,7 +7,13 @@ import {
   SELECT_PRIMARY_PREFERRED,
   SELECT_REPLICA,
   SELECT_REPLICA_PREFERRED,
-} from './roles.js'
+} from '../roles/roles.js'
+import type { Balancer, Exclusions, PickContext } from './balancer.js'
+import { isExcluded } from './balancer.js'
+import type { BalancerName } from './balancing-options.js'
+import { ConsistentHashBalancer } from './consistent-hash-balancer.js'
+import { NearestBalancer } from './nearest-balancer.js'
+import { RandomBalancer } from './random-balancer.js'
 import { RoundRobinBalancer } from './round-robin-balancer.js'
 import { LeastRequestBalancer, PeakEwmaBalancer } from './two-choice-balancer.js'
 

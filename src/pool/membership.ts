@@ -1,8 +1,8 @@
 import type { ResolvedPrimary } from '../balancing/balancing-options.js'
-import { staticRole } from '../balancing/roles.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { sameAddress } from '../endpoint.js'
 import { EndpointState } from '../health/endpoint-state.js'
+import { staticRole } from '../roles/roles.js'
 
 /** What the pool does as membership changes, called in the order the change lists them. */
 export interface MembershipHooks {

@@ -1,9 +1,9 @@
 import type { Exclusions } from '../balancing/balancer.js'
 import { isExcluded } from '../balancing/balancer.js'
 import type { ResolvedPrimary } from '../balancing/balancing-options.js'
-import type { SelectionPlan } from '../balancing/roles.js'
 import { describeEndpoint } from '../endpoint.js'
 import type { EndpointState } from '../health/endpoint-state.js'
+import type { SelectionPlan } from '../roles/roles.js'
 
 /**
  * What a request asked for, as a NoEndpointsError names it: `any` (no role), `replica`,

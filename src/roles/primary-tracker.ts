@@ -1,10 +1,10 @@
 import type { ResolvedPrimary } from '../balancing/balancing-options.js'
-import { PrimaryProber } from '../balancing/primary-prober.js'
-import type { ProbedRole } from '../balancing/roles.js'
-import { choosePrimary } from '../balancing/roles.js'
 import type { EndpointRole, EndpointState } from '../health/endpoint-state.js'
 import type { Clock } from '../internal/clock.js'
 import type { PoolControl } from '../pool/pool-control.js'
+import { PrimaryProber } from './primary-prober.js'
+import type { ProbedRole } from './roles.js'
+import { choosePrimary } from './roles.js'
 
 /** The `primary: { probe }` option, resolved. */
 export type ProbedPrimary = Extract<ResolvedPrimary, { kind: 'probe' }>

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { PickContext } from '../../../src/balancing/balancer.js'
+import { RoutingTable } from '../../../src/balancing/routing-table.js'
+import type { EndpointHealth } from '../../../src/health/endpoint-state.js'
+import { EndpointState } from '../../../src/health/endpoint-state.js'
 import {
   SELECT_ANY,
   SELECT_NEAREST,
@@ -7,10 +10,7 @@ import {
   SELECT_PRIMARY_PREFERRED,
   SELECT_REPLICA,
   SELECT_REPLICA_PREFERRED,
-} from '../../../src/balancing/roles.js'
-import { RoutingTable } from '../../../src/balancing/routing-table.js'
-import type { EndpointHealth } from '../../../src/health/endpoint-state.js'
-import { EndpointState } from '../../../src/health/endpoint-state.js'
+} from '../../../src/roles/roles.js'
 import { seededRandom, statefulSet } from '../pool/fakes.js'
 
 function setup(healths: EndpointHealth[], panicThreshold = 0.5) {

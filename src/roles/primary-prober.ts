@@ -1,10 +1,10 @@
 import { debuglog } from 'node:util'
+import type { PrimaryProbe } from '../balancing/balancing-options.js'
 import { sameAddress } from '../endpoint.js'
 import type { EndpointState } from '../health/endpoint-state.js'
 import type { Clock } from '../internal/clock.js'
 import { rethrowOutside } from '../internal/rethrow-outside.js'
 import { timedProbe } from '../internal/timed-probe.js'
-import type { PrimaryProbe } from './balancing-options.js'
 
 const debug = debuglog('headless-lb')
 

@@ -1,8 +1,8 @@
+import type { ResolvedPrimary } from '../balancing/balancing-options.js'
 import type { Endpoint } from '../endpoint.js'
 import type { EndpointRole } from '../health/endpoint-state.js'
 import type { ReadPreference, Role } from '../lease.js'
 import { invalidType } from '../options.js'
-import type { ResolvedPrimary } from './balancing-options.js'
 
 /**
  * Primary/replica selection as pure functions of the request and the topology, in the manner of

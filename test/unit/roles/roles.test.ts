@@ -1,5 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
+import type { ReadPreference, Role } from '../../../src/lease.js'
+import { createPool } from '../../../src/pool.js'
 import {
   choosePrimary,
   SELECT_ANY,
@@ -10,10 +13,7 @@ import {
   SELECT_REPLICA_PREFERRED,
   selectionPlan,
   staticRole,
-} from '../../../src/balancing/roles.js'
-import { NoEndpointsError, NoPrimaryError } from '../../../src/errors.js'
-import type { ReadPreference, Role } from '../../../src/lease.js'
-import { createPool } from '../../../src/pool.js'
+} from '../../../src/roles/roles.js'
 import { FakeClock } from '../../support/fake-clock.js'
 import { endpoint, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
