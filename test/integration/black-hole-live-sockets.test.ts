@@ -5,7 +5,8 @@ import { type Lab, type LabPod, type LabService, startLab } from '../../lab/inde
 import { DeadlineExceededError } from '../../src/errors.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent, HealthEvent } from '../../src/pool.js'
-import { arrivalsById, labClient, nextEvent } from './http-support.js'
+import { nextEvent } from '../support/next-event.js'
+import { arrivalsById, labClient } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

@@ -3,8 +3,9 @@ import { type Lab, startLab } from '../../lab/index.js'
 import { DeadlineExceededError } from '../../src/errors.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent } from '../../src/pool.js'
+import { nextEvent } from '../support/next-event.js'
 import { until } from '../support/until.js'
-import { labClient, nextEvent } from './http-support.js'
+import { labClient } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { echo } from '../../lab/grpc-pod-server.js'
 import { type Lab, startLab } from '../../lab/index.js'
+import { nextEvent } from '../support/next-event.js'
 import { until } from '../support/until.js'
 import {
   callLoop,
@@ -10,7 +11,6 @@ import {
   labResolver,
   nextUpdate,
 } from './grpc-support.js'
-import { nextEvent } from './http-support.js'
 
 // A short TTL keeps the scale-up test short; the claim (one TTL + 1 s) holds at any TTL.
 const TTL = 2

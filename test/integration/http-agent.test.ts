@@ -13,9 +13,9 @@ import {
   HeadlessHttpsAgent,
 } from '../../src/http/headless-http-agent.js'
 import type { EjectEvent, PoolStats } from '../../src/pool.js'
+import { nextEvent } from '../support/next-event.js'
 import { selfSignedCertificate } from '../support/self-signed-certificate.js'
 import { until } from '../support/until.js'
-import { nextEvent } from './http-support.js'
 
 let lab: Lab
 const agents: HeadlessHttpAgent[] = []

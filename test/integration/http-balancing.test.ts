@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Lab, startLab } from '../../lab/index.js'
 import type { EndpointChange } from '../../src/endpoint.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
+import { nextEvent } from '../support/next-event.js'
 import { until } from '../support/until.js'
-import { getLoad, labClient, nextEvent } from './http-support.js'
+import { getLoad, labClient } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

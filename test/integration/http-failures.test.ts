@@ -4,8 +4,9 @@ import { DeadlineExceededError, RequestFailedError } from '../../src/errors.js'
 import type { RetryEvent } from '../../src/http/balanced-dispatcher.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 import type { EjectEvent } from '../../src/pool.js'
+import { nextEvent } from '../support/next-event.js'
 import { until } from '../support/until.js'
-import { getLoad, labClient, nextEvent } from './http-support.js'
+import { getLoad, labClient } from './http-support.js'
 
 let lab: Lab
 const clients: HeadlessClient[] = []

@@ -3,9 +3,6 @@ import type { ClientOptions } from '../../src/http/create-client.js'
 import { createClient } from '../../src/http/create-client.js'
 import type { HeadlessClient } from '../../src/http/headless-client.js'
 
-// The HTTP lab tests import nextEvent from here; it lives in test/support/next-event.ts.
-export { nextEvent } from '../support/next-event.js'
-
 /** A client for a lab service: SRV (so endpoints carry pod names), the lab's DNS server, no search list, fast refresh. */
 export function labClient(lab: Lab, svc: LabService, options: Partial<ClientOptions> = {}): HeadlessClient {
   return createClient({

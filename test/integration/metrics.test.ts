@@ -6,7 +6,8 @@ import { registerHeadlessMetrics } from '../../examples/prom-client/prom-metrics
 import { type Lab, startLab } from '../../lab/index.js'
 import type { CheckEvent, EjectEvent, HealthEvent } from '../../src/pool.js'
 import { InMemoryMeter } from '../support/in-memory-meter.js'
-import { labClient, nextEvent } from './http-support.js'
+import { nextEvent } from '../support/next-event.js'
+import { labClient } from './http-support.js'
 
 let lab: Lab
 const closers: Array<() => Promise<unknown>> = []

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 // readPreference 'nearest' as the MongoDB driver selects servers: every fit endpoint of either
 // role whose EWMA latency is within `nearestThreshold` ms of the lowest, then power of two

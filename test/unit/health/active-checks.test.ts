@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { Endpoint } from '../../../src/endpoint.js'
 import type { HealthEvent, PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 /** Lets the promise callbacks of finished checks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve))

@@ -7,7 +7,8 @@ import { HealthTracker } from '../../../src/health/health-tracker.js'
 import { ejectionDuration, nextEjectionLevel } from '../../../src/health/outlier-detector.js'
 import type { PoolControl } from '../../../src/pool/pool-control.js'
 import type { EjectEvent } from '../../../src/pool/pool-events.js'
-import { FakeClock, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { statefulSet } from '../pool/fakes.js'
 
 /** A PoolControl that records what the tracker asked for, as the pool would hear it. */
 class RecordingControl implements PoolControl {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { EjectEvent, HealthEvent, PanicEvent, PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, seededRandom, statefulSet } from '../pool/fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 4) {
   const source = new FakeSource(statefulSet(n))

@@ -53,11 +53,6 @@ export class FakeSource extends EventEmitter implements EndpointSource {
   }
 }
 
-// The one FakeClock is test/support/fake-clock.ts (same API as the one that lived here: time from
-// 1000, synchronous advance(), pending). Re-exported for test files written in parallel with the
-// move; import it from test/support in new tests.
-export { FakeClock } from '../../support/fake-clock.js'
-
 /** A seeded PRNG (mulberry32), so picks are reproducible. */
 export function seededRandom(seed = 42): () => number {
   let a = seed >>> 0

@@ -4,8 +4,9 @@ import { ClosedError, NoEndpointsError, NoPrimaryError } from '../../../src/erro
 import { InvalidOptionError } from '../../../src/invalid-option-error.js'
 import type { PoolOptions } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
+import { FakeClock } from '../../support/fake-clock.js'
 import { FakeResolver } from '../../support/fake-resolver.js'
-import { FakeClock, FakeSource, seededRandom, statefulSet } from './fakes.js'
+import { FakeSource, seededRandom, statefulSet } from './fakes.js'
 
 function setup(options: Partial<PoolOptions> = {}, n = 3) {
   const source = new FakeSource(statefulSet(n))

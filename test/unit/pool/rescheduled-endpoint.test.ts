@@ -3,7 +3,8 @@ import type { Endpoint } from '../../../src/endpoint.js'
 import { NoPrimaryError } from '../../../src/errors.js'
 import type { HealthEvent } from '../../../src/pool.js'
 import { createPool } from '../../../src/pool.js'
-import { FakeClock, FakeSource, statefulSet } from './fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { FakeSource, statefulSet } from './fakes.js'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 

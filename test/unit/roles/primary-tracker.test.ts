@@ -3,7 +3,8 @@ import type { Endpoint } from '../../../src/endpoint.js'
 import { EndpointState } from '../../../src/health/endpoint-state.js'
 import type { PoolControl } from '../../../src/pool/pool-control.js'
 import { PrimaryTracker } from '../../../src/roles/primary-tracker.js'
-import { FakeClock, statefulSet } from '../pool/fakes.js'
+import { FakeClock } from '../../support/fake-clock.js'
+import { statefulSet } from '../pool/fakes.js'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
