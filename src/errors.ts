@@ -26,8 +26,9 @@ const kBrand = Symbol.for('headless-lb.error')
  * `code`, the service involved, the endpoints involved (if any) and the underlying error as
  * `cause`. Invalid options are the exception: they throw `InvalidOptionError` (a `TypeError`) or
  * `OptionRangeError` (a `RangeError`) at construction, naming the option path
- * (invalid-option-error.ts). Runtime errors deliberately do not extend `TypeError`, because
- * p-retry treats a `TypeError` as a programming error and never retries it.
+ * (invalid-option-error.ts). Runtime errors deliberately do not extend `TypeError`: by Node's
+ * convention (and retry libraries', p-retry's among them) a `TypeError` is a programming error,
+ * never worth retrying, while these are about the service and often are.
  *
  * `instanceof` works across the package's ESM and CommonJS copies (see the brand above).
  */

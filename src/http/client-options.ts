@@ -31,8 +31,13 @@ export interface RetryBudgetOptions {
   window?: number
 }
 
+/**
+ * How failed attempts are retried. The retry policy (`RetryPolicy`, src/http/retry-policy.ts) is
+ * the only owner of the retry count, the backoff and the budget; the backoff options keep the
+ * names and formula of p-retry, which this package no longer uses.
+ */
 export interface RetryOptions {
-  /** Retries after the first attempt (p-retry `retries`). Default 2. 0 disables retries. */
+  /** Retries after the first attempt. Default 2. 0 disables retries. */
   retries?: number
   /** Methods retried after the request may have reached a server (reset, timeout, retryable status). Default RFC 9110's idempotent methods. */
   methods?: ReadonlyArray<string>
@@ -42,13 +47,13 @@ export interface RetryOptions {
   onReset?: boolean
   /** Also retry idempotent requests after a headers timeout. Default true. */
   onTimeout?: boolean
-  /** Backoff before the first retry, ms (p-retry `minTimeout`). Default 25 (Envoy's base interval): the retry goes to another pod. */
+  /** Backoff before the first retry, ms. Default 25 (Envoy's base interval): the retry goes to another pod. */
   minTimeout?: number
   /** Upper bound of a backoff, ms. Default 250 (10 x the base, as Envoy). */
   maxTimeout?: number
   /** Backoff growth per retry. Default 2. */
   factor?: number
-  /** Jitter: multiply each backoff by a random factor in [1, 2) (p-retry `randomize`). Default true. */
+  /** Jitter: multiply each backoff by a random factor in [1, 2). Default true. */
   randomize?: boolean
   /** Longest `Retry-After` honoured, ms; a response asking for longer is returned to the caller instead of retried. Default 1_000. */
   maxRetryAfter?: number
