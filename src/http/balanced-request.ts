@@ -114,6 +114,9 @@ export class BalancedRequest
     const ctx = this.#ctx
     return ctx.systemTime ? performance.now() : ctx.clock.now()
   }
+  get systemTime(): boolean {
+    return this.#ctx.systemTime
+  }
   get racePending(): boolean {
     return !this.#done && !this.#committed && !this.#aborted && this.#retries?.retrying !== true
   }
