@@ -22,6 +22,8 @@ export interface PodInfo {
 export type PodsService = 'web' | 'vip'
 
 export interface PodsProcess {
+  /** The pods process's pid (to pin it to a CPU). */
+  readonly pid: number
   /** `host:port` of the lab's DNS server. */
   readonly dnsServer: string
   /** FQDN of the headless service over the pods. */
@@ -58,7 +60,7 @@ export async function startPods(count: number, options: { ttl?: number } = {}): 
     },
   )
   const [message] = (await once(child, 'message')) as [
-    { ready: Omit<PodsProcess, 'kill' | 'blackhole' | 'fault' | 'scale' | 'stop'> },
+    { ready: Omit<PodsProcess, 'pid' | 'kill' | 'blackhole' | 'fault' | 'scale' | 'stop'> },
   ]
   let nextId = 1
   type Pods = Record<PodsService, PodInfo[]>
@@ -76,6 +78,7 @@ export async function startPods(count: number, options: { ttl?: number } = {}): 
   }
   return {
     ...message.ready,
+    pid: child.pid!,
     async kill(pod, service = 'web') {
       await ask({ kill: { service, pod } })
     },

@@ -5,7 +5,9 @@
 // both, so the difference is what the client adds to a raw undici Pool.
 //
 //   npx node --expose-gc --import ./scripts/ts-resolve.mjs bench/http-overhead.ts [--quick]
-//   (--profile 5: loop the client alone for 5 s, to run under --cpu-prof)
+//   (--profile 5: loop the client alone for 5 s, to run under --cpu-prof; --profile-request: with
+//    client.request() rather than the minimal handler)
+//   (--options '{"balancer":"round-robin"}': the client's options, JSON; default: the defaults)
 //   (--meter: the client records OpenTelemetry metrics into an SDK MeterProvider, as an
 //    application with the OTel SDK started would; without it, no MeterProvider exists)
 //
@@ -24,6 +26,11 @@ const { values } = parseArgs({
     meter: { type: 'boolean' },
     // Only loop the client with the minimal handler for this many seconds (for --cpu-prof).
     profile: { type: 'string' },
+    // With --profile: loop client.request() (undici's request API) instead of the minimal handler.
+    'profile-request': { type: 'boolean' },
+    // The client's options besides origin and addresses, as JSON (default: the defaults, as a user
+    // gets them; '{"balancer":"round-robin"}' for the figures before the default was peak-EWMA).
+    options: { type: 'string' },
   },
 })
 const gc = (globalThis as { gc?: () => void }).gc
@@ -98,7 +105,7 @@ const meter = values.meter ? new InMemoryMeter() : undefined
 const client = createClient({
   origin: 'http://web.default.svc.cluster.local:8080',
   addresses: ['127.0.10.1', '127.0.10.2', '127.0.10.3', '127.0.10.4'],
-  balancer: 'round-robin',
+  ...(values.options === undefined ? {} : (JSON.parse(values.options) as object)),
   ...(meter === undefined ? {} : { meterProvider: meter.provider }),
 })
 if (values.listeners) client.on('attempt', () => {})
@@ -150,8 +157,13 @@ if (values.profile !== undefined) {
   const end = performance.now() + Number(values.profile) * 1_000
   let n = 0
   while (performance.now() < end) {
-    handlerRun(client.dispatcher, HANDLER_N)
-    n += HANDLER_N
+    if (values['profile-request']) {
+      await requestRun(client.dispatcher, REQUEST_N)
+      n += REQUEST_N
+    } else {
+      handlerRun(client.dispatcher, HANDLER_N)
+      n += HANDLER_N
+    }
   }
   console.log(`${n} requests`)
   await client.close()

@@ -1,4 +1,4 @@
-// Throughput of client.request (round-robin over 4 pods) against a raw undici Pool to one pod,
+// Throughput of client.request (the defaults, and round-robin, over 4 pods) against a raw undici Pool to one pod,
 // undici's BalancedPool over the same 4 pods and a Pool through the lab's ClusterIP proxy (4 pods
 // of their own, a backend chosen per connection), with the same total connections, in one run:
 // several interleaved repetitions, median requests/s and ratios to the raw Pool.
@@ -9,6 +9,9 @@
 // (balanced variants: 4 x 12 = 48 connections, never more than the raw Pool's).
 // The lab (DNS, pods, proxy) runs in a child process (bench/http-pods.ts); the clients run here.
 // The client resolves the service through the lab's DNS (SRV), as in a cluster.
+// --pin: this process on CPU 0, the pods' on CPU 1 (taskset): on a 2-core machine the scheduler
+// otherwise moves both around, and the CPU ratios swing by several percent between runs.
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { GCProfiler } from 'node:v8'
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     shape: { type: 'string' },
     // Adds variants that isolate where the client's extra CPU goes (see docs/performance.md).
     diagnose: { type: 'boolean' },
+    pin: { type: 'boolean' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
@@ -37,6 +41,10 @@ const reps = Number(values.reps)
 
 const podsProcess = await startPods(4)
 const pods = podsProcess.pods
+if (values.pin) {
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(podsProcess.pid)], { stdio: 'ignore' })
+  execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+}
 const origin = (ip: string, port: number) => `http://${ip}:${port}`
 
 interface Variant {
@@ -63,6 +71,9 @@ function variants(connections: number, pipelining: number): Variant[] {
     pipelining,
   }
   const client = createClient(clientOptions)
+  // The defaults, as a user gets them (peak-EWMA since 0.2): what the targets are about.
+  const { balancer: _roundRobin, ...defaultOptions } = clientOptions
+  const defaults = createClient(defaultOptions)
   const list: Variant[] = [
     {
       name: 'undici Pool, 1 pod',
@@ -83,10 +94,16 @@ function variants(connections: number, pipelining: number): Variant[] {
       close: () => vip.close(),
     },
     {
-      name: 'headless-lb client, 4 pods',
+      name: 'headless-lb, round-robin',
       dispatcher: client.dispatcher,
       origin: client.origin,
       close: () => client.close(),
+    },
+    {
+      name: 'headless-lb, defaults',
+      dispatcher: defaults.dispatcher,
+      origin: defaults.origin,
+      close: () => defaults.close(),
     },
   ]
   if (!values.diagnose) return list

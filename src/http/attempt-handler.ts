@@ -4,6 +4,7 @@ import { DeadlineExceededError } from '../errors.js'
 import type { FailureKind, Lease } from '../lease.js'
 import { classifyFailure } from './classify-failure.js'
 import { HedgeLostError } from './hedge-policy.js'
+import type { AnsweredLease } from './lease-pool.js'
 import type { AttemptEndEvent, RequestEvents } from './request-events.js'
 import { isRequestFault } from './retry-policy.js'
 
@@ -20,6 +21,8 @@ export interface AttemptOwner {
   readonly reason: Error | null
   /** The request's clock (ms, monotonic). */
   now(): number
+  /** That clock is performance.now(): a reading of it may go to the pool with the outcome. */
+  readonly systemTime: boolean
   readonly service: string
   readonly method: string
   readonly path: string
@@ -67,7 +70,7 @@ export interface AttemptOwner {
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly request: AttemptOwner
-  readonly lease: Lease
+  readonly lease: AnsweredLease
   /** Kept apart from the lease: the pool recycles a lease object once it is released. */
   readonly endpoint: Endpoint
   readonly start: number
@@ -126,8 +129,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       this.outcome = kind ?? 'other'
       this.error = error
     }
-    if (ok) this.lease.release({ ok: true, latency })
-    else if (kind === undefined) this.lease.release({ ok: false, error, latency })
+    if (ok) {
+      // The pool's "now" for this outcome is the reading the latency was taken at (one clock read
+      // per request fewer), when both sides read performance.now().
+      const lease = this.lease
+      if (lease.releaseAnswered !== undefined && this.request.systemTime) {
+        lease.releaseAnswered(latency, this.start + latency)
+      } else lease.release({ ok: true, latency })
+    } else if (kind === undefined) this.lease.release({ ok: false, error, latency })
     else if (censored) this.lease.release({ ok: false, error, kind, latency, censored })
     else this.lease.release({ ok: false, error, kind, latency })
   }

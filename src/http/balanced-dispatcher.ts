@@ -147,6 +147,7 @@ export class BalancedDispatcher extends Dispatcher {
       budget,
       hedge,
       clock,
+      systemTime: clock === systemClock,
       counters: this.#counters,
       // Dispatcher types its events as undici's (connect, drain...); these are Node's own.
       events: requestEvents(this as NodeJS.EventEmitter),

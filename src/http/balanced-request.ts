@@ -111,7 +111,11 @@ export class BalancedRequest
   // ---- what attempts and the race read ----
 
   now(): number {
-    return this.#ctx.clock.now()
+    const ctx = this.#ctx
+    return ctx.systemTime ? performance.now() : ctx.clock.now()
+  }
+  get systemTime(): boolean {
+    return this.#ctx.systemTime
   }
   get racePending(): boolean {
     return !this.#done && !this.#committed && !this.#aborted && this.#retries?.retrying !== true
@@ -159,7 +163,7 @@ export class BalancedRequest
     ctx.counters.requests++
     // One clock read for the budget's window and the first attempt's latency (each read costs as
     // much as the rest of the budget's bookkeeping). The budget reads the same clock.
-    const now = ctx.clock.now()
+    const now = ctx.systemTime ? performance.now() : ctx.clock.now()
     ctx.budget?.recordRequest(now)
     try {
       this.#handler.onRequestStart?.(this, {})

@@ -3,6 +3,15 @@ import type { Lease, PickOptions } from '../lease.js'
 import type { HealthEvent, StallEvent } from '../pool.js'
 
 /**
+ * A lease that can take the time of its answer from the caller: the pool's own (src/pool/leases.ts)
+ * can; one from another LeasePool may not, and then gets `release`.
+ */
+export interface AnsweredLease extends Lease {
+  /** `release({ ok: true, latency })`, with `at` the caller's performance.now() reading at the answer. */
+  releaseAnswered?(latency: number, at: number): void
+}
+
+/**
  * What the HTTP layer needs from the pool (src/pool.ts): the service name, the endpoint set
  * with its change events, readiness, and leases. Kept this small so that the transport
  * depends on the pool's contract, not its implementation, and unit tests can pass a fake.

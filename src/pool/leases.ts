@@ -5,8 +5,11 @@ import type { FailureKind, Lease, LeaseOutcome } from '../lease.js'
 
 const debug = debuglog('headless-lb')
 
-/** What the pool does with an outcome once the lease's counts are settled. */
-export type LeaseSettled = (state: EndpointState, outcome: LeaseOutcome) => void
+/**
+ * What the pool does with an outcome once the lease's counts are settled. `at`: when the outcome
+ * happened, on performance.now()'s time base, or -1 (the pool reads its clock).
+ */
+export type LeaseSettled = (state: EndpointState, outcome: LeaseOutcome, at: number) => void
 
 /**
  * A lease handed out by `acquire`. Recycled after release so `acquire` allocates nothing: do not
@@ -32,7 +35,22 @@ class PooledLease implements Lease {
       return
     }
     this.state = undefined
-    this.leases.settle(state, outcome, this)
+    this.leases.settle(state, outcome, this, -1)
+  }
+
+  /**
+   * @internal `release({ ok: true, latency })` for a caller that has just read performance.now()
+   * itself: `at` is that reading (the HTTP client's, when its answer came), and saves the pool a
+   * clock read per request. A pool on another clock ignores it.
+   */
+  releaseAnswered(latency: number, at: number): void {
+    const state = this.state
+    if (state === undefined) {
+      debug('lease on %s released twice', describeEndpoint(this.endpoint))
+      return
+    }
+    this.state = undefined
+    this.leases.settle(state, { ok: true, latency }, this, at)
   }
 
   responded(): void {
@@ -73,7 +91,7 @@ export class Leases {
   }
 
   /** Called by a lease's release: settles the counts, then hands the outcome to the pool. */
-  settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease): void {
+  settle(state: EndpointState, outcome: LeaseOutcome, lease: PooledLease, at: number): void {
     // Taken at an address the pod has since left (rescheduled, same id): what happened there says
     // nothing about the server now at the new address. Identity compare first: it is the usual case.
     const moved = lease.endpoint !== state.endpoint && !sameAddress(lease.endpoint, state.endpoint)
@@ -86,7 +104,7 @@ export class Leases {
       // was cancelled) is not, while others still wait.
       if (state.waiting === 0 || outcome.ok || !noAnswer(outcome.kind)) state.progress++
     }
-    if (!moved) this.settled(state, outcome)
+    if (!moved) this.settled(state, outcome, at)
   }
 }
 

@@ -255,10 +255,14 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /** A released lease's outcome (its counts already settled): feeds latency and outlier detection. */
-  private readonly onLeaseSettled = (state: EndpointState, outcome: LeaseOutcome): void => {
+  private readonly onLeaseSettled = (state: EndpointState, outcome: LeaseOutcome, at: number): void => {
     // A double returned by a call the JIT does not inline is boxed (16 bytes per release), and the
     // injected clock's now() is such a call: read performance.now() directly when it is the clock.
-    this.context.now = this.systemTime ? performance.now() : this.clock.now()
+    // A caller that has just read it passes its reading (`at`); the pool's "now" never goes back.
+    const context = this.context
+    if (!this.systemTime) context.now = this.clock.now()
+    else if (at < 0) context.now = performance.now()
+    else if (at > context.now) context.now = at
     const latency = typeof outcome.latency === 'number' && outcome.latency >= 0 ? outcome.latency : 0
     if (outcome.ok) {
       state.consecutiveFailures = 0

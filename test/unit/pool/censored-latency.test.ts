@@ -83,3 +83,18 @@ describe('a cancelled lease with a censored latency (a hedge lost the race)', ()
     expect(new Set(picks)).toEqual(new Set([b!.name]))
   })
 })
+
+describe("the answer's time a caller passes with its outcome (releaseAnswered)", () => {
+  type Answered = { releaseAnswered(latency: number, at: number): void }
+
+  it('is ignored by a pool on another clock than performance.now()', () => {
+    const { clock, pool } = setup()
+    const lease = pool.acquire() as unknown as Answered & { endpoint: { name?: string } }
+    clock.advance(4)
+    // A reading far in the future on the system clock's time base: a fake-clock pool must not take it.
+    lease.releaseAnswered(4, 1e12)
+    clock.advance(10_000)
+    // Decayed over the fake clock's 10 s (one time constant), not over ~1e12 ms.
+    expect(statsOf(pool, lease.endpoint.name).ewma).toBeCloseTo(4 * Math.exp(-1), 5)
+  })
+})

@@ -6,9 +6,13 @@ import { endpoint } from './fakes.js'
 
 function setup() {
   const settled: Array<[EndpointState, LeaseOutcome]> = []
-  const leases = new Leases((state, outcome) => settled.push([state, outcome]))
+  const times: number[] = []
+  const leases = new Leases((state, outcome, at) => {
+    settled.push([state, outcome])
+    times.push(at)
+  })
   const state = new EndpointState(endpoint('web-0', '127.0.10.1', 0))
-  return { leases, settled, state }
+  return { leases, settled, state, times }
 }
 
 describe('the pool leases', () => {
@@ -21,6 +25,18 @@ describe('the pool leases', () => {
     lease.release(ok)
     expect([state.inFlight, state.requests, state.waiting, state.progress]).toEqual([0, 1, 0, 1])
     expect(settled).toEqual([[state, ok]])
+  })
+
+  it("pass on the caller's time of the answer with releaseAnswered, and none (-1) with release", () => {
+    const { leases, settled, state, times } = setup()
+    const lease = leases.take(state) as ReturnType<Leases['take']> & {
+      releaseAnswered(latency: number, at: number): void
+    }
+    lease.releaseAnswered(3, 1234.5)
+    expect(settled).toEqual([[state, { ok: true, latency: 3 }]])
+    expect([state.inFlight, state.waiting, state.progress]).toEqual([0, 0, 1])
+    leases.take(state).release({ ok: true, latency: 1 })
+    expect(times).toEqual([1234.5, -1])
   })
 
   it('count an answer once: responded() then release() is one unit of progress', () => {
