@@ -8,6 +8,7 @@ import { readResolvConf } from '../discovery/resolv-conf.js'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { describeEndpoint } from '../endpoint.js'
 import { ResolutionError } from '../errors.js'
+import { namesPort } from '../internal/default-port.js'
 import { InvalidOptionError, OptionRangeError } from '../invalid-option-error.js'
 import { portNumber } from '../options.js'
 import { VERSION } from '../version.js'
@@ -198,7 +199,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     const slow = integer('slow', values.slow)
     const checkOptions = {
       ...options,
-      ...(port === undefined && options.portName === undefined ? { portName: 'http' } : {}),
+      // No port given: the SRV records of the port named http say it.
+      ...(namesPort(options) ? {} : { portName: 'http' }),
     }
     validated(() => validateDiscoveryOptions(checkOptions))
     return check(

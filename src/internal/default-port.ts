@@ -1,7 +1,7 @@
 /**
  * Where a port comes from when nobody wrote one, in one place: the factories (createClient,
- * HeadlessAgent and HeadlessHttpAgent per origin, the pg and ioredis routers) and the URL
- * parsing all default it here, so they cannot drift apart.
+ * HeadlessAgent and HeadlessHttpAgent per origin, the pg and ioredis routers, `headless-lb
+ * check`) and the URL parsing all default it here, so they cannot drift apart.
  */
 
 /** The port of an `http:` or `https:` URL that names none (RFC 9110 sections 4.2.1 and 4.2.2). */

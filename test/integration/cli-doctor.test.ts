@@ -105,7 +105,7 @@ describe('headless-lb doctor names the case', () => {
     }
     const usage = await cli(['doctor', 'web_1', '--dns-server', lab.dnsServer])
     expect(usage.code).toBe(2)
-    expect(usage.stderr).toContain('service must be a valid DNS name')
+    expect(usage.stderr).toMatch(/^headless-lb: <service> must be a valid DNS name/)
     expect((await cli(['doctor'])).code).toBe(2)
     expect((await cli(['doctor', 'web', '--bogus'])).code).toBe(2)
     const help = await cli(['--help'])
