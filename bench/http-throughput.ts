@@ -9,10 +9,13 @@
 // (balanced variants: 4 x 12 = 48 connections, never more than the raw Pool's).
 // The lab (DNS, pods, proxy) runs in a child process (bench/http-pods.ts); the clients run here.
 // The client resolves the service through the lab's DNS (SRV), as in a cluster.
+// --compare ../other-checkout/src/index.ts: that code's defaults as one more variant (before/after
+// in one run: load that comes and goes weighs on both).
 // --pin: this process on CPU 0, the pods' on CPU 1 (taskset): on a 2-core machine the scheduler
 // otherwise moves both around, and the CPU ratios swing by several percent between runs.
 import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { GCProfiler } from 'node:v8'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
@@ -34,11 +37,16 @@ const { values } = parseArgs({
     // Adds variants that isolate where the client's extra CPU goes (see docs/performance.md).
     diagnose: { type: 'boolean' },
     pin: { type: 'boolean' },
+    compare: { type: 'string' },
   },
 })
 const runMs = Number(values.seconds) * 1_000
 const reps = Number(values.reps)
 
+const compared =
+  values.compare === undefined
+    ? undefined
+    : ((await import(pathToFileURL(resolve(values.compare)).href)) as typeof import('../src/index.js'))
 const podsProcess = await startPods(4)
 const pods = podsProcess.pods
 if (values.pin) {
@@ -106,6 +114,15 @@ function variants(connections: number, pipelining: number): Variant[] {
       close: () => defaults.close(),
     },
   ]
+  if (compared !== undefined) {
+    const other = compared.createClient(defaultOptions)
+    list.push({
+      name: 'headless-lb, --compare',
+      dispatcher: other.dispatcher,
+      origin: other.origin,
+      close: () => other.close(),
+    })
+  }
   if (!values.diagnose) return list
   // The client's default timeouts (headers 10 s, body 30 s) differ, so undici re-arms each
   // connection's timer (a new FastTimer) at every switch between waiting for headers and for the
