@@ -11,11 +11,19 @@ import { type OnceBody, onceBodyFor } from './request-body.js'
 import type { LiveRequest, RequestContext } from './request-context.js'
 import type { RequestEvents } from './request-events.js'
 import { RequestRetries, type RetryOwner } from './request-retries.js'
-import { SetAsideResponse } from './set-aside-response.js'
+import { replay, SetAsideResponse } from './set-aside-response.js'
 
 type Handler = Dispatcher.DispatchHandler
 type Controller = Dispatcher.DispatchController
 type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
+
+/**
+ * What a finished request holds instead of the caller's handler. A request outlives its response
+ * (the caller's body stream holds it as its controller); holding the handler from it made V8
+ * allocate undici's body streams in the old generation in about one process in three, with
+ * scavenges 10x dearer from then on (docs/performance.md, "pretenuring").
+ */
+const FINISHED: Handler = Object.freeze({})
 
 /**
  * One request through a BalancedDispatcher: the controller the caller's handler sees, across
@@ -28,7 +36,8 @@ export class BalancedRequest
 {
   readonly #ctx: RequestContext
   readonly #opts: Dispatcher.DispatchOptions & RouteOptions & { signal?: unknown }
-  readonly #handler: Handler
+  /** The caller's handler; FINISHED once it has had its last callback. */
+  #handler: Handler
   readonly method: string
   readonly #attemptOpts: Dispatcher.DispatchOptions
   readonly #onceBody: OnceBody | null
@@ -329,6 +338,7 @@ export class BalancedRequest
       this.#finish()
       this.#ctx.counters.failures++
       this.#handler.onResponseError?.(this, error)
+      this.#handler = FINISHED
       return
     }
     this.#failures().afterError(attempt, error, kind)
@@ -362,6 +372,7 @@ export class BalancedRequest
     this.#answered()
     this.rawHeaders = controller.rawHeaders ?? null
     this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
+    this.#handler = FINISHED
   }
 
   data(_controller: Controller, chunk: Buffer): void {
@@ -373,6 +384,7 @@ export class BalancedRequest
     this.#finish()
     this.rawTrailers = controller.rawTrailers ?? null
     this.#handler.onResponseEnd?.(this, trailers as never)
+    this.#handler = FINISHED
   }
 
   // ---- the end of a request ----
@@ -414,26 +426,19 @@ export class BalancedRequest
     this.#committed = true
     this.#answered()
     this.rawHeaders = kept.rawHeaders
-    const h = this.#handler
     this.#replaying = true
-    // Not called from undici here (from a timer or a microtask): a handler that throws gets its
-    // error through onResponseError, as undici does, instead of an uncaught exception.
-    try {
-      h.onResponseStart?.(this, kept.statusCode, kept.headers as never, kept.text)
-      for (const chunk of kept.chunks) {
-        if (this.#done || this.#aborted) return
-        h.onResponseData?.(this, chunk)
-      }
-      if (this.#done || this.#aborted) return
-      this.#finish()
-      this.rawTrailers = kept.rawTrailers
-      h.onResponseEnd?.(this, (kept.trailers ?? {}) as never)
-    } catch (error) {
+    const thrown = replay(kept, this.#handler, this)
+    if (thrown !== null) {
       this.#done = false
-      this.#fail(error as Error)
-    } finally {
-      this.#replaying = false
-    }
+      this.#fail(thrown.error as Error)
+    } else if (this.#done) this.#handler = FINISHED
+    this.#replaying = false
+  }
+
+  /** @internal replay(): the request is over, just before the response's last callback. */
+  finishReplay(rawTrailers: RawHeaders): void {
+    this.#finish()
+    this.rawTrailers = rawTrailers
   }
 
   #fail(error: Error): void {
@@ -445,6 +450,7 @@ export class BalancedRequest
     this.race?.cancel(null, error)
     this.#retries?.cancel()
     this.#handler.onResponseError?.(this, error)
+    this.#handler = FINISHED
   }
 
   #finish(): void {

@@ -59,3 +59,36 @@ export class SetAsideResponse {
     this.chunks.length = 0
   }
 }
+
+/** The request a set-aside response is handed to (BalancedRequest), as replaying sees it. */
+export interface ReplayTarget extends Dispatcher.DispatchController {
+  /** Ended or aborted (the caller's handler may abort while it is handed the response). */
+  readonly over: boolean
+  /** The request is over: called just before the response's last callback. */
+  finishReplay(rawTrailers: RawHeaders): void
+}
+
+/**
+ * Hands `kept` to `handler` as if it had just arrived, `target` being its controller. Not called
+ * from undici (a timer or a microtask runs it): what the handler throws is returned, for the
+ * request to report through onResponseError as undici would, instead of an uncaught exception.
+ */
+export function replay(
+  kept: SetAsideResponse,
+  handler: Dispatcher.DispatchHandler,
+  target: ReplayTarget,
+): { readonly error: unknown } | null {
+  try {
+    handler.onResponseStart?.(target, kept.statusCode, kept.headers as never, kept.text)
+    for (const chunk of kept.chunks) {
+      if (target.over) return null
+      handler.onResponseData?.(target, chunk)
+    }
+    if (target.over) return null
+    target.finishReplay(kept.rawTrailers)
+    handler.onResponseEnd?.(target, (kept.trailers ?? {}) as never)
+    return null
+  } catch (error) {
+    return { error }
+  }
+}
