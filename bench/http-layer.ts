@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, Dispatcher, Pool } from 'undici'
 import { EndpointDispatchers } from '../src/http/endpoint-dispatchers.js'
 import { createClient } from '../src/index.js'
+import { BODY, FakeController, HEADERS } from './fake-endpoint.js'
 import { median } from './http-bench-support.js'
 
 const { values } = parseArgs({
@@ -31,29 +32,6 @@ const reps = Number(values.reps)
 const LOOPS = 16
 
 type Handler = Dispatcher.DispatchHandler
-const HEADERS = { 'content-type': 'text/plain', 'content-length': '2' }
-const RAW_HEADERS = [Buffer.from('content-type'), Buffer.from('text/plain')]
-const BODY = Buffer.from('ok')
-
-/** A controller as undici's per-request one: state only. */
-class FakeController {
-  aborted = false
-  paused = false
-  reason: Error | null = null
-  rawHeaders = RAW_HEADERS
-  rawTrailers = null
-  abort(reason: Error): void {
-    this.aborted = true
-    this.reason = reason
-  }
-  pause(): void {
-    this.paused = true
-  }
-  resume(): void {
-    this.paused = false
-  }
-}
-
 /** Answers 200 "ok" to every request dispatched in this turn, at the next check phase. */
 class BatchingEndpoint extends Dispatcher {
   #pending: Handler[] = []
@@ -63,14 +41,14 @@ class BatchingEndpoint extends Dispatcher {
     const batch = this.#pending
     this.#pending = []
     for (const h of batch) {
-      const c = new FakeController() as unknown as Dispatcher.DispatchController
+      const c = new FakeController()
       h.onResponseStart?.(c, 200, HEADERS, 'OK')
       h.onResponseData?.(c, BODY)
       h.onResponseEnd?.(c, {})
     }
   }
   override dispatch(_options: Dispatcher.DispatchOptions, handler: Handler): boolean {
-    handler.onRequestStart?.(new FakeController() as unknown as Dispatcher.DispatchController, {})
+    handler.onRequestStart?.(new FakeController(), {})
     this.#pending.push(handler)
     if (!this.#scheduled) {
       this.#scheduled = true

@@ -18,6 +18,7 @@ import { Dispatcher } from 'undici'
 import { EndpointDispatchers } from '../src/http/endpoint-dispatchers.js'
 import { createClient } from '../src/index.js'
 import { InMemoryMeter } from '../test/support/in-memory-meter.js'
+import { BODY, FakeController, HEADERS } from './fake-endpoint.js'
 
 const { values } = parseArgs({
   options: {
@@ -40,30 +41,6 @@ if (gc === undefined) {
 }
 
 type Handler = Dispatcher.DispatchHandler
-type Controller = Dispatcher.DispatchController
-
-const HEADERS = { 'content-type': 'text/plain', 'content-length': '2' }
-const RAW_HEADERS = [Buffer.from('content-type'), Buffer.from('text/plain')]
-const BODY = Buffer.from('ok')
-
-/** A controller as undici's per-request one: state only. */
-class FakeController implements Controller {
-  aborted = false
-  paused = false
-  reason: Error | null = null
-  rawHeaders: Buffer[] | null = RAW_HEADERS
-  rawTrailers: Buffer[] | null = null
-  abort(reason: Error): void {
-    this.aborted = true
-    this.reason = reason
-  }
-  pause(): void {
-    this.paused = true
-  }
-  resume(): void {
-    this.paused = false
-  }
-}
 
 /** An endpoint dispatcher that answers 200 "ok" synchronously, as a pod on a warm connection would, minus the I/O. */
 class InstantDispatcher extends Dispatcher {
