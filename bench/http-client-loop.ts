@@ -5,8 +5,9 @@
 //   npx node --import ./scripts/ts-resolve.mjs bench/http-client-loop.ts --variant client [--seconds 5]
 //   npx node --cpu-prof --cpu-prof-dir=/tmp/prof --import ./scripts/ts-resolve.mjs bench/http-client-loop.ts --variant raw
 //
-// Variants: raw (undici Pool, 1 pod), balanced (undici BalancedPool, 4 pods), client
-// (headless-lb client, 4 pods, round-robin). --connections 16 --pipelining 1 by default.
+// Variants: raw (undici Pool, 1 pod), balanced (undici BalancedPool, 4 pods), wrapped (that
+// BalancedPool behind a pass-through Dispatcher that wraps each handler), client (headless-lb
+// client, 4 pods, round-robin). --connections 16 --pipelining 1 by default.
 // The pods run in a child process (bench/http-pods.ts), so a profile of this process shows the
 // client side only (--cpu-prof also profiles the pods process: ignore its file, the one with the
 // other pid).
@@ -15,10 +16,82 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { GCProfiler, writeHeapSnapshot } from 'node:v8'
-import { BalancedPool, type Dispatcher, Pool } from 'undici'
+import { BalancedPool, Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
 import { closedLoop, startPods } from './http-bench-support.js'
+
+/** Forwards every request to `inner` with the caller's handler wrapped (see --variant wrapped). */
+class PassThroughDispatcher extends Dispatcher {
+  readonly #inner: Dispatcher
+  constructor(inner: Dispatcher) {
+    super()
+    this.#inner = inner
+  }
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#inner.dispatch(options, new WrappingHandler(handler))
+  }
+  override close(): Promise<void> {
+    return this.#inner.close()
+  }
+  override destroy(): Promise<void> {
+    return this.#inner.destroy()
+  }
+}
+
+/** The caller's handler behind one more object, which is the controller the caller sees. */
+class WrappingHandler implements Dispatcher.DispatchHandler, Dispatcher.DispatchController {
+  #inner: Dispatcher.DispatchHandler
+  #controller: Dispatcher.DispatchController | null = null
+  rawHeaders: Buffer[] | null = null
+  rawTrailers: Buffer[] | null = null
+  constructor(inner: Dispatcher.DispatchHandler) {
+    this.#inner = inner
+  }
+  get aborted(): boolean {
+    return this.#controller?.aborted ?? false
+  }
+  get paused(): boolean {
+    return this.#controller?.paused ?? false
+  }
+  get reason(): Error | null {
+    return this.#controller?.reason ?? null
+  }
+  abort(reason: Error): void {
+    this.#controller?.abort(reason)
+  }
+  pause(): void {
+    this.#controller?.pause()
+  }
+  resume(): void {
+    this.#controller?.resume()
+  }
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#controller = controller
+    this.#inner.onRequestStart?.(this, context as never)
+  }
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    statusMessage?: string,
+  ): void {
+    this.rawHeaders = (controller.rawHeaders as Buffer[] | undefined) ?? null
+    this.#inner.onResponseStart?.(this, statusCode, headers as never, statusMessage)
+  }
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#inner.onResponseData?.(this, chunk)
+  }
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[]>,
+  ): void {
+    this.#inner.onResponseEnd?.(this, trailers as never)
+  }
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#inner.onResponseError?.(this, error)
+  }
+}
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
@@ -96,8 +169,18 @@ if (values.variant === 'raw') {
   dispatcher = client.dispatcher
   origin = client.origin
   close = () => client.close()
+} else if (values.variant === 'wrapped') {
+  // BalancedPool behind the thinnest Dispatcher that wraps each handler (as the client's attempt
+  // handler does): what wrapping alone costs, without balancing, leases or retries.
+  const balanced = new BalancedPool(
+    pods.map((_, i) => podOrigin(i)),
+    { connections: perPod, pipelining, ...undiciTimeouts },
+  )
+  dispatcher = new PassThroughDispatcher(balanced)
+  origin = podOrigin(0)
+  close = () => balanced.close()
 } else {
-  throw new RangeError(`--variant must be raw, balanced or client, got ${values.variant}`)
+  throw new RangeError(`--variant must be raw, balanced, wrapped or client, got ${values.variant}`)
 }
 
 const loop = (ms: number) =>
