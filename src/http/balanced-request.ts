@@ -17,12 +17,7 @@ type Handler = Dispatcher.DispatchHandler
 type Controller = Dispatcher.DispatchController
 type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
 
-/**
- * What a finished request holds instead of the caller's handler. A request outlives its response
- * (the caller's body stream holds it as its controller); holding the handler from it made V8
- * allocate undici's body streams in the old generation in about one process in three, with
- * scavenges 10x dearer from then on (docs/performance.md, "pretenuring").
- */
+/** What a finished request holds instead of the caller's handler (see #release). */
 const FINISHED: Handler = Object.freeze({})
 
 /**
@@ -338,7 +333,7 @@ export class BalancedRequest
       this.#finish()
       this.#ctx.counters.failures++
       this.#handler.onResponseError?.(this, error)
-      this.#handler = FINISHED
+      this.#release()
       return
     }
     this.#failures().afterError(attempt, error, kind)
@@ -372,7 +367,7 @@ export class BalancedRequest
     this.#answered()
     this.rawHeaders = controller.rawHeaders ?? null
     this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
-    this.#handler = FINISHED
+    this.#release()
   }
 
   data(_controller: Controller, chunk: Buffer): void {
@@ -384,7 +379,7 @@ export class BalancedRequest
     this.#finish()
     this.rawTrailers = controller.rawTrailers ?? null
     this.#handler.onResponseEnd?.(this, trailers as never)
-    this.#handler = FINISHED
+    this.#release()
   }
 
   // ---- the end of a request ----
@@ -431,7 +426,7 @@ export class BalancedRequest
     if (thrown !== null) {
       this.#done = false
       this.#fail(thrown.error as Error)
-    } else if (this.#done) this.#handler = FINISHED
+    } else if (this.#done) this.#release()
     this.#replaying = false
   }
 
@@ -450,7 +445,19 @@ export class BalancedRequest
     this.race?.cancel(null, error)
     this.#retries?.cancel()
     this.#handler.onResponseError?.(this, error)
+    this.#release()
+  }
+
+  /**
+   * After the handler's last callback: the request stays reachable as the caller's controller, so
+   * it drops the handler, the headers and the attempt (held, they kept each response's buffers
+   * alive across scavenges, and V8 then pretenured undici's body streams: docs/performance.md).
+   */
+  #release(): void {
     this.#handler = FINISHED
+    this.rawHeaders = null
+    this.rawTrailers = null
+    this.#current = null
   }
 
   #finish(): void {

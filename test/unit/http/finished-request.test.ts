@@ -53,5 +53,8 @@ describe('a finished request', () => {
     gc()
     expect(controller).toBeDefined()
     expect(handlerRef.deref()).toBeUndefined()
+    // Nor the response's headers: they were the caller's to read until its last callback.
+    expect(controller!.rawHeaders).toBeNull()
+    expect(controller!.rawTrailers).toBeNull()
   })
 })
