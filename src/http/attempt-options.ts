@@ -12,19 +12,20 @@ import type { Dispatcher } from 'undici'
  */
 export function attemptOptions(opts: Dispatcher.DispatchOptions, body: unknown): Dispatcher.DispatchOptions {
   const o = opts as Dispatcher.DispatchOptions & Record<string, unknown>
+  const method = normalizeMethod(opts.method)
   if (
     body === opts.body &&
     o.servername === undefined &&
     o.maxRedirections === undefined &&
     o.throwOnError === undefined &&
     o.typeOfService === undefined &&
-    normalizeMethod(opts.method) === opts.method
+    method === opts.method
   ) {
     return opts
   }
   return {
     path: opts.path,
-    method: normalizeMethod(opts.method),
+    method,
     headers: opts.headers,
     body: body as Dispatcher.DispatchOptions['body'],
     query: opts.query,

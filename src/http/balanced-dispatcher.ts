@@ -3,6 +3,7 @@ import { Dispatcher, Dispatcher1Wrapper } from 'undici'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { DeadlineExceededError, DestroyedError } from '../errors.js'
 import { type Clock, systemClock } from '../internal/clock.js'
+import { schemePort } from '../internal/default-port.js'
 import { recordHttpMetrics } from '../metrics/http-metrics.js'
 import { chooseMeterProvider } from '../metrics/meter-provider.js'
 import { invalidType } from '../options.js'
@@ -29,8 +30,6 @@ export type {
   HedgeEvent,
   RetryEvent,
 } from './request-events.js'
-
-import { schemePort } from '../internal/default-port.js'
 
 /** Counters of the HTTP layer for one service, since creation. */
 export interface HttpStats {

@@ -167,7 +167,7 @@ export class BalancedRequest
     ctx.counters.requests++
     // One clock read for the budget's window and the first attempt's latency (each read costs as
     // much as the rest of the budget's bookkeeping). The budget reads the same clock.
-    const now = ctx.systemTime ? performance.now() : ctx.clock.now()
+    const now = this.now()
     ctx.budget?.recordRequest(now)
     try {
       this.#handler.onRequestStart?.(this, {})
@@ -189,7 +189,7 @@ export class BalancedRequest
     }
     ready.then(
       () => {
-        if (!this.#done) this.#first(ctx.clock.now())
+        if (!this.#done) this.#first(this.now())
       },
       (error: unknown) => this.#fail(error as Error),
     )
@@ -244,7 +244,7 @@ export class BalancedRequest
     const current = this.#current
     const count = this.#attemptCount
     this.#attemptCount = attempt.number - 1
-    this.#send(lease, this.#ctx.clock.now(), attempt.hedge)
+    this.#send(lease, this.now(), attempt.hedge)
     this.#attemptCount = count
     if (current !== attempt && current !== null) this.#current = current
   }

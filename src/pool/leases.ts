@@ -29,13 +29,7 @@ class PooledLease implements Lease {
   }
 
   release(outcome: LeaseOutcome): void {
-    const state = this.state
-    if (state === undefined) {
-      debug('lease on %s released twice', describeEndpoint(this.endpoint))
-      return
-    }
-    this.state = undefined
-    this.leases.settle(state, outcome, this, -1)
+    this.#end(outcome, -1)
   }
 
   /**
@@ -44,13 +38,17 @@ class PooledLease implements Lease {
    * clock read per request. A pool on another clock ignores it.
    */
   releaseAnswered(latency: number, at: number): void {
+    this.#end({ ok: true, latency }, at)
+  }
+
+  #end(outcome: LeaseOutcome, at: number): void {
     const state = this.state
     if (state === undefined) {
       debug('lease on %s released twice', describeEndpoint(this.endpoint))
       return
     }
     this.state = undefined
-    this.leases.settle(state, { ok: true, latency }, this, at)
+    this.leases.settle(state, outcome, this, at)
   }
 
   responded(): void {
