@@ -9,16 +9,13 @@ import { HedgeRace, type RaceOwner } from './hedge-race.js'
 import { type MoveOwner, moveOff } from './move-off.js'
 import { type OnceBody, onceBodyFor } from './request-body.js'
 import type { LiveRequest, RequestContext } from './request-context.js'
+import { type RawHeaders, RequestController } from './request-controller.js'
 import type { RequestEvents } from './request-events.js'
 import { RequestRetries, type RetryOwner } from './request-retries.js'
 import { replay, SetAsideResponse } from './set-aside-response.js'
 
 type Handler = Dispatcher.DispatchHandler
 type Controller = Dispatcher.DispatchController
-type RawHeaders = Exclude<Controller['rawHeaders'], undefined>
-
-/** What a finished request holds instead of the caller's handler (see #release). */
-const FINISHED: Handler = Object.freeze({})
 
 /**
  * One request through a BalancedDispatcher: the controller the caller's handler sees, across
@@ -27,12 +24,11 @@ const FINISHED: Handler = Object.freeze({})
  * delay on the context's clock and goes to an endpoint not tried yet.
  */
 export class BalancedRequest
-  implements Controller, AttemptOwner, RaceOwner, RetryOwner, MoveOwner, LiveRequest
+  extends RequestController
+  implements AttemptOwner, RaceOwner, RetryOwner, MoveOwner, LiveRequest
 {
   readonly #ctx: RequestContext
   readonly #opts: Dispatcher.DispatchOptions & RouteOptions & { signal?: unknown }
-  /** The caller's handler; FINISHED once it has had its last callback. */
-  #handler: Handler
   readonly method: string
   readonly #attemptOpts: Dispatcher.DispatchOptions
   readonly #onceBody: OnceBody | null
@@ -45,25 +41,20 @@ export class BalancedRequest
   /** Counted in the dispatcher's unanswered requests (close() waits for them). */
   #entered = false
   #done = false
-  #aborted = false
-  #reason: Error | null = null
-  #paused = false
   /** The failed attempts and the retries after them; null until the first failure. */
   #retries: RequestRetries | null = null
   #setAside: SetAsideResponse | null = null
   /** The set-aside response is being handed to the caller (#replay). */
   #replaying = false
-  rawHeaders: RawHeaders = null
-  rawTrailers: RawHeaders = null
   /** @internal The dispatcher's list of unfinished requests (see InFlight). */
   livePrev: LiveRequest | null = null
   liveNext: LiveRequest | null = null
   live = false
 
   constructor(ctx: RequestContext, opts: Dispatcher.DispatchOptions & RouteOptions, handler: Handler) {
+    super(handler)
     this.#ctx = ctx
     this.#opts = opts
-    this.#handler = handler
     this.method = methodOf(opts.method)
     this.pick = ctx.route(this.method, opts.route, opts.key)
     this.#onceBody = onceBodyFor(opts.body)
@@ -78,17 +69,7 @@ export class BalancedRequest
         : null
   }
 
-  // ---- the controller the caller's handler sees ----
-
-  get aborted(): boolean {
-    return this.#aborted
-  }
-  get paused(): boolean {
-    return this.#paused
-  }
-  get reason(): Error | null {
-    return this.#reason
-  }
+  // ---- the controller the caller's handler sees (the rest is RequestController's) ----
 
   abort(reason: Error): void {
     this.#abortWith(reason ?? new Error('aborted'), undefined)
@@ -102,14 +83,8 @@ export class BalancedRequest
     this.#abortWith(error, error)
   }
 
-  pause(): void {
-    this.#paused = true
-    this.#current?.controller?.pause()
-  }
-
-  resume(): void {
-    this.#paused = false
-    this.#current?.controller?.resume()
+  protected attemptController(): Controller | null {
+    return this.#current?.controller ?? null
   }
 
   // ---- what attempts and the race read ----
@@ -122,10 +97,10 @@ export class BalancedRequest
     return this.#ctx.systemTime
   }
   get racePending(): boolean {
-    return !this.#done && !this.#committed && !this.#aborted && this.#retries?.retrying !== true
+    return !this.#done && !this.#committed && !this.aborted && this.#retries?.retrying !== true
   }
   get over(): boolean {
-    return this.#done || this.#aborted
+    return this.#done || this.aborted
   }
   get bodyReplayable(): boolean {
     return this.#onceBody === null
@@ -170,7 +145,7 @@ export class BalancedRequest
     const now = this.now()
     ctx.budget?.recordRequest(now)
     try {
-      this.#handler.onRequestStart?.(this, {})
+      this.handler.onRequestStart?.(this, {})
     } catch (error) {
       this.#fail(error as Error)
       return
@@ -233,7 +208,7 @@ export class BalancedRequest
     return moveOff(this, this.#ctx, endpointId)
   }
   get settled(): boolean {
-    return this.#done || this.#committed || this.#aborted
+    return this.#done || this.#committed || this.aborted
   }
   get racing(): ReadonlyArray<AttemptHandler> | null {
     return this.race?.attempts ?? null
@@ -278,7 +253,7 @@ export class BalancedRequest
     // would get them from attempts whose final response it never sees.
     if (this.race?.racing === true) return
     this.rawHeaders = controller.rawHeaders ?? null
-    this.#handler.onResponseStart?.(this, statusCode, headers as never, text)
+    this.handler.onResponseStart?.(this, statusCode, headers as never, text)
   }
 
   responseStarted(
@@ -301,7 +276,7 @@ export class BalancedRequest
    * aside, and returned as it is if no retry can be made after all.
    */
   #setsAside(attempt: AttemptHandler, statusCode: number, headers: Record<string, unknown>): boolean {
-    if (this.#aborted || !this.#ctx.policy.retriesStatus(statusCode, this.method, this.#onceBody === null)) {
+    if (this.aborted || !this.#ctx.policy.retriesStatus(statusCode, this.method, this.#onceBody === null)) {
       return false
     }
     return this.#failures().atStatus(attempt, statusCode, headers)
@@ -332,8 +307,8 @@ export class BalancedRequest
       if (this.#done) return
       this.#finish()
       this.#ctx.counters.failures++
-      this.#handler.onResponseError?.(this, error)
-      this.#release()
+      this.handler.onResponseError?.(this, error)
+      this.release()
       return
     }
     this.#failures().afterError(attempt, error, kind)
@@ -353,7 +328,7 @@ export class BalancedRequest
     this.#setAside = null
     this.#retries?.giveBack()
     this.rawHeaders = controller.rawHeaders ?? null
-    this.#handler.onResponseStart?.(this, statusCode, headers as never, text)
+    this.handler.onResponseStart?.(this, statusCode, headers as never, text)
   }
 
   upgraded(
@@ -366,29 +341,28 @@ export class BalancedRequest
     this.#finish()
     this.#answered()
     this.rawHeaders = controller.rawHeaders ?? null
-    this.#handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
-    this.#release()
+    this.handler.onRequestUpgrade?.(this, statusCode, headers as never, socket as never)
+    this.release()
   }
 
   data(_controller: Controller, chunk: Buffer): void {
-    this.#handler.onResponseData?.(this, chunk)
+    this.handler.onResponseData?.(this, chunk)
   }
 
   end(controller: Controller, trailers: Record<string, unknown>): void {
     if (this.#done) return
     this.#finish()
     this.rawTrailers = controller.rawTrailers ?? null
-    this.#handler.onResponseEnd?.(this, trailers as never)
-    this.#release()
+    this.handler.onResponseEnd?.(this, trailers as never)
+    this.release()
   }
 
   // ---- the end of a request ----
 
   /** `error`: what the caller gets before a response; a caller's abort makes it DeadlineExceededError. */
   #abortWith(reason: Error, error: Error | undefined): void {
-    if (this.#aborted || this.#done) return
-    this.#aborted = true
-    this.#reason = reason
+    if (this.aborted || this.#done) return
+    this.abortReason = reason
     this.#retries?.cancel()
     const current = this.#current
     if (this.#committed) {
@@ -409,7 +383,7 @@ export class BalancedRequest
     this.race?.clearTimer()
     this.#retries?.giveBack()
     const kept = this.#setAside
-    if (kept?.complete === true && !this.#aborted) {
+    if (kept?.complete === true && !this.aborted) {
       this.#replay(kept)
       return
     }
@@ -422,11 +396,11 @@ export class BalancedRequest
     this.#answered()
     this.rawHeaders = kept.rawHeaders
     this.#replaying = true
-    const thrown = replay(kept, this.#handler, this)
+    const thrown = replay(kept, this.handler, this)
     if (thrown !== null) {
       this.#done = false
       this.#fail(thrown.error as Error)
-    } else if (this.#done) this.#release()
+    } else if (this.#done) this.release()
     this.#replaying = false
   }
 
@@ -444,19 +418,13 @@ export class BalancedRequest
     this.race?.clearTimer()
     this.race?.cancel(null, error)
     this.#retries?.cancel()
-    this.#handler.onResponseError?.(this, error)
-    this.#release()
+    this.handler.onResponseError?.(this, error)
+    this.release()
   }
 
-  /**
-   * After the handler's last callback: the request stays reachable as the caller's controller, so
-   * it drops the handler, the headers and the attempt (held, they kept each response's buffers
-   * alive across scavenges, and V8 then pretenured undici's body streams: docs/performance.md).
-   */
-  #release(): void {
-    this.#handler = FINISHED
-    this.rawHeaders = null
-    this.rawTrailers = null
+  /** After the handler's last callback, the attempt goes with the handler and the headers. */
+  protected override release(): void {
+    super.release()
     this.#current = null
   }
 
