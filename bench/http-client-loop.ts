@@ -7,7 +7,8 @@
 //
 // Variants: raw (undici Pool, 1 pod), balanced (undici BalancedPool, 4 pods), wrapped (that
 // BalancedPool behind a pass-through Dispatcher that wraps each handler), client (headless-lb
-// client, 4 pods, round-robin). --connections 16 --pipelining 1 by default.
+// client, 4 pods, round-robin), pools (the client's own per-endpoint Pools in plain round-robin, the
+// handler passed straight through: the client without its layer). --connections 16 --pipelining 1 by default.
 // The pods run in a child process (bench/http-pods.ts), so a profile of this process shows the
 // client side only (--cpu-prof also profiles the pods process: ignore its file, the one with the
 // other pid).
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util'
 import { GCProfiler, writeHeapSnapshot } from 'node:v8'
 import { BalancedPool, Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
+import { EndpointDispatchers } from '../src/http/endpoint-dispatchers.js'
 import { createClient } from '../src/index.js'
 import { closedLoop, startPods } from './http-bench-support.js'
 
@@ -179,8 +181,47 @@ if (values.variant === 'raw') {
   dispatcher = new PassThroughDispatcher(balanced)
   origin = podOrigin(0)
   close = () => balanced.close()
+} else if (values.variant === 'pools') {
+  // The client's own per-endpoint Pools (its origin, connector and timeouts) in plain round-robin,
+  // the caller's handler passed straight through: what the client's undici side costs without
+  // its layer (balancing, leases, the request and attempt objects).
+  const client = createClient({
+    origin: `http://${podsProcess.service}:${pods[0]!.port}`,
+    portName: 'http',
+    dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
+    connections: perPod,
+    pipelining,
+  })
+  await client.pool.ready()
+  const endpoints = [...client.pool.endpoints]
+  // The client's defaults (src/http/client-options.ts).
+  const pools = new EndpointDispatchers({
+    origin: client.origin,
+    servername: podsProcess.service,
+    connections: perPod,
+    pipelining,
+    connectTimeout: 1_000,
+    headersTimeout: headersTimeout ?? 10_000,
+    bodyTimeout: bodyTimeout ?? 10_000,
+    keepAliveTimeout: 4_000,
+    allowH2: false,
+    useH2c: false,
+    tls: undefined,
+  })
+  let next = 0
+  dispatcher = new (class extends Dispatcher {
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      next = (next + 1) % endpoints.length
+      return pools.get(endpoints[next]!).dispatch(options, handler)
+    }
+  })()
+  origin = client.origin
+  close = async () => {
+    await pools.close()
+    await client.close()
+  }
 } else {
-  throw new RangeError(`--variant must be raw, balanced, wrapped or client, got ${values.variant}`)
+  throw new RangeError(`--variant must be raw, balanced, wrapped, pools or client, got ${values.variant}`)
 }
 
 const loop = (ms: number) =>
