@@ -322,7 +322,13 @@ export class BalancedRequest
     text: string | undefined,
   ): void {
     this.#current = attempt
-    this.race?.won(attempt)
+    if (this.race !== null) {
+      // The caller's pause and resume went to the latest attempt: the winner may be another, and
+      // must now be paused exactly when the caller asked (a stale pause would hang the body).
+      this.race.won(attempt)
+      if (this.paused) controller.pause()
+      else controller.resume()
+    }
     this.#committed = true
     this.#answered()
     this.#setAside = null

@@ -167,6 +167,46 @@ describe('hedged requests', () => {
     expect(body).toBe('web-1')
   })
 
+  it("the caller's pause and resume reach the attempt that wins, whichever attempt they were made during", async () => {
+    const pods = await start(2)
+    const first = new HeldPod()
+    const hedge = new HeldPod()
+    pods[0]!.behaviour = first.behaviour
+    pods[1]!.behaviour = hedge.behaviour
+    const { client } = clientFor(pods, { hedge: { delay: 10 } })
+    let controller: Dispatcher.DispatchController | undefined
+    const calls: string[] = []
+    const done = new Promise<void>((resolve, reject) => {
+      client.dispatcher.dispatch({ origin: client.origin, path: '/x', method: 'GET' }, {
+        onRequestStart(c) {
+          controller = c
+          // Paused before the first attempt is sent: that attempt starts paused.
+          c.pause()
+        },
+        onResponseStart(_c, statusCode) {
+          calls.push(`start ${statusCode}`)
+        },
+        onResponseData(_c, chunk) {
+          calls.push(`data ${chunk.toString()}`)
+        },
+        onResponseEnd() {
+          calls.push('end')
+          resolve()
+        },
+        onResponseError(_c, error) {
+          reject(error)
+        },
+      } satisfies Dispatcher.DispatchHandler)
+    })
+    await until('the hedge to be sent', () => hedge.held.length === 1)
+    // Resumed while the hedge is the latest attempt; then the first attempt answers and wins.
+    controller!.resume()
+    first.release()
+    await done
+    expect(calls).toEqual(['start 200', 'data web-0', 'end'])
+    hedge.release()
+  })
+
   it('never hedges a POST (nor a one-shot body)', async () => {
     const pods = await start(2)
     const slow = new HeldPod()
