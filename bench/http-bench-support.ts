@@ -125,6 +125,37 @@ export async function closedLoop(
   return { ok, failed, errors }
 }
 
+/**
+ * Runs `concurrency` loops of `once()` until `total` calls have started; returns completed and
+ * failed counts. A fixed amount of work, for a run whose cost is counted rather than timed (under
+ * valgrind, bench/http-instructions.ts).
+ */
+export async function countedLoop(
+  concurrency: number,
+  total: number,
+  once: () => Promise<void>,
+): Promise<{ ok: number; failed: number; errors: Map<string, number> }> {
+  let started = 0
+  let ok = 0
+  let failed = 0
+  const errors = new Map<string, number>()
+  const worker = async () => {
+    while (started < total) {
+      started++
+      try {
+        await once()
+        ok++
+      } catch (error) {
+        failed++
+        const code = String((error as { code?: string }).code ?? (error as Error).message)
+        errors.set(code, (errors.get(code) ?? 0) + 1)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return { ok, failed, errors }
+}
+
 /** The `q` quantile (0 to 1) of `values` (sorted in place): the nearest-rank value. */
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN

@@ -21,7 +21,7 @@ import { BalancedPool, Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
 import { EndpointDispatchers } from '../src/http/endpoint-dispatchers.js'
 import { createClient } from '../src/index.js'
-import { closedLoop, startPods } from './http-bench-support.js'
+import { closedLoop, countedLoop, startPods } from './http-bench-support.js'
 
 /** Forwards every request to `inner` with the caller's handler wrapped (see --variant wrapped). */
 class PassThroughDispatcher extends Dispatcher {
@@ -101,6 +101,10 @@ const { values } = parseArgs({
   options: {
     variant: { type: 'string', default: 'client' },
     seconds: { type: 'string', default: '5' },
+    // A fixed number of requests instead of --seconds (and as many again for the warm-up): for
+    // runs whose cost is counted, not timed (bench/http-instructions.ts runs this under valgrind).
+    requests: { type: 'string' },
+    'warmup-requests': { type: 'string' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '16' },
     pipelining: { type: 'string', default: '1' },
@@ -224,12 +228,17 @@ if (values.variant === 'raw') {
   throw new RangeError(`--variant must be raw, balanced, wrapped, pools or client, got ${values.variant}`)
 }
 
-const loop = (ms: number) =>
-  closedLoop(connections * pipelining, ms, async () => {
-    const res = await dispatcher.request({ origin, path: '/', method: 'GET' })
-    await res.body.dump()
-    if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
-  })
+const once = async () => {
+  const res = await dispatcher.request({ origin, path: '/', method: 'GET' })
+  await res.body.dump()
+  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
+}
+const counted = values.requests === undefined ? undefined : Number(values.requests)
+const warmupCount = Number(values['warmup-requests'] ?? counted)
+const loop = (ms: number, warmup = false) =>
+  counted === undefined
+    ? closedLoop(connections * pipelining, ms, once)
+    : countedLoop(connections * pipelining, warmup ? warmupCount : counted, once)
 
 // undici's connections arm their timers through this module object (client-h1.js), so wrapping
 // its functions counts every FastTimer made (a new one whenever the next timeout's value differs).
@@ -250,7 +259,7 @@ if (values['count-timers']) {
   }
 }
 
-const warm = await loop(Number(values.warmup) * 1_000)
+const warm = await loop(Number(values.warmup) * 1_000, true)
 timers.fast = 0
 timers.native = 0
 const gc = new GCProfiler()
