@@ -99,30 +99,16 @@ export async function startPods(count: number, options: { ttl?: number } = {}): 
   }
 }
 
+export interface LoopResult {
+  readonly ok: number
+  readonly failed: number
+  readonly errors: Map<string, number>
+}
+
 /** Runs `concurrency` loops of `once()` for `ms`; returns completed and failed counts. */
-export async function closedLoop(
-  concurrency: number,
-  ms: number,
-  once: () => Promise<void>,
-): Promise<{ ok: number; failed: number; errors: Map<string, number> }> {
+export function closedLoop(concurrency: number, ms: number, once: () => Promise<void>): Promise<LoopResult> {
   const end = performance.now() + ms
-  let ok = 0
-  let failed = 0
-  const errors = new Map<string, number>()
-  const worker = async () => {
-    while (performance.now() < end) {
-      try {
-        await once()
-        ok++
-      } catch (error) {
-        failed++
-        const code = String((error as { code?: string }).code ?? (error as Error).message)
-        errors.set(code, (errors.get(code) ?? 0) + 1)
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  return { ok, failed, errors }
+  return loopWhile(concurrency, () => performance.now() < end, once)
 }
 
 /**
@@ -130,18 +116,26 @@ export async function closedLoop(
  * failed counts. A fixed amount of work, for a run whose cost is counted rather than timed (under
  * valgrind, bench/http-instructions.ts).
  */
-export async function countedLoop(
+export function countedLoop(
   concurrency: number,
   total: number,
   once: () => Promise<void>,
-): Promise<{ ok: number; failed: number; errors: Map<string, number> }> {
+): Promise<LoopResult> {
   let started = 0
+  return loopWhile(concurrency, () => started++ < total, once)
+}
+
+/** `concurrency` loops, each calling `once()` again while `more()` says so. */
+async function loopWhile(
+  concurrency: number,
+  more: () => boolean,
+  once: () => Promise<void>,
+): Promise<LoopResult> {
   let ok = 0
   let failed = 0
   const errors = new Map<string, number>()
   const worker = async () => {
-    while (started < total) {
-      started++
+    while (more()) {
       try {
         await once()
         ok++
