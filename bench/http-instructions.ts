@@ -86,19 +86,25 @@ async function counted(variant: string, count: number): Promise<Count> {
   return split(annotated.stdout)
 }
 
-/** The numbers of a line of callgrind_annotate: one per event, in the order of `Events shown`. */
-function countsOf(line: string): number[] {
+/**
+ * A line of callgrind_annotate: its counts, one per event in the order of `Events shown`, and the
+ * text after them (`file:function [object]`, or `PROGRAM TOTALS`). Each count may be followed by
+ * its share in parentheses (`1,234 (12.3%)  56 ( 0.1%)`); `.` is 0.
+ */
+function parseLine(line: string): { counts: number[]; label: string } {
   const counts: number[] = []
-  // `1,234 (12.3%)  56 ( 0.1%)  . ...`: each count may be followed by its share, in parentheses; `.` is 0.
-  for (const field of line.trim().split(/\s+/)) {
+  const fields = line.trim().split(/\s+/)
+  let i = 0
+  for (; i < fields.length; i++) {
+    const field = fields[i]!
     if (/^[\d,]+$/.test(field)) counts.push(Number(field.replaceAll(',', '')))
     else if (field === '.') counts.push(0)
     else if (!/^\(|%\)$/.test(field)) break
   }
-  return counts
+  return { counts, label: fields.slice(i).join(' ') }
 }
 
-/** Sums callgrind_annotate's per-function lines into parts (what is left over goes to `rest`). */
+/** The total, the parts (`rest`: what is not in the others) and, with --cache, the misses. */
 function split(annotated: string): Count {
   const lines = annotated.split('\n')
   const totalsLine = lines.find((l) => l.includes('PROGRAM TOTALS'))
@@ -106,7 +112,7 @@ function split(annotated: string): Count {
   if (totalsLine === undefined || eventsLine === undefined)
     throw new Error('callgrind_annotate printed no total')
   const events = eventsLine.slice('Events shown:'.length).trim().split(/\s+/)
-  const totals = countsOf(totalsLine)
+  const totals = parseLine(totalsLine).counts
   const event = (name: string) => totals[events.indexOf(name)] ?? 0
   const total = event('Ir')
   const misses = values.cache
@@ -118,14 +124,16 @@ function split(annotated: string): Count {
     : null
   const parts: Record<Part, number> = { js: 0, compiler: 0, gc: 0, rest: 0 }
   for (const line of lines) {
-    const match = /^\s*([\d,]+)[\s\d,()%.]*?\s+(\S*:.*)$/.exec(line)
-    if (match === null || line.includes('PROGRAM TOTALS') || /^\s*[\d,]+\s*$/.test(line)) continue
-    parts[partOf(match[2]!)] += Number(match[1]!.replaceAll(',', ''))
+    const { counts, label } = parseLine(line)
+    // Function lines only: `file:function`, the instruction count first.
+    if (counts.length === 0 || !/^\S*:/.test(label)) continue
+    parts[partOf(label)] += counts[0]!
   }
-  parts.rest += total - (parts.js + parts.compiler + parts.gc + parts.rest)
+  parts.rest = total - parts.js - parts.compiler - parts.gc
   return { total, parts, misses }
 }
 
+/** `rest` stands for everything not in the other parts (split() derives it from the total). */
 function partOf(fn: string): Part {
   if (/compiler::|maglev::|turboshaft|baseline::/.test(fn)) return 'compiler'
   if (/Scaveng|Marking|MarkCompact|Sweep|Evacuat|IteratePointers|heap::base|MinorMS|GCTracer/.test(fn))
