@@ -38,6 +38,10 @@ const { values } = parseArgs({
     // Also simulate the caches (callgrind's --cache-sim: L1 and last level, as the host's): misses
     // per request, a deterministic stand-in for the time lost to memory.
     cache: { type: 'boolean' },
+    // Also simulate branch prediction (callgrind's --branch-sim): mispredicted conditional and
+    // indirect branches per request. Polymorphic call sites (one callback called on several
+    // handler classes) cost mispredicted indirect branches that an instruction count does not show.
+    branches: { type: 'boolean' },
   },
 })
 const requests = Number(values.requests)
@@ -50,6 +54,8 @@ interface Count {
   readonly parts: Record<Part, number>
   /** With --cache: instruction-fetch, data and last-level misses. */
   readonly misses: { readonly i1: number; readonly d1: number; readonly ll: number } | null
+  /** With --branches: mispredicted conditional and indirect branches. */
+  readonly mispredicted: { readonly conditional: number; readonly indirect: number } | null
 }
 
 /** One run of the loop under callgrind: its instruction total, split by part. */
@@ -59,6 +65,7 @@ async function counted(variant: string, count: number): Promise<Count> {
     '--tool=callgrind',
     `--callgrind-out-file=${out}`,
     ...(values.cache ? ['--cache-sim=yes'] : []),
+    ...(values.branches ? ['--branch-sim=yes'] : []),
     process.execPath,
     ...process.execArgv,
     loopScript,
@@ -122,6 +129,7 @@ function split(annotated: string): Count {
         ll: event('ILmr') + event('DLmr') + event('DLmw'),
       }
     : null
+  const mispredicted = values.branches ? { conditional: event('Bcm'), indirect: event('Bim') } : null
   const parts: Record<Part, number> = { js: 0, compiler: 0, gc: 0, rest: 0 }
   for (const line of lines) {
     const { counts, label } = parseLine(line)
@@ -130,7 +138,7 @@ function split(annotated: string): Count {
     parts[partOf(label)] += counts[0]!
   }
   parts.rest = total - parts.js - parts.compiler - parts.gc
-  return { total, parts, misses }
+  return { total, parts, misses, mispredicted }
 }
 
 /** `rest` stands for everything not in the other parts (split() derives it from the total). */
@@ -148,6 +156,7 @@ interface Row {
   readonly perRequest: number
   readonly parts: Record<Part, number>
   readonly misses: { readonly i1: number; readonly d1: number; readonly ll: number } | null
+  readonly mispredicted: { readonly conditional: number; readonly indirect: number } | null
 }
 
 const rows: Row[] = []
@@ -167,7 +176,14 @@ for (const variant of values.variants.split(',')) {
           d1: per(small.misses.d1, large.misses.d1),
           ll: per(small.misses.ll, large.misses.ll),
         }
-  rows.push({ variant, perRequest: per(small.total, large.total), parts, misses })
+  const mispredicted =
+    small.mispredicted === null || large.mispredicted === null
+      ? null
+      : {
+          conditional: per(small.mispredicted.conditional, large.mispredicted.conditional),
+          indirect: per(small.mispredicted.indirect, large.mispredicted.indirect),
+        }
+  rows.push({ variant, perRequest: per(small.total, large.total), parts, misses, mispredicted })
 }
 if (values.json) console.log(JSON.stringify(rows))
 else {
@@ -177,13 +193,14 @@ else {
     `instructions per request (callgrind, ${requests} vs ${requests * 3} requests after ${warmup}; 16 connections, 4 pods)`,
   )
   console.log(
-    `  variant      total   ratio        js  compiler        gc      rest${values.cache ? '   I1 miss   D1 miss   LL miss' : ''}`,
+    `  variant      total   ratio        js  compiler        gc      rest${values.cache ? '   I1 miss   D1 miss   LL miss' : ''}${values.branches ? '  cond mis  ind mis' : ''}`,
   )
   for (const row of rows) {
     const p = row.parts
     const m = row.misses
+    const b = row.mispredicted
     console.log(
-      `  ${row.variant.padEnd(9)} ${cell(row.perRequest)}  ${(row.perRequest / base.perRequest).toFixed(3)}  ${[p.js, p.compiler, p.gc, p.rest].map(cell).join('  ')}${m === null ? '' : `  ${[m.i1, m.d1, m.ll].map(cell).join('  ')}`}`,
+      `  ${row.variant.padEnd(9)} ${cell(row.perRequest)}  ${(row.perRequest / base.perRequest).toFixed(3)}  ${[p.js, p.compiler, p.gc, p.rest].map(cell).join('  ')}${m === null ? '' : `  ${[m.i1, m.d1, m.ll].map(cell).join('  ')}`}${b === null ? '' : `  ${[b.conditional, b.indirect].map(cell).join('  ')}`}`,
     )
   }
 }

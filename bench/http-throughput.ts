@@ -22,6 +22,7 @@ import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
 import { closedLoop, median, startPods } from './http-bench-support.js'
+import { cpuSince, cpuSnapshot } from './thread-cpu.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
 
@@ -174,22 +175,33 @@ function variants(connections: number, pipelining: number): Variant[] {
   return list
 }
 
+/** Per request (µs): kernel time, the main thread's time, V8's worker threads' time. */
+interface CpuSplit {
+  readonly systemUs: number
+  readonly mainUs: number
+  readonly workersUs: number
+  /** read and write system calls per request (socket I/O batching). */
+  readonly reads: number
+  readonly writes: number
+}
+
 /** Requests/s over the run, and the client process's CPU time per request (µs): less sensitive to other load on the machine. */
 async function measure(
   v: Variant,
   concurrency: number,
   ms: number,
-): Promise<{ rps: number; cpuUs: number; gcUs: number }> {
+): Promise<{ rps: number; cpuUs: number; gcUs: number; split: CpuSplit }> {
   const gc = new GCProfiler()
   gc.start()
   const started = performance.now()
-  const cpu = process.cpuUsage()
+  const cpu = cpuSnapshot()
   const result = await closedLoop(concurrency, ms, async () => {
     const res = await v.dispatcher.request({ origin: v.origin, path: '/', method: 'GET' })
     await res.body.dump()
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
   })
-  const used = process.cpuUsage(cpu)
+  const spent = cpuSince(cpu)
+  const used = { user: spent.userUs, system: spent.systemUs }
   let gcUs = 0
   for (const event of gc.stop()?.statistics ?? []) gcUs += event.cost
   if (result.failed > 0) console.error(`${v.name}: ${result.failed} failed`, result.errors)
@@ -198,6 +210,13 @@ async function measure(
     cpuUs: (used.user + used.system) / result.ok,
     // Pause time of the GCs that ran during the sample (main thread), per request.
     gcUs: gcUs / result.ok,
+    split: {
+      systemUs: spent.systemUs / result.ok,
+      mainUs: (spent.byThreadUs.MainThread ?? Number.NaN) / result.ok,
+      workersUs: (spent.byThreadUs.V8Worker ?? 0) / result.ok,
+      reads: spent.readCalls / result.ok,
+      writes: spent.writeCalls / result.ok,
+    },
   }
 }
 
@@ -218,6 +237,7 @@ for (const [connections, pipelining] of shapes) {
   const samples = new Map<string, number[]>(list.map((v) => [v.name, []]))
   const cpuSamples = new Map<string, number[]>(list.map((v) => [v.name, []]))
   const gcSamples = new Map<string, number[]>(list.map((v) => [v.name, []]))
+  const splitSamples = new Map<string, CpuSplit[]>(list.map((v) => [v.name, []]))
   for (let rep = 0; rep < reps; rep++) {
     // Rotate the order so that no variant always runs first (or last) in a repetition.
     for (let i = 0; i < list.length; i++) {
@@ -226,6 +246,7 @@ for (const [connections, pipelining] of shapes) {
       samples.get(v.name)!.push(m.rps)
       cpuSamples.get(v.name)!.push(m.cpuUs)
       gcSamples.get(v.name)!.push(m.gcUs)
+      splitSamples.get(v.name)!.push(m.split)
     }
   }
   await Promise.all(list.map((v) => v.close()))
@@ -265,6 +286,33 @@ for (const [connections, pipelining] of shapes) {
     }
     console.log(
       `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${paired(samples, v.name, false).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}      ${paired(cpuSamples, v.name, true).toFixed(3)}  ${gcUs.toFixed(2).padStart(9)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
+    )
+  }
+  // Where each variant's CPU goes (medians of the repetitions, µs per request): the kernel's
+  // share, the main thread (JS, undici, Node's I/O), V8's worker threads (GC helpers, concurrent
+  // compilation), and per request how much more than the raw Pool on each (paired, per repetition).
+  console.log(
+    `  CPU split, µs/req:             ${'system'.padStart(7)} ${'main'.padStart(7)} ${'V8 workers'.padStart(10)}  reads writes   paired extra over raw Pool: system / main / workers`,
+  )
+  const splitOf = (name: string, part: keyof CpuSplit) => splitSamples.get(name)!.map((s) => s[part])
+  const extra = (name: string, part: keyof CpuSplit) => {
+    const raw = splitOf(list[0]!.name, part)
+    return median(splitOf(name, part).map((x, i) => x - raw[i]!))
+  }
+  for (const v of list) {
+    const parts = (['systemUs', 'mainUs', 'workersUs', 'reads', 'writes'] as const).map((part) =>
+      median(splitOf(v.name, part)),
+    )
+    const extras = (['systemUs', 'mainUs', 'workersUs'] as const).map((part) => extra(v.name, part))
+    ;(rows[v.name] as Record<string, unknown>).cpuSplitUsPerRequest = {
+      system: Number(parts[0]!.toFixed(2)),
+      main: Number(parts[1]!.toFixed(2)),
+      v8Workers: Number(parts[2]!.toFixed(2)),
+      readCalls: Number(parts[3]!.toFixed(3)),
+      writeCalls: Number(parts[4]!.toFixed(3)),
+    }
+    console.log(
+      `  ${v.name.padEnd(30)} ${parts[0]!.toFixed(2).padStart(7)} ${parts[1]!.toFixed(2).padStart(7)} ${parts[2]!.toFixed(2).padStart(10)}  ${parts[3]!.toFixed(2).padStart(5)} ${parts[4]!.toFixed(2).padStart(6)}   ${extras.map((x) => (x >= 0 ? '+' : '') + x.toFixed(2)).join(' / ')}`,
     )
   }
   report[title] = rows
