@@ -201,13 +201,12 @@ async function measure(
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
   })
   const spent = cpuSince(cpu)
-  const used = { user: spent.userUs, system: spent.systemUs }
   let gcUs = 0
   for (const event of gc.stop()?.statistics ?? []) gcUs += event.cost
   if (result.failed > 0) console.error(`${v.name}: ${result.failed} failed`, result.errors)
   return {
     rps: result.ok / ((performance.now() - started) / 1_000),
-    cpuUs: (used.user + used.system) / result.ok,
+    cpuUs: (spent.userUs + spent.systemUs) / result.ok,
     // Pause time of the GCs that ran during the sample (main thread), per request.
     gcUs: gcUs / result.ok,
     split: {
