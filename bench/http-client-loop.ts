@@ -12,6 +12,8 @@
 // The pods run in a child process (bench/http-pods.ts), so a profile of this process shows the
 // client side only (--cpu-prof also profiles the pods process: ignore its file, the one with the
 // other pid).
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once as onceEvent } from 'node:events'
 import { Session } from 'node:inspector/promises'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -111,6 +113,8 @@ const { values } = parseArgs({
     listeners: { type: 'boolean' },
     // The client's balancer (default round-robin, as in bench/http-throughput.ts).
     balancer: { type: 'string', default: 'round-robin' },
+    // The client with hedging on (`hedge: true`: delay p99 of its latencies).
+    hedge: { type: 'boolean' },
     // undici's headersTimeout / bodyTimeout for any variant (default: each variant's own default).
     'headers-timeout': { type: 'string' },
     'body-timeout': { type: 'string' },
@@ -125,6 +129,9 @@ const { values } = parseArgs({
     snapshot: { type: 'string' },
     // Count the timers undici's HTTP/1 client arms (its FastTimers, Node's native timers) per request.
     'count-timers': { type: 'boolean' },
+    // Sample this process with `perf record` (cpu-clock, this file) during the measured run only,
+    // not the warm-up: bench/http-profile.ts reads it. Run node with --perf-basic-prof for names.
+    perf: { type: 'string' },
   },
 })
 const connections = Number(values.connections)
@@ -163,6 +170,7 @@ if (values.variant === 'raw') {
     portName: 'http',
     dns: { servers: [podsProcess.dnsServer], search: [], ndots: 1 },
     balancer: values.balancer as 'round-robin',
+    ...(values.hedge ? { hedge: true } : {}),
     connections: perPod,
     pipelining,
     timeouts: {
@@ -277,10 +285,12 @@ if (values.snapshot !== undefined) {
   const file = values.snapshot
   setTimeout(() => writeHeapSnapshot(file), Number(values.seconds) * 500).unref()
 }
+const perf = values.perf === undefined ? null : await startPerf(values.perf)
 const started = performance.now()
 const cpu = process.cpuUsage()
 const result = await loop(Number(values.seconds) * 1_000)
 const used = process.cpuUsage(cpu)
+if (perf !== null) await stopPerf(perf)
 const elapsed = performance.now() - started
 const profile = gc.stop()
 if (session !== null) {
@@ -369,4 +379,24 @@ function printAllocations(head: SamplingNode, requests: number): void {
   for (const [key, bytes] of [...bySelf].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
     console.log(`${(bytes / requests).toFixed(1).padStart(8)}  ${key}`)
   }
+}
+
+/** `perf record` of this process's threads into `file`, from the moment it has attached. */
+async function startPerf(file: string): Promise<ChildProcess> {
+  const args = ['record', '-F', '10000', '-e', 'cpu-clock', '-p', String(process.pid), '-o', file]
+  const child = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  // perf prints nothing when it has attached: give it a moment, and fail if it exited.
+  await new Promise((r) => setTimeout(r, 300))
+  if (child.exitCode !== null) throw new Error(`perf record exited: ${stderr.trim()}`)
+  return child
+}
+
+async function stopPerf(child: ChildProcess): Promise<void> {
+  const exited = onceEvent(child, 'exit')
+  child.kill('SIGINT')
+  await exited
 }

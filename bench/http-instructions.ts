@@ -4,7 +4,7 @@
 // runs; an instruction count is the same to about 1 % run after run.
 //
 //   npx node --import ./scripts/ts-resolve.mjs bench/http-instructions.ts
-//     [--variants balanced,pools,client] [--requests 2000] [--warmup 10000] [--balancer peak-ewma]
+//     [--variants balanced,pools,client] [--requests 2000] [--warmup 10000] [--balancer peak-ewma] [--hedge]
 //
 // Each variant runs twice under callgrind, after the same warm-up: once with --requests and once
 // with three times as many. The difference of the two totals over the difference of the request
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     // indirect branches per request. Polymorphic call sites (one callback called on several
     // handler classes) cost mispredicted indirect branches that an instruction count does not show.
     branches: { type: 'boolean' },
+    // The client with hedging on (http-client-loop.ts --hedge).
+    hedge: { type: 'boolean' },
   },
 })
 const requests = Number(values.requests)
@@ -77,6 +79,7 @@ async function counted(variant: string, count: number): Promise<Count> {
     String(warmup),
     '--balancer',
     values.balancer,
+    ...(values.hedge ? ['--hedge'] : []),
   ]
   const { stdout } = await run('valgrind', args, { maxBuffer: 1 << 26 })
   const result = JSON.parse(stdout.split('\n').find((line) => line.startsWith('{')) ?? '{}') as {

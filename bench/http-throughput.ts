@@ -140,7 +140,15 @@ function variants(connections: number, pipelining: number): Variant[] {
   // Round-robin sends a request to the next pod even when all its connections are busy (it waits
   // in that pod's Pool while another pod's connection idles); least-request picks by in-flight count.
   const leastRequest = createClient({ ...clientOptions, balancer: 'least-request' })
+  // Hedging (on by default) arms a timer per request at the measured p99: its cost alone.
+  const noHedge = createClient({ ...defaultOptions, hedge: false })
   list.push(
+    {
+      name: 'defaults, hedge off',
+      dispatcher: noHedge.dispatcher,
+      origin: noHedge.origin,
+      close: () => noHedge.close(),
+    },
     {
       name: 'Pool, 1 pod, timeouts 10s/30s',
       dispatcher: rawTimeouts,

@@ -11,6 +11,7 @@ import { BalancedRequest } from './balanced-request.js'
 import type { ResolvedHttpOptions, RouteOptions } from './client-options.js'
 import { EndpointDispatchers } from './endpoint-dispatchers.js'
 import { HedgePolicy } from './hedge-policy.js'
+import { HedgeTimers } from './hedge-timers.js'
 import { HttpCounters } from './http-counters.js'
 import { InFlightRequests } from './in-flight-requests.js'
 import type { LeasePool } from './lease-pool.js'
@@ -108,6 +109,7 @@ export class BalancedDispatcher extends Dispatcher {
   /** Stops recording metrics (set when a MeterProvider was given or registered globally). */
   readonly #stopMetrics: (() => void) | undefined
   #destroying: Promise<void> | null = null
+  readonly #hedgeTimers: HedgeTimers | null
 
   /** @internal Use `createClient` or `HeadlessAgent`. */
   constructor(options: BalancedDispatcherOptions) {
@@ -125,6 +127,7 @@ export class BalancedDispatcher extends Dispatcher {
     const budget =
       options.http.budget === false ? null : new RetryBudget(options.http.budget, () => clock.now())
     const hedge = options.http.hedge === false ? null : new HedgePolicy(options.http.hedge, clock.now())
+    this.#hedgeTimers = hedge === null ? null : new HedgeTimers()
     this.#connections = new EndpointDispatchers({
       origin: options.origin,
       servername: this.servername ?? options.hostname,
@@ -145,6 +148,7 @@ export class BalancedDispatcher extends Dispatcher {
       policy: new RetryPolicy(options.http),
       budget,
       hedge,
+      hedgeTimers: this.#hedgeTimers,
       clock,
       systemTime: clock === systemClock,
       counters: this.#counters,
@@ -317,6 +321,11 @@ export class BalancedDispatcher extends Dispatcher {
     return this.#requests.lingering
   }
 
+  /** @internal Where requests wait for their hedge (one timer for all); null without hedging. */
+  get hedgeTimers(): { readonly size: number; readonly armed: boolean } | null {
+    return this.#hedgeTimers
+  }
+
   /** No request unfinished (none waiting, in flight or streaming a body). */
   get idle(): boolean {
     return this.#requests.idle
@@ -433,6 +442,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.#stopWatchingRotation()
     this.#stopMetrics?.()
     await closeEndpoints()
+    // After the endpoints: a request still in flight while close() waits may yet be hedged.
+    this.#hedgeTimers?.close()
     await this.#closePool?.()
   }
 }

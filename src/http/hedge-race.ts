@@ -1,6 +1,7 @@
 import type { Lease, PickOptions } from '../lease.js'
 import type { AttemptHandler } from './attempt-handler.js'
 import { HedgeLostError } from './hedge-policy.js'
+import type { HedgeWaiter } from './hedge-timers.js'
 import type { RequestContext } from './request-context.js'
 
 /** The request a race belongs to (BalancedRequest), as the race sees it. */
@@ -25,17 +26,21 @@ export interface RaceOwner {
  * a request that may be hedged (idempotent, replayable body, no upgrade), so that the others
  * carry none of its fields.
  *
- * Its timer is Node's, not the context's Clock: a timer that takes its argument (no closure per
- * request), and the setImmediate step below, which a Clock does not have.
+ * It waits for its hedge in the dispatcher's HedgeTimers (one Node timer for every request, not
+ * the context's Clock: the setImmediate step below is Node's, which a Clock does not have).
  */
-export class HedgeRace {
+export class HedgeRace implements HedgeWaiter {
   readonly #owner: RaceOwner
   readonly #ctx: RequestContext
   /** Every attempt of the race once a hedge went out (the first included); null until then. */
   #racing: AttemptHandler[] | null = null
-  /** The hedge's timer, then (once it fired) the immediate that sends the hedge after the poll phase. */
-  #timer: NodeJS.Timeout | NodeJS.Immediate | null = null
-  #timerFired = false
+  /** Once the hedge is due: the immediate that sends it after the poll phase. */
+  #immediate: NodeJS.Immediate | null = null
+  /** @internal HedgeWaiter: its place in the dispatcher's HedgeTimers. */
+  dueAt = 0
+  waitPrev: HedgeWaiter | null = null
+  waitNext: HedgeWaiter | null = null
+  waiting = false
   /** What the pending hedge timer waits, ms (for the `hedge` event). */
   #delay = 0
 
@@ -66,9 +71,7 @@ export class HedgeRace {
     const delay = policy.delay(now)
     if (delay < 0) return
     this.#delay = delay
-    this.#timerFired = false
-    // Unref'd: the attempt in flight keeps the process alive; the timer alone must not.
-    this.#timer = setTimeout(hedgeDue, delay, this).unref()
+    this.#ctx.hedgeTimers?.add(this, delay, this.#ctx.systemTime ? now : performance.now())
   }
 
   /**
@@ -79,13 +82,12 @@ export class HedgeRace {
    * this, 7 % with it.
    */
   due(): void {
-    this.#timerFired = true
-    this.#timer = setImmediate(hedgeChecked, this).unref()
+    this.#immediate = setImmediate(hedgeChecked, this).unref()
   }
 
   /** @internal The poll phase after the hedge timer is over, and no answer came. */
   checked(): void {
-    this.#timer = null
+    this.#immediate = null
     this.#hedge()
   }
 
@@ -94,7 +96,7 @@ export class HedgeRace {
    * rest of its delay (gRPC does the same after a non-fatal status).
    */
   hedgeNow(): void {
-    if (this.#timer === null) return
+    if (!this.waiting && this.#immediate === null) return
     this.clearTimer()
     this.#hedge()
   }
@@ -145,11 +147,11 @@ export class HedgeRace {
   }
 
   clearTimer(): void {
-    const timer = this.#timer
-    if (timer === null) return
-    if (this.#timerFired) clearImmediate(timer as NodeJS.Immediate)
-    else clearTimeout(timer as NodeJS.Timeout)
-    this.#timer = null
+    if (this.waiting) this.#ctx.hedgeTimers?.remove(this)
+    const immediate = this.#immediate
+    if (immediate === null) return
+    clearImmediate(immediate)
+    this.#immediate = null
   }
 
   /**
@@ -195,11 +197,7 @@ export class HedgeRace {
   }
 }
 
-/** A hedge timer's callback: a function of its argument, so arming a timer makes no closure. */
-function hedgeDue(race: HedgeRace): void {
-  race.due()
-}
-
+/** The immediate's callback: a function of its argument, so it makes no closure. */
 function hedgeChecked(race: HedgeRace): void {
   race.checked()
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../internal/clock.js'
 import type { PickOptions } from '../lease.js'
 import type { RouteOptions } from './client-options.js'
 import type { HedgePolicy } from './hedge-policy.js'
+import type { HedgeTimers } from './hedge-timers.js'
 import type { HttpCounters } from './http-counters.js'
 import type { LeasePool } from './lease-pool.js'
 import type { RequestEvents } from './request-events.js'
@@ -62,6 +63,8 @@ export interface RequestContext {
   readonly budget: RetryBudget | null
   /** When requests are hedged; null when they are not. */
   readonly hedge: HedgePolicy | null
+  /** Where requests wait for their hedge (one timer for all); null when they are not hedged. */
+  readonly hedgeTimers: HedgeTimers | null
   readonly clock: Clock
   /**
    * `clock` is the system clock: the request path then calls performance.now() itself. A double
