@@ -211,8 +211,12 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Controller, _context: unknown): void {
     this.controller = controller
     if (this.detached) {
-      controller.abort(this.request.reason ?? new Error('attempt abandoned'))
-      return
+      // Abandoned while queued (a lost hedge, a caller's abort): refuse it by throwing, which
+      // undici turns into this request's error before writing anything. controller.abort() here
+      // would destroy the connection while undici goes on writing, and on a pipelined HTTP/1.1
+      // connection (undici 8.13) the next responses then reach the wrong requests: a request got
+      // two or three response heads and its caller's body never ended (../shared/UNDICI-NOTES.md).
+      throw this.detachReason ?? this.request.reason ?? new Error('attempt abandoned')
     }
     this.started = true
     if (this.request.paused) controller.pause()

@@ -167,6 +167,35 @@ describe('hedged requests', () => {
     expect(body).toBe('web-1')
   })
 
+  it('on pipelined connections, a hedge abandoned while queued is never written: every caller gets one response, and its end', async () => {
+    // Hedges sent at once (delay 0) over two pipelined connections per pod: the loser of each race
+    // is often still queued behind other requests when it is abandoned. It used to be aborted from
+    // onRequestStart, which on undici 8.13 desynchronised the pipeline: later responses went to the
+    // wrong requests (two or three response heads for one), and some callers' bodies never ended.
+    const pods = await start(2)
+    const { client } = clientFor(pods, { hedge: { delay: 0 }, connections: 2, pipelining: 10 })
+    const starts: number[] = []
+    const one = (i: number) =>
+      new Promise<void>((resolve, reject) => {
+        starts[i] = 0
+        client.dispatcher.dispatch({ origin: client.origin, path: `/r${i}`, method: 'GET' }, {
+          onRequestStart() {},
+          onResponseStart() {
+            starts[i]!++
+          },
+          onResponseData() {},
+          onResponseEnd: () => resolve(),
+          onResponseError: (_c, error) => reject(error),
+        } satisfies Dispatcher.DispatchHandler)
+      })
+    let ended = 0
+    const all = Promise.all(Array.from({ length: 400 }, (_, i) => one(i).then(() => ended++)))
+    await until('every request to end', () => ended === 400, 10_000)
+    await all
+    expect(starts.filter((n) => n !== 1)).toEqual([])
+    expect(client.stats().hedges).toBeGreaterThan(0)
+  })
+
   it("the caller's pause and resume reach the attempt that wins, whichever attempt they were made during", async () => {
     const pods = await start(2)
     const first = new HeldPod()
