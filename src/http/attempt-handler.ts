@@ -215,7 +215,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       // undici turns into this request's error before writing anything. controller.abort() here
       // would destroy the connection while undici goes on writing, and on a pipelined HTTP/1.1
       // connection (undici 8.13) the next responses then reach the wrong requests: a request got
-      // two or three response heads and its caller's body never ended (../shared/UNDICI-NOTES.md).
+      // two or three response heads and its caller's body never ended (CHANGELOG.md, Fixed).
       throw this.detachReason ?? this.request.reason ?? new Error('attempt abandoned')
     }
     this.started = true

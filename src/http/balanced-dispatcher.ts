@@ -441,9 +441,12 @@ export class BalancedDispatcher extends Dispatcher {
     this.pool.off('change', this.#onChange)
     this.#stopWatchingRotation()
     this.#stopMetrics?.()
-    await closeEndpoints()
-    // After the endpoints: a request still in flight while close() waits may yet be hedged.
-    this.#hedgeTimers?.close()
+    try {
+      await closeEndpoints()
+    } finally {
+      // After the endpoints: a request still in flight while close() waits may yet be hedged.
+      this.#hedgeTimers?.close()
+    }
     await this.#closePool?.()
   }
 }

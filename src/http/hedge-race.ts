@@ -40,6 +40,7 @@ export class HedgeRace implements HedgeWaiter {
   dueAt = 0
   waitPrev: HedgeWaiter | null = null
   waitNext: HedgeWaiter | null = null
+  waitQueue: object | null = null
   waiting = false
   /** What the pending hedge timer waits, ms (for the `hedge` event). */
   #delay = 0

@@ -4,29 +4,38 @@ export interface HedgeWaiter {
   dueAt: number
   waitPrev: HedgeWaiter | null
   waitNext: HedgeWaiter | null
+  /** The queue it waits in (its delay's); null when it does not wait. */
+  waitQueue: object | null
   /** Queued (not due yet, not cancelled). */
   waiting: boolean
   /** The hedge is due: no answer came in time. */
   due(): void
 }
 
+/** The waiters of one delay, oldest first: each joins at the tail, so they are in due order. */
+interface DelayQueue {
+  head: HedgeWaiter | null
+  tail: HedgeWaiter | null
+}
+
 /**
  * The hedge timers of one dispatcher: one Node timer for every request waiting for its hedge,
- * instead of a setTimeout and a clearTimeout per request. Requests wait in a queue sorted by
- * when their hedge is due; hedges are due a fixed or slowly changing delay after each request
- * starts, so a new one almost always goes at the tail, and most leave it (answered in time) long
- * before they are due. The timer is armed for the head and, when it fires, hands every race that
- * is due to its hedge and re-arms for the next: at most one timer callback per millisecond, where
- * the per-request timers cost a timer's allocation, list insert and removal on every request
+ * instead of a setTimeout and a clearTimeout per request. Requests wait in one FIFO queue per
+ * delay, as Node's own timer lists do (a percentile delay changes every few dozen answers, so a
+ * few delays are in use at a time): joining one is O(1) and keeps it in due order, whatever the
+ * delays of the others. Most requests leave their queue (answered in time) long before they are
+ * due. The timer is armed for the earliest head and, when it fires, hands every race that is due
+ * to its hedge and re-arms for the next: at most one timer callback per millisecond, where the
+ * per-request timers cost a timer's allocation, list insert and removal on every request
  * (docs/performance.md, "Hedge timers").
  *
  * The timer is left armed when the head leaves early (it then fires, finds nothing due, and
- * re-arms or stops): cheaper than re-arming on every answer. Unref'd: an attempt in flight keeps
- * the process alive, the timer alone must not. close() clears it.
+ * re-arms or stops): cheaper than re-arming on every answer. A hedge is never sent before it is
+ * due on performance.now(). Unref'd: an attempt in flight keeps the process alive, the timer
+ * alone must not. close() clears it.
  */
 export class HedgeTimers {
-  #head: HedgeWaiter | null = null
-  #tail: HedgeWaiter | null = null
+  readonly #queues = new Map<number, DelayQueue>()
   #timer: NodeJS.Timeout | null = null
   /** When the armed timer fires, ms (performance.now() base); Infinity when none is armed. */
   #timerAt = Number.POSITIVE_INFINITY
@@ -35,7 +44,7 @@ export class HedgeTimers {
   /** Races waiting for their hedge. */
   get size(): number {
     let n = 0
-    for (let w = this.#head; w !== null; w = w.waitNext) n++
+    for (const queue of this.#queues.values()) for (let w = queue.head; w !== null; w = w.waitNext) n++
     return n
   }
 
@@ -47,31 +56,34 @@ export class HedgeTimers {
   /** `waiter`'s hedge is due `delay` ms after `now` (performance.now()). */
   add(waiter: HedgeWaiter, delay: number, now: number): void {
     if (this.#closed) return
+    if (waiter.waiting) this.remove(waiter)
+    let queue = this.#queues.get(delay)
+    if (queue === undefined) {
+      queue = { head: null, tail: null }
+      this.#queues.set(delay, queue)
+    }
     const dueAt = now + delay
     waiter.dueAt = dueAt
     waiter.waiting = true
-    // Sorted by dueAt, searched from the tail: a delay that is the same for every request (or
-    // shrinks only now and then) puts each new waiter last.
-    let before = this.#tail
-    while (before !== null && before.dueAt > dueAt) before = before.waitPrev
-    const after = before === null ? this.#head : before.waitNext
-    waiter.waitPrev = before
-    waiter.waitNext = after
-    if (before === null) this.#head = waiter
-    else before.waitNext = waiter
-    if (after === null) this.#tail = waiter
-    else after.waitPrev = waiter
+    waiter.waitQueue = queue
+    waiter.waitPrev = queue.tail
+    waiter.waitNext = null
+    if (queue.tail === null) queue.head = waiter
+    else queue.tail.waitNext = waiter
+    queue.tail = waiter
     if (dueAt < this.#timerAt) this.#arm(dueAt, now)
   }
 
   /** `waiter` no longer waits (answered, failed, aborted, or hedged). */
   remove(waiter: HedgeWaiter): void {
     if (!waiter.waiting) return
+    const queue = waiter.waitQueue as DelayQueue
     waiter.waiting = false
+    waiter.waitQueue = null
     const { waitPrev, waitNext } = waiter
-    if (waitPrev === null) this.#head = waitNext
+    if (waitPrev === null) queue.head = waitNext
     else waitPrev.waitNext = waitNext
-    if (waitNext === null) this.#tail = waitPrev
+    if (waitNext === null) queue.tail = waitPrev
     else waitNext.waitPrev = waitPrev
     waiter.waitPrev = null
     waiter.waitNext = null
@@ -80,7 +92,8 @@ export class HedgeTimers {
   /** The dispatcher closed: nothing is hedged any more, and no timer is left. */
   close(): void {
     this.#closed = true
-    while (this.#head !== null) this.remove(this.#head)
+    for (const queue of this.#queues.values()) while (queue.head !== null) this.remove(queue.head)
+    this.#queues.clear()
     this.#clear()
   }
 
@@ -89,12 +102,17 @@ export class HedgeTimers {
     this.#timer = null
     this.#timerAt = Number.POSITIVE_INFINITY
     const now = performance.now()
-    for (let w = this.#head; w !== null && w.dueAt <= now; w = this.#head) {
-      this.remove(w)
-      w.due()
+    let next = Number.POSITIVE_INFINITY
+    for (const [delay, queue] of this.#queues) {
+      for (let w = queue.head; w !== null && w.dueAt <= now; w = queue.head) {
+        this.remove(w)
+        w.due()
+      }
+      // A delay no longer in use leaves the map (its queue is made again if it comes back).
+      if (queue.head === null) this.#queues.delete(delay)
+      else if (queue.head.dueAt < next) next = queue.head.dueAt
     }
-    const next = this.#head
-    if (next !== null && !this.#closed) this.#arm(next.dueAt, now)
+    if (next !== Number.POSITIVE_INFINITY && !this.#closed) this.#arm(next, now)
   }
 
   #arm(at: number, now: number): void {

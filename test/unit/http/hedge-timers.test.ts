@@ -7,6 +7,7 @@ function waiter(name: string, log: string[]): HedgeWaiter {
     dueAt: 0,
     waitPrev: null,
     waitNext: null,
+    waitQueue: null,
     waiting: false,
     due: () => log.push(`${name}@${performance.now()}`),
   }
@@ -40,6 +41,7 @@ describe('HedgeTimers', () => {
   it('a waiter that leaves before its time is never due; the timer fires once and stops', () => {
     const log: string[] = []
     const timers = new HedgeTimers()
+    const fired = vi.spyOn(timers, 'fire')
     const a = waiter('a', log)
     timers.add(a, 5, performance.now())
     timers.remove(a)
@@ -47,6 +49,7 @@ describe('HedgeTimers', () => {
     expect(timers.size).toBe(0)
     vi.advanceTimersByTime(100)
     expect(log).toEqual([])
+    expect(fired).toHaveBeenCalledTimes(1)
     expect(timers.armed).toBe(false)
   })
 
@@ -75,11 +78,41 @@ describe('HedgeTimers', () => {
     expect(log).toEqual(['b@20'])
   })
 
+  it('waiters leave from the middle and the tail and come back, and one added twice waits once', () => {
+    const log: string[] = []
+    const timers = new HedgeTimers()
+    const [a, b, c] = [waiter('a', log), waiter('b', log), waiter('c', log)]
+    for (const w of [a, b, c]) timers.add(w, 10, performance.now())
+    timers.remove(b)
+    timers.remove(c)
+    timers.add(c, 10, performance.now())
+    timers.add(b, 10, performance.now())
+    timers.add(b, 10, performance.now())
+    expect(timers.size).toBe(3)
+    vi.advanceTimersByTime(10)
+    expect(log).toEqual(['a@10', 'c@10', 'b@10'])
+    expect([a, b, c].every((w) => !w.waiting && w.waitPrev === null && w.waitNext === null)).toBe(true)
+  })
+
+  it('a delay that drops sharply: the new, shorter waiters are due first, without walking the others', () => {
+    const log: string[] = []
+    const timers = new HedgeTimers()
+    for (let i = 0; i < 1000; i++) timers.add(waiter(`slow${i}`, log), 1000, performance.now())
+    timers.add(waiter('fast0', log), 10, performance.now())
+    timers.add(waiter('fast1', log), 10, performance.now())
+    vi.advanceTimersByTime(10)
+    expect(log).toEqual(['fast0@10', 'fast1@10'])
+    vi.advanceTimersByTime(990)
+    expect(log.length).toBe(1002)
+  })
+
   it('close() clears the timer and every waiter, and takes none after', () => {
     const log: string[] = []
     const timers = new HedgeTimers()
-    timers.add(waiter('a', log), 5, performance.now())
+    const a = waiter('a', log)
+    timers.add(a, 5, performance.now())
     timers.close()
+    expect(a.waiting).toBe(false)
     expect(timers.armed).toBe(false)
     expect(timers.size).toBe(0)
     timers.add(waiter('b', log), 5, performance.now())
