@@ -118,6 +118,30 @@ describe('hedged requests in the lab', () => {
     expect(slowShare).toBeLessThan(0.05)
   })
 
+  it('pipelined connections: hedged GETs under load each get their own response, whole, and nothing is left pending', async () => {
+    // Hedges sent at once (delay 0) over pipelined connections: a loser is often still queued
+    // behind other requests when its race ends. Aborting it there once put undici's pipeline out
+    // of step, and responses reached the wrong requests (CHANGELOG.md, Fixed).
+    const svc = await lab.addService({ name: 'piped', kind: 'headless', replicas: 4 })
+    const client = labClient(lab, svc, { hedge: { delay: 0 }, connections: 2, pipelining: 10 })
+    clients.push(client)
+    await client.pool.ready()
+    const wrong: string[] = []
+    let ended = 0
+    const one = async (i: number) => {
+      const res = await client.request(`/item?i=${i}`)
+      const body = (await res.body.json()) as { url: string; pod: string }
+      if (body.url !== `/item?i=${i}` || body.pod !== res.headers['x-pod']) wrong.push(`${i}: ${body.url}`)
+      ended++
+    }
+    const all = Promise.all(Array.from({ length: 600 }, (_, i) => one(i)))
+    await until('every GET to end', () => ended === 600, 30_000)
+    await all
+    expect(wrong).toEqual([])
+    expect(client.stats()).toMatchObject({ requests: 600, failures: 0 })
+    expect(client.stats().hedges).toBeGreaterThan(0)
+  })
+
   it('never hedges a POST: the one sent to the slow pod waits for it, and every POST reaches exactly one pod', async () => {
     const svc = await lab.addService({ name: 'posted', kind: 'headless', replicas: 3 })
     const client = labClient(lab, svc, { balancer: 'round-robin', hedge: { delay: 0 } })
