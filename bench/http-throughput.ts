@@ -235,7 +235,8 @@ const shapes = (
   ] as const
 ).filter(([c, p]) => values.shape === undefined || values.shape === `${c}x${p}`)
 for (const [connections, pipelining] of shapes) {
-  const list = variants(connections, pipelining).filter(
+  const made = variants(connections, pipelining)
+  const list = made.filter(
     (v, i) => i === 0 || values.only === undefined || values.only.split(',').some((o) => v.name.includes(o)),
   )
   const concurrency = connections * pipelining
@@ -256,7 +257,8 @@ for (const [connections, pipelining] of shapes) {
       splitSamples.get(v.name)!.push(m.split)
     }
   }
-  await Promise.all(list.map((v) => v.close()))
+  // All that were made, measured or not (--only): each holds a pool and its DNS refresh timer.
+  await Promise.all(made.map((v) => v.close()))
   const rawMedian = median(samples.get(list[0]!.name)!)
   const rawCpu = median(cpuSamples.get(list[0]!.name)!)
   const rawBest = Math.max(...samples.get(list[0]!.name)!)
