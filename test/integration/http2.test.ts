@@ -151,4 +151,41 @@ describe('h2c: cleartext HTTP/2 by prior knowledge (h2c: true)', () => {
       expect(s?.authorities).toEqual(new Set([`${svc.fqdn}:${svc.port}`]))
     }
   })
+  it('hedged GETs over sessions with few streams: a loser abandoned while queued is refused before it is written, and every caller gets one response', async () => {
+    // Two streams per session: hedges sent at once (delay 0) queue behind others, and a loser is
+    // then refused from onRequestStart (the HTTP/2 side of the pipelining fix, CHANGELOG.md).
+    const svc = await lab.addService({ name: 'h2c-hedged', kind: 'headless', replicas: 3, servePods: false })
+    const pods = await startH2Pods(svc, undefined, { cleartext: true, maxConcurrentStreams: 2 })
+    const client = createClient({
+      origin: `http://${svc.fqdn}:${svc.port}`,
+      portName: 'http',
+      dns: { servers: [lab.dnsServer], search: [], ndots: 1 },
+      h2c: true,
+      hedge: { delay: 0 },
+      retry: { budget: false },
+    })
+    cleanups.push(
+      () => client.close(),
+      () => pods.close(),
+    )
+    await client.pool.ready()
+    let heads = 0
+    let ended = 0
+    const one = async () => {
+      const res = await client.request('/item')
+      heads++
+      const body = (await res.body.json()) as { pod: string }
+      expect(body.pod).toBe(res.headers['x-pod'])
+      ended++
+    }
+    const all = Promise.all(Array.from({ length: 400 }, one))
+    await until('every GET to end', () => ended === 400, 30_000)
+    await all
+    expect(heads).toBe(400)
+    expect(client.stats()).toMatchObject({ requests: 400, failures: 0 })
+    expect(client.stats().hedges).toBeGreaterThan(0)
+    // Some losers never became streams: the pods saw fewer streams than attempts were made.
+    const streams = [...pods.stats.values()].reduce((n, s) => n + s.streams, 0)
+    expect(streams).toBeLessThan(client.stats().attempts)
+  })
 })
