@@ -5,6 +5,7 @@
 //
 //   npx node --import ./scripts/ts-resolve.mjs bench/http-profile.ts
 //     [--variants balanced,client] [--seconds 5] [--top 40] [--balancer peak-ewma] [--hedge]
+//     [--connections 16] [--pipelining 1]
 //
 // cpu-clock is a software event: it works on a VM without hardware counters (this one), where
 // `perf stat -e instructions` is "not supported". JavaScript functions are named through V8's
@@ -30,6 +31,9 @@ const { values } = parseArgs({
     top: { type: 'string', default: '40' },
     balancer: { type: 'string', default: 'peak-ewma' },
     hedge: { type: 'boolean' },
+    // The shape, as in http-client-loop.ts (16 connections without pipelining by default).
+    connections: { type: 'string', default: '16' },
+    pipelining: { type: 'string', default: '1' },
   },
 })
 const SAMPLE_US = 100 // 10 kHz
@@ -58,6 +62,10 @@ async function profile(variant: string, dir: string): Promise<Profile> {
     '--balancer',
     values.balancer,
     ...(values.hedge ? ['--hedge'] : []),
+    '--connections',
+    values.connections,
+    '--pipelining',
+    values.pipelining,
     '--perf',
     file,
   ]
