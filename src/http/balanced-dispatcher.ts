@@ -120,7 +120,9 @@ export class BalancedDispatcher extends Dispatcher {
     this.hostname = options.hostname
     this.servername =
       options.protocol === 'https:' ? (options.http.tls?.servername ?? options.hostname) : undefined
-    this.#origin = new URL(options.origin).origin
+    // The caller's string if it is the origin already: requests' origins then match by identity.
+    const origin = new URL(options.origin).origin
+    this.#origin = origin === options.origin ? options.origin : origin
     this.#closePool = options.closePool
     const clock = options.clock ?? systemClock
     // The budget reads the requests' clock, so that a request's one reading serves both.
@@ -441,12 +443,8 @@ export class BalancedDispatcher extends Dispatcher {
     this.pool.off('change', this.#onChange)
     this.#stopWatchingRotation()
     this.#stopMetrics?.()
-    try {
-      await closeEndpoints()
-    } finally {
-      // After the endpoints: a request still in flight while close() waits may yet be hedged.
-      this.#hedgeTimers?.close()
-    }
+    // Hedge timers after the endpoints: a request in flight while close() waits may yet be hedged.
+    await closeEndpoints().finally(() => this.#hedgeTimers?.close())
     await this.#closePool?.()
   }
 }
