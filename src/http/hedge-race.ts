@@ -41,13 +41,17 @@ export class HedgeRace implements HedgeWaiter {
   waitPrev: HedgeWaiter | null = null
   waitNext: HedgeWaiter | null = null
   waitQueue: object | null = null
-  waiting = false
   /** What the pending hedge timer waits, ms (for the `hedge` event). */
   #delay = 0
 
   constructor(owner: RaceOwner, ctx: RequestContext) {
     this.#owner = owner
     this.#ctx = ctx
+  }
+
+  /** @internal HedgeWaiter: waiting in the dispatcher's HedgeTimers. */
+  get waiting(): boolean {
+    return this.waitQueue !== null
   }
 
   /** A hedge went out: the request's attempts race (informational responses are not forwarded). */

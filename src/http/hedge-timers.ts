@@ -6,8 +6,8 @@ export interface HedgeWaiter {
   waitNext: HedgeWaiter | null
   /** The queue it waits in (its delay's); null when it does not wait. */
   waitQueue: object | null
-  /** Queued (not due yet, not cancelled). */
-  waiting: boolean
+  /** Queued (not due yet, not cancelled): `waitQueue !== null`. */
+  readonly waiting: boolean
   /** The hedge is due: no answer came in time. */
   due(): void
 }
@@ -56,7 +56,7 @@ export class HedgeTimers {
   /** `waiter`'s hedge is due `delay` ms after `now` (performance.now()). */
   add(waiter: HedgeWaiter, delay: number, now: number): void {
     if (this.#closed) return
-    if (waiter.waiting) this.remove(waiter)
+    if (waiter.waitQueue !== null) this.remove(waiter)
     let queue = this.#queues.get(delay)
     if (queue === undefined) {
       queue = { head: null, tail: null }
@@ -64,7 +64,6 @@ export class HedgeTimers {
     }
     const dueAt = now + delay
     waiter.dueAt = dueAt
-    waiter.waiting = true
     waiter.waitQueue = queue
     waiter.waitPrev = queue.tail
     waiter.waitNext = null
@@ -76,9 +75,8 @@ export class HedgeTimers {
 
   /** `waiter` no longer waits (answered, failed, aborted, or hedged). */
   remove(waiter: HedgeWaiter): void {
-    if (!waiter.waiting) return
+    if (waiter.waitQueue === null) return
     const queue = waiter.waitQueue as DelayQueue
-    waiter.waiting = false
     waiter.waitQueue = null
     const { waitPrev, waitNext } = waiter
     if (waitPrev === null) queue.head = waitNext

@@ -8,7 +8,9 @@ function waiter(name: string, log: string[]): HedgeWaiter {
     waitPrev: null,
     waitNext: null,
     waitQueue: null,
-    waiting: false,
+    get waiting() {
+      return this.waitQueue !== null
+    },
     due: () => log.push(`${name}@${performance.now()}`),
   }
 }
