@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import type { Endpoint } from '../endpoint.js'
 import { ClosedError, DeadlineExceededError } from '../errors.js'

@@ -1,5 +1,6 @@
 import http from 'node:http'
 import https from 'node:https'
+import { performance } from 'node:perf_hooks'
 import type { Endpoint, EndpointChange } from '../endpoint.js'
 import { ClosedError } from '../errors.js'
 import { schemePort } from '../internal/default-port.js'

@@ -1,5 +1,6 @@
 import { errorMonitor } from 'node:events'
 import type { ClientRequest, IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { Endpoint } from '../endpoint.js'
 import type { FailureKind, Lease } from '../lease.js'
 import { classifyFailure } from './classify-failure.js'

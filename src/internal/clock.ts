@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks'
+
 /**
  * Time as the library sees it: injectable so unit tests drive every timer (DNS refresh, health
  * checks, ejection, slow start, retries) with a fake clock. Timers made by the system clock are

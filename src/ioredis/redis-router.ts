@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import type { Command, RedisOptions } from 'ioredis'
 import { Redis } from 'ioredis'

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { ConnectionOptions } from 'node:tls'
 import { debuglog } from 'node:util'
 import pg from 'pg'

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
 import type { Balancer, Exclusions } from '../balancing/balancer.js'
 import { PickContext } from '../balancing/balancer.js'
