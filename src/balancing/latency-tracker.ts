@@ -28,14 +28,19 @@ export class LatencyTracker {
     const context = this.context
     const now = context.now
     const decay = context.ewmaDecay
+    if (now - context.ewmaEpoch > 600 * decay) this.rebase()
+    // One exp per observation: the weight of the old average, e^((stamp - now) / decay), is the
+    // ratio of the two observations' scales (each e^((t - epoch) / decay)), and this one's scale
+    // is also what the epoch-scaled twin is multiplied by.
+    const scale = Math.exp((now - context.ewmaEpoch) / decay)
     if (state.ewmaStamp === 0 || latency > state.ewma) state.ewma = latency
     else {
-      const w = Math.exp((state.ewmaStamp - now) / decay)
+      const w = state.ewmaStampScale / scale
       state.ewma = state.ewma * w + latency * (1 - w)
     }
     state.ewmaStamp = now
-    if (now - context.ewmaEpoch > 600 * decay) this.rebase()
-    else state.ewmaScaled = state.ewma * Math.exp((now - context.ewmaEpoch) / decay)
+    state.ewmaStampScale = scale
+    state.ewmaScaled = state.ewma * scale
   }
 
   /**
@@ -72,7 +77,10 @@ export class LatencyTracker {
     const context = this.context
     context.ewmaEpoch = context.now
     for (const s of this.states.values()) {
-      s.ewmaScaled = s.ewma * Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
+      // An average older than the epoch by far underflows to 0: its weight at the next
+      // observation is 0 then, as e^(-elapsed / decay) is for any practical purpose.
+      s.ewmaStampScale = Math.exp((s.ewmaStamp - context.ewmaEpoch) / context.ewmaDecay)
+      s.ewmaScaled = s.ewma * s.ewmaStampScale
     }
   }
 }

@@ -71,6 +71,8 @@ export class EndpointState {
   ewmaStamp = 0
   /** `ewma` scaled to the pool's EWMA epoch, for clock-free peak-EWMA comparisons. */
   ewmaScaled = 0
+  /** e^((ewmaStamp - epoch) / decay): the scale of the last observation (LatencyTracker). */
+  ewmaStampScale = 0
 
   // Stall detection (see StallDetector): integers only, the lease path just counts.
   /** Leases out on this endpoint that have no answer yet (no response headers, not released). */
