@@ -12,6 +12,7 @@ import {
   type EjectEvent,
   type StallEvent,
 } from '../src/index.js'
+import { seededRandom } from '../test/support/seeded-random.js'
 
 export interface PodInfo {
   readonly name: string
@@ -163,6 +164,29 @@ export function median(values: ReadonlyArray<number>): number {
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/**
+ * The median of `values` and a bootstrap interval for it: `values` resampled with replacement
+ * `rounds` times (a seeded generator: the same samples give the same interval), the `level`
+ * central share of the resampled medians. For the paired ratios of a run, whose repetitions swing
+ * by several percent on a shared machine: a median alone does not say whether 0.98 is below 1.
+ */
+export function medianInterval(
+  values: ReadonlyArray<number>,
+  level = 0.9,
+  rounds = 2_000,
+): { median: number; low: number; high: number } {
+  const random = seededRandom(7)
+  const medians: number[] = []
+  const resample = new Array<number>(values.length)
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < values.length; i++) resample[i] = values[Math.floor(random() * values.length)]!
+    medians.push(median(resample))
+  }
+  medians.sort((a, b) => a - b)
+  const cut = Math.floor(((1 - level) / 2) * rounds)
+  return { median: median(values), low: medians[cut]!, high: medians[rounds - 1 - cut]! }
 }
 
 /** One client of the scenario benchmarks, as a new user would set it up. */

@@ -21,7 +21,7 @@ import { GCProfiler } from 'node:v8'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
-import { closedLoop, median, startPods } from './http-bench-support.js'
+import { closedLoop, median, medianInterval, startPods } from './http-bench-support.js'
 import { cpuSince, cpuSnapshot } from './thread-cpu.js'
 
 if (!runInPrivateNetwork(fileURLToPath(import.meta.url))) process.exit(0)
@@ -296,6 +296,25 @@ for (const [connections, pipelining] of shapes) {
     console.log(
       `  ${v.name.padEnd(30)} ${String(Math.round(m)).padStart(7)}   ${(m / rawMedian).toFixed(3)}   ${paired(samples, v.name, false).toFixed(3)}   ${cpu.toFixed(1).padStart(10)}  ${(rawCpu / cpu).toFixed(3)}      ${paired(cpuSamples, v.name, true).toFixed(3)}  ${gcUs.toFixed(2).padStart(9)}  ${String(Math.round(best)).padStart(6)}  ${(best / rawBest).toFixed(3)}   [${samples.get(v.name)!.map(Math.round).join(', ')}]`,
     )
+  }
+  // Issue 10's comparison, head to head: the defaults against BalancedPool within each repetition
+  // (the two run back to back), with a 90 % bootstrap interval of the median over repetitions.
+  const head = list.find((v) => v.name === 'headless-lb, defaults')
+  const peer = list.find((v) => v.name === 'undici BalancedPool, 4 pods')
+  if (head !== undefined && peer !== undefined) {
+    const within = (of: Map<string, number[]>, invert: boolean) => {
+      const ours = of.get(head.name)!
+      return of.get(peer.name)!.map((theirs, i) => (invert ? theirs / ours[i]! : ours[i]! / theirs))
+    }
+    const cpu = medianInterval(within(cpuSamples, true))
+    const rps = medianInterval(within(samples, false))
+    const toRaw = medianInterval(samples.get(head.name)!.map((x, i) => x / samples.get(list[0]!.name)![i]!))
+    const show = (m: { median: number; low: number; high: number }) =>
+      `${m.median.toFixed(3)} [${m.low.toFixed(3)}, ${m.high.toFixed(3)}]`
+    console.log(
+      `  defaults vs BalancedPool, paired (median [90 % interval]): CPU ratio ${show(cpu)} (>= 1: the defaults spend no more), req/s ${show(rps)}; defaults' req/s to the raw Pool ${show(toRaw)}`,
+    )
+    ;(rows as Record<string, unknown>).defaultsVsBalancedPool = { cpu, rps, rpsToRawPool: toRaw }
   }
   // Where each variant's CPU goes (medians of the repetitions, µs per request): the kernel's
   // share, the main thread (JS, undici, Node's I/O), V8's worker threads (GC helpers, concurrent
