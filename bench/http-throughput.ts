@@ -21,6 +21,7 @@ import { GCProfiler } from 'node:v8'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { runInPrivateNetwork } from '../lab/private-network.js'
 import { createClient } from '../src/index.js'
+import { runAcrossProcesses } from './across-processes.js'
 import { closedLoop, median, medianInterval, startPods } from './http-bench-support.js'
 import { cpuSince, cpuSnapshot } from './thread-cpu.js'
 
@@ -39,8 +40,15 @@ const { values } = parseArgs({
     diagnose: { type: 'boolean' },
     pin: { type: 'boolean' },
     compare: { type: 'string' },
+    // Runs the whole benchmark in this many processes, one after another, and summarises the
+    // paired ratios across them (see bench/across-processes.ts).
+    processes: { type: 'string' },
   },
 })
+if (Number(values.processes ?? 1) > 1) {
+  await summariseAcrossProcesses(Number(values.processes))
+  process.exit(0)
+}
 const runMs = Number(values.seconds) * 1_000
 const reps = Number(values.reps)
 
@@ -347,3 +355,49 @@ for (const [connections, pipelining] of shapes) {
 }
 if (values.json) console.log(JSON.stringify(report))
 await podsProcess.stop()
+
+/**
+ * --processes N: the benchmark in N processes; per shape and variant, each process's paired
+ * medians (CPU and req/s ratios to the raw Pool) and their median, and the same for the defaults
+ * against BalancedPool head to head.
+ */
+async function summariseAcrossProcesses(count: number): Promise<void> {
+  const args: string[] = []
+  const argv = process.argv.slice(2)
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--processes') i++
+    else if (!argv[i]!.startsWith('--processes=') && argv[i] !== '--json') args.push(argv[i]!)
+  }
+  const reports = await runAcrossProcesses(fileURLToPath(import.meta.url), args, count)
+  type Row = { pairedCpuRatioToRawPool: number; pairedRatioToRawPool: number }
+  type HeadToHead = Record<'cpu' | 'rps' | 'rpsToRawPool', { median: number }>
+  const list = (xs: number[]) => `[${xs.map((x) => x.toFixed(3)).join(', ')}]`
+  const summary: Record<string, unknown> = {}
+  console.log(`
+Across ${count} processes (each value: one process's paired median over its repetitions)`)
+  for (const title of Object.keys(reports[0]!)) {
+    console.log(`
+${title}`)
+    const rows = reports.map((r) => r[title] as Record<string, unknown>)
+    const shape: Record<string, unknown> = {}
+    for (const name of Object.keys(rows[0]!)) {
+      if (name === 'defaultsVsBalancedPool') continue
+      const cpu = rows.map((r) => (r[name] as Row).pairedCpuRatioToRawPool)
+      const rps = rows.map((r) => (r[name] as Row).pairedRatioToRawPool)
+      shape[name] = { cpu, rps, cpuMedian: median(cpu), rpsMedian: median(rps) }
+      console.log(
+        `  ${name.padEnd(30)} CPU ratio ${median(cpu).toFixed(3)} ${list(cpu)}   req/s ratio ${median(rps).toFixed(3)} ${list(rps)}`,
+      )
+    }
+    const heads = rows.map((r) => r.defaultsVsBalancedPool as HeadToHead | undefined)
+    if (heads.every((h) => h !== undefined)) {
+      const of = (key: keyof HeadToHead) => heads.map((h) => h![key].median)
+      shape.defaultsVsBalancedPool = { cpu: of('cpu'), rps: of('rps'), rpsToRawPool: of('rpsToRawPool') }
+      console.log(
+        `  defaults vs BalancedPool: CPU ratio ${median(of('cpu')).toFixed(3)} ${list(of('cpu'))} (>= 1: the defaults spend no more), req/s ${median(of('rps')).toFixed(3)} ${list(of('rps'))}; defaults' req/s to the raw Pool ${median(of('rpsToRawPool')).toFixed(3)} ${list(of('rpsToRawPool'))}`,
+      )
+    }
+    summary[title] = shape
+  }
+  if (values.json) console.log(JSON.stringify(summary))
+}
