@@ -1,5 +1,7 @@
 // First: a clear error on a Node.js older than the engines floor, before undici loads.
 import './node-version-guard.js'
+// Then, while Node's own functions are still unoptimized (see the file).
+import './internal/settle-async-context.js'
 
 // pool and balancing
 export type {
