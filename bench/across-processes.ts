@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process'
 
 /**
  * Runs `script` `count` times with `args` and `--json` (the caller leaves out its own
- * `--processes`), streams each run's table to this process's stdout, and returns the reports.
+ * `--processes`), passes each run's table through to this process's stdout line by line, and
+ * returns the reports.
  * A run that fails or prints no JSON line rejects.
  */
 export async function runAcrossProcesses(
@@ -20,19 +21,28 @@ export async function runAcrossProcesses(
     const child = spawn(process.execPath, [...process.execArgv, script, ...args, '--json'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
-    let out = ''
+    // Each complete line goes out as it comes; the last one is held back: it may be the report.
+    let pending = ''
+    let last: string | null = null
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => {
-      out += chunk
+      const lines = (pending + chunk).split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) {
+        if (last !== null) process.stdout.write(`${last}\n`)
+        last = line
+      }
     })
     const status = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject)
       child.once('close', resolve)
     })
-    const lines = out.trimEnd().split('\n')
-    const last = lines.at(-1) ?? ''
-    process.stdout.write(`${lines.slice(0, -1).join('\n')}\n`)
-    if (status !== 0 || !last.startsWith('{')) {
+    if (pending !== '') {
+      if (last !== null) process.stdout.write(`${last}\n`)
+      last = pending
+    }
+    if (status !== 0 || last === null || !last.startsWith('{')) {
+      if (last !== null) process.stdout.write(`${last}\n`)
       throw new Error(`process ${i} of ${count} exited with ${status} and no JSON report`)
     }
     reports.push(JSON.parse(last) as Record<string, unknown>)

@@ -45,8 +45,9 @@ const { values } = parseArgs({
     processes: { type: 'string' },
   },
 })
-if (Number(values.processes ?? 1) > 1) {
-  await summariseAcrossProcesses(Number(values.processes))
+const processes = Number.parseInt(values.processes ?? '1', 10)
+if (processes > 1) {
+  await summariseAcrossProcesses(processes)
   process.exit(0)
 }
 const runMs = Number(values.seconds) * 1_000
@@ -306,7 +307,7 @@ for (const [connections, pipelining] of shapes) {
     )
   }
   // Issue 10's comparison, head to head: the defaults against BalancedPool within each repetition
-  // (the two run back to back), with a 90 % bootstrap interval of the median over repetitions.
+  // (both in the same repetition), with a 90 % bootstrap interval of the median over repetitions.
   const head = list.find((v) => v.name === 'headless-lb, defaults')
   const peer = list.find((v) => v.name === 'undici BalancedPool, 4 pods')
   if (head !== undefined && peer !== undefined) {

@@ -99,6 +99,7 @@ export class HedgeTimers {
   fire(): void {
     this.#timer = null
     this.#timerAt = Number.POSITIVE_INFINITY
+    // The global, not node:perf_hooks' export: the unit test fakes globalThis.performance.
     const now = performance.now()
     let next = Number.POSITIVE_INFINITY
     for (const [delay, queue] of this.#queues) {

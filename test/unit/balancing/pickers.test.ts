@@ -156,7 +156,8 @@ describe('power of two choices', () => {
   function observed(state: EndpointState, ewma: number, at: number, c: PickContext): void {
     state.ewma = ewma
     state.ewmaStamp = at
-    state.ewmaScaled = ewma * Math.exp((at - c.ewmaEpoch) / c.ewmaDecay)
+    state.ewmaStampScale = Math.exp((at - c.ewmaEpoch) / c.ewmaDecay)
+    state.ewmaScaled = ewma * state.ewmaStampScale
   }
 
   it('peak-EWMA prefers the faster endpoint, and a slow one recovers as its latency decays', () => {
